@@ -82,7 +82,9 @@ pub enum EncodeError {
 pub fn encode_into<T: Serialize>(value: &T, buf: &mut Vec<u8>) -> Result<usize, EncodeError> {
     let start = buf.len();
     let written = bincode::serde::encode_into_std_write(value, buf, CONFIG).map_err(|e| {
-        EncodeError::Unsupported { reason: e.to_string() }
+        EncodeError::Unsupported {
+            reason: e.to_string(),
+        }
     });
     let written = match written {
         Ok(n) => n,
@@ -93,7 +95,10 @@ pub fn encode_into<T: Serialize>(value: &T, buf: &mut Vec<u8>) -> Result<usize, 
     };
     if written > MAX_MESSAGE_BYTES {
         buf.truncate(start);
-        return Err(EncodeError::TooLong { len: written, max: MAX_MESSAGE_BYTES });
+        return Err(EncodeError::TooLong {
+            len: written,
+            max: MAX_MESSAGE_BYTES,
+        });
     }
     Ok(written)
 }
@@ -115,14 +120,22 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, EncodeError> {
 /// never panics, whatever the input.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
     if bytes.len() > MAX_MESSAGE_BYTES {
-        return Err(DecodeError::TooLong { len: bytes.len(), max: MAX_MESSAGE_BYTES });
+        return Err(DecodeError::TooLong {
+            len: bytes.len(),
+            max: MAX_MESSAGE_BYTES,
+        });
     }
-    let (value, used) = bincode::serde::decode_from_slice::<T, _>(bytes, CONFIG)
-        .map_err(|e| DecodeError::Malformed { reason: e.to_string() })?;
+    let (value, used) = bincode::serde::decode_from_slice::<T, _>(bytes, CONFIG).map_err(|e| {
+        DecodeError::Malformed {
+            reason: e.to_string(),
+        }
+    })?;
     match bytes.len().checked_sub(used) {
         Some(0) => Ok(value),
         Some(extra) => Err(DecodeError::TrailingBytes { extra }),
-        None => Err(DecodeError::Malformed { reason: "decoder read past the end".into() }),
+        None => Err(DecodeError::Malformed {
+            reason: "decoder read past the end".into(),
+        }),
     }
 }
 
@@ -142,7 +155,10 @@ mod tests {
     #[test]
     fn round_trips() {
         for value in [
-            Sample::Hello { version: 3, name: "ada".into() },
+            Sample::Hello {
+                version: 3,
+                name: "ada".into(),
+            },
             Sample::Numbers(vec![0, 1, u32::MAX]),
             Sample::Empty,
         ] {
@@ -155,27 +171,39 @@ mod tests {
     fn trailing_bytes_are_rejected() {
         let mut bytes = encode(&Sample::Empty).unwrap();
         bytes.push(0);
-        assert_eq!(decode::<Sample>(&bytes), Err(DecodeError::TrailingBytes { extra: 1 }));
+        assert_eq!(
+            decode::<Sample>(&bytes),
+            Err(DecodeError::TrailingBytes { extra: 1 })
+        );
     }
 
     #[test]
     fn forged_length_does_not_allocate() {
         // Variant 1 (Numbers) followed by a varint length of u64::MAX.
         let bytes = [1u8, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF];
-        assert!(matches!(decode::<Sample>(&bytes), Err(DecodeError::Malformed { .. })));
+        assert!(matches!(
+            decode::<Sample>(&bytes),
+            Err(DecodeError::Malformed { .. })
+        ));
     }
 
     #[test]
     fn oversized_input_is_refused() {
         let bytes = vec![0u8; MAX_MESSAGE_BYTES + 1];
-        assert!(matches!(decode::<Sample>(&bytes), Err(DecodeError::TooLong { .. })));
+        assert!(matches!(
+            decode::<Sample>(&bytes),
+            Err(DecodeError::TooLong { .. })
+        ));
     }
 
     #[test]
     fn failed_encode_leaves_buffer_untouched() {
         let mut buf = vec![7u8; 3];
         let big = Sample::Numbers(vec![u32::MAX; MAX_MESSAGE_BYTES]);
-        assert!(matches!(encode_into(&big, &mut buf), Err(EncodeError::TooLong { .. })));
+        assert!(matches!(
+            encode_into(&big, &mut buf),
+            Err(EncodeError::TooLong { .. })
+        ));
         assert_eq!(buf, vec![7u8; 3]);
     }
 

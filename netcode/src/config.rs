@@ -55,7 +55,11 @@ impl ConfigError {
 
     /// An [`Invalid`](Self::Invalid) error for `key` = `value`.
     pub fn invalid(key: &str, value: impl Display, reason: impl Into<String>) -> Self {
-        Self::Invalid { key: key.to_owned(), value: value.to_string(), reason: reason.into() }
+        Self::Invalid {
+            key: key.to_owned(),
+            value: value.to_string(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -88,7 +92,10 @@ mod tests {
         assert_eq!(err.key(), "max_speed_mps");
         let err = err.in_section("arena");
         assert_eq!(err.key(), "arena.max_speed_mps");
-        assert_eq!(err.to_string(), "`arena.max_speed_mps` = -1.5 is out of range: allowed 0.0..=50.0");
+        assert_eq!(
+            err.to_string(),
+            "`arena.max_speed_mps` = -1.5 is out of range: allowed 0.0..=50.0"
+        );
     }
 
     #[test]

@@ -159,7 +159,10 @@ mod tests {
         assert_eq!(rate.dt(), Duration::from_nanos(16_666_666));
         let rate = TickRate::new(128).unwrap();
         assert_eq!(rate.offset_of(128), Duration::from_secs(1));
-        assert_eq!(rate.dt(), Duration::from_micros(7812) + Duration::from_nanos(500));
+        assert_eq!(
+            rate.dt(),
+            Duration::from_micros(7812) + Duration::from_nanos(500)
+        );
     }
 
     #[test]

@@ -44,7 +44,9 @@ pub fn collide_circle(
 /// Whether a circle overlaps any obstacle.
 #[must_use]
 pub fn overlaps_any(pos: Vec2, radius: f32, obstacles: &[Obstacle]) -> bool {
-    obstacles.iter().any(|o| circle_vs_box(pos, radius, o.min(), o.max()).is_some())
+    obstacles
+        .iter()
+        .any(|o| circle_vs_box(pos, radius, o.min(), o.max()).is_some())
 }
 
 /// Removes the velocity component into a surface with outward `normal`, scaled by restitution.
@@ -74,7 +76,9 @@ fn circle_vs_box(center: Vec2, radius: f32, min: Vec2, max: Vec2) -> Option<(Vec
         (center.y - min.y, Vec2::NEG_Y),
         (max.y - center.y, Vec2::Y),
     ];
-    let (dist, normal) = exits.into_iter().fold((f32::INFINITY, Vec2::X), |best, e| if e.0 < best.0 { e } else { best });
+    let (dist, normal) = exits.into_iter().fold((f32::INFINITY, Vec2::X), |best, e| {
+        if e.0 < best.0 { e } else { best }
+    });
     Some((normal, dist + radius))
 }
 
@@ -83,7 +87,12 @@ mod tests {
     use super::*;
 
     const ARENA: Vec2 = Vec2::new(100.0, 100.0);
-    const WALL: Obstacle = Obstacle { x_m: 50.0, y_m: 50.0, width_m: 10.0, height_m: 10.0 };
+    const WALL: Obstacle = Obstacle {
+        x_m: 50.0,
+        y_m: 50.0,
+        width_m: 10.0,
+        height_m: 10.0,
+    };
 
     #[test]
     fn bounds_stop_a_player_and_bounce_a_prop() {

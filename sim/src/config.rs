@@ -26,13 +26,19 @@ impl Obstacle {
     /// The lower-left corner (metres).
     #[must_use]
     pub fn min(&self) -> glam::Vec2 {
-        glam::Vec2::new(self.x_m - self.width_m * 0.5, self.y_m - self.height_m * 0.5)
+        glam::Vec2::new(
+            self.x_m - self.width_m * 0.5,
+            self.y_m - self.height_m * 0.5,
+        )
     }
 
     /// The upper-right corner (metres).
     #[must_use]
     pub fn max(&self) -> glam::Vec2 {
-        glam::Vec2::new(self.x_m + self.width_m * 0.5, self.y_m + self.height_m * 0.5)
+        glam::Vec2::new(
+            self.x_m + self.width_m * 0.5,
+            self.y_m + self.height_m * 0.5,
+        )
     }
 }
 
@@ -97,10 +103,30 @@ impl Default for ArenaConfig {
             width_m: 100.0,
             height_m: 100.0,
             obstacles: vec![
-                Obstacle { x_m: 30.0, y_m: 50.0, width_m: 4.0, height_m: 30.0 },
-                Obstacle { x_m: 70.0, y_m: 50.0, width_m: 4.0, height_m: 30.0 },
-                Obstacle { x_m: 50.0, y_m: 20.0, width_m: 20.0, height_m: 4.0 },
-                Obstacle { x_m: 50.0, y_m: 80.0, width_m: 20.0, height_m: 4.0 },
+                Obstacle {
+                    x_m: 30.0,
+                    y_m: 50.0,
+                    width_m: 4.0,
+                    height_m: 30.0,
+                },
+                Obstacle {
+                    x_m: 70.0,
+                    y_m: 50.0,
+                    width_m: 4.0,
+                    height_m: 30.0,
+                },
+                Obstacle {
+                    x_m: 50.0,
+                    y_m: 20.0,
+                    width_m: 20.0,
+                    height_m: 4.0,
+                },
+                Obstacle {
+                    x_m: 50.0,
+                    y_m: 80.0,
+                    width_m: 20.0,
+                    height_m: 4.0,
+                },
             ],
             spawn_points: 16,
             player_radius_m: 0.5,
@@ -165,7 +191,11 @@ impl ArenaConfig {
         check_range("height_m", *height_m, 10.0..=10_000.0)?;
         check_range("spawn_points", *spawn_points, 1..=1024)?;
         let max_radius = width_m.min(*height_m) / 4.0;
-        check_range("player_radius_m", *player_radius_m, 0.05..=max_radius.min(5.0))?;
+        check_range(
+            "player_radius_m",
+            *player_radius_m,
+            0.05..=max_radius.min(5.0),
+        )?;
         check_range("max_speed_mps", *max_speed_mps, 0.0..=100.0)?;
         check_range("accel_mps2", *accel_mps2, 0.0..=1000.0)?;
         check_range("friction_mps2", *friction_mps2, 0.0..=1000.0)?;
@@ -177,7 +207,11 @@ impl ArenaConfig {
         check_range("prop_count", *prop_count, 0..=100_000)?;
         check_range("prop_radius_m", *prop_radius_m, 0.05..=max_radius.min(10.0))?;
         check_range("prop_friction_mps2", *prop_friction_mps2, 0.0..=1000.0)?;
-        check_range("prop_spin_friction_radps2", *prop_spin_friction_radps2, 0.0..=1000.0)?;
+        check_range(
+            "prop_spin_friction_radps2",
+            *prop_spin_friction_radps2,
+            0.0..=1000.0,
+        )?;
         check_range("prop_restitution", *prop_restitution, 0.0..=1.0)?;
         check_range("prop_kick_per_s", *prop_kick_per_s, 0.0..=10.0)?;
         check_range("prop_kick_speed_mps", *prop_kick_speed_mps, 0.0..=100.0)?;
@@ -221,7 +255,9 @@ mod tests {
             ("prop_count", |c| c.prop_count = 1_000_000),
             ("prop_radius_m", |c| c.prop_radius_m = 0.0),
             ("prop_friction_mps2", |c| c.prop_friction_mps2 = -1.0),
-            ("prop_spin_friction_radps2", |c| c.prop_spin_friction_radps2 = -1.0),
+            ("prop_spin_friction_radps2", |c| {
+                c.prop_spin_friction_radps2 = -1.0
+            }),
             ("prop_restitution", |c| c.prop_restitution = 1.5),
             ("prop_kick_per_s", |c| c.prop_kick_per_s = -0.5),
             ("prop_kick_speed_mps", |c| c.prop_kick_speed_mps = 1000.0),

@@ -49,7 +49,11 @@ impl HitboxSource for PresentHitboxes {
             world
                 .players()
                 .filter(|(id, _, player)| *id != shooter && player.is_alive())
-                .map(|(entity, e, _)| Hitbox { entity, center: e.pos, radius }),
+                .map(|(entity, e, _)| Hitbox {
+                    entity,
+                    center: e.pos,
+                    radius,
+                }),
         );
     }
 }
@@ -117,8 +121,16 @@ mod tests {
     fn nearest_hitbox_on_the_ray_is_hit() {
         let (a, b) = ids();
         let boxes = [
-            Hitbox { entity: a, center: Vec2::new(20.0, 0.0), radius: 0.5 },
-            Hitbox { entity: b, center: Vec2::new(10.0, 0.3), radius: 0.5 },
+            Hitbox {
+                entity: a,
+                center: Vec2::new(20.0, 0.0),
+                radius: 0.5,
+            },
+            Hitbox {
+                entity: b,
+                center: Vec2::new(10.0, 0.3),
+                radius: 0.5,
+            },
         ];
         let hit = hit_test(Vec2::ZERO, 0.0, 60.0, &boxes, &[]).unwrap();
         assert_eq!(hit.target, b);
@@ -128,37 +140,83 @@ mod tests {
     #[test]
     fn misses_beside_behind_and_beyond_range() {
         let (a, _) = ids();
-        let beside = [Hitbox { entity: a, center: Vec2::new(10.0, 0.6), radius: 0.5 }];
+        let beside = [Hitbox {
+            entity: a,
+            center: Vec2::new(10.0, 0.6),
+            radius: 0.5,
+        }];
         assert_eq!(hit_test(Vec2::ZERO, 0.0, 60.0, &beside, &[]), None);
-        let behind = [Hitbox { entity: a, center: Vec2::new(-10.0, 0.0), radius: 0.5 }];
+        let behind = [Hitbox {
+            entity: a,
+            center: Vec2::new(-10.0, 0.0),
+            radius: 0.5,
+        }];
         assert_eq!(hit_test(Vec2::ZERO, 0.0, 60.0, &behind, &[]), None);
-        let far = [Hitbox { entity: a, center: Vec2::new(70.0, 0.0), radius: 0.5 }];
+        let far = [Hitbox {
+            entity: a,
+            center: Vec2::new(70.0, 0.0),
+            radius: 0.5,
+        }];
         assert_eq!(hit_test(Vec2::ZERO, 0.0, 60.0, &far, &[]), None);
     }
 
     #[test]
     fn obstacles_block_shots() {
         let (a, _) = ids();
-        let target = [Hitbox { entity: a, center: Vec2::new(20.0, 0.0), radius: 0.5 }];
-        let wall = Obstacle { x_m: 10.0, y_m: 0.0, width_m: 1.0, height_m: 4.0 };
+        let target = [Hitbox {
+            entity: a,
+            center: Vec2::new(20.0, 0.0),
+            radius: 0.5,
+        }];
+        let wall = Obstacle {
+            x_m: 10.0,
+            y_m: 0.0,
+            width_m: 1.0,
+            height_m: 4.0,
+        };
         assert_eq!(hit_test(Vec2::ZERO, 0.0, 60.0, &target, &[wall]), None);
         // A shot that grazes the wall's end is still blocked; one that clears it hits.
         let aim = (3.0f32).atan2(20.0);
-        let target = [Hitbox { entity: a, center: Vec2::new(20.0, 3.0), radius: 0.5 }];
+        let target = [Hitbox {
+            entity: a,
+            center: Vec2::new(20.0, 3.0),
+            radius: 0.5,
+        }];
         assert!(hit_test(Vec2::ZERO, aim, 60.0, &target, &[wall]).is_none());
-        let high = [Hitbox { entity: a, center: Vec2::new(20.0, 6.0), radius: 0.5 }];
+        let high = [Hitbox {
+            entity: a,
+            center: Vec2::new(20.0, 6.0),
+            radius: 0.5,
+        }];
         let aim = (6.0f32).atan2(20.0);
         assert!(hit_test(Vec2::ZERO, aim, 60.0, &high, &[wall]).is_some());
         // A wall behind the target does not matter.
-        let behind = Obstacle { x_m: 30.0, y_m: 0.0, width_m: 1.0, height_m: 4.0 };
-        let target = [Hitbox { entity: a, center: Vec2::new(20.0, 0.0), radius: 0.5 }];
+        let behind = Obstacle {
+            x_m: 30.0,
+            y_m: 0.0,
+            width_m: 1.0,
+            height_m: 4.0,
+        };
+        let target = [Hitbox {
+            entity: a,
+            center: Vec2::new(20.0, 0.0),
+            radius: 0.5,
+        }];
         assert!(hit_test(Vec2::ZERO, 0.0, 60.0, &target, &[behind]).is_some());
     }
 
     #[test]
     fn axis_aligned_rays_beside_a_box_do_not_hit_it() {
-        let wall = Obstacle { x_m: 10.0, y_m: 5.0, width_m: 2.0, height_m: 2.0 };
-        assert_eq!(ray_vs_box(Vec2::ZERO, Vec2::X, wall.min(), wall.max()), None);
+        let wall = Obstacle {
+            x_m: 10.0,
+            y_m: 5.0,
+            width_m: 2.0,
+            height_m: 2.0,
+        };
+        assert_eq!(
+            ray_vs_box(Vec2::ZERO, Vec2::X, wall.min(), wall.max()),
+            None
+        );
         assert!(ray_vs_box(Vec2::new(0.0, 5.0), Vec2::X, wall.min(), wall.max()).is_some());
     }
 }

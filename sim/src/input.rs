@@ -24,16 +24,30 @@ impl PlayerInput {
     /// The server counts inputs that fail this check as malformed.
     #[must_use]
     pub fn is_valid(&self) -> bool {
-        self.movement.is_finite() && self.movement.length_squared() <= 1.0 + 1e-4 && self.aim_rad.is_finite()
+        self.movement.is_finite()
+            && self.movement.length_squared() <= 1.0 + 1e-4
+            && self.aim_rad.is_finite()
     }
 
     /// A copy with every field made usable: a non-finite stick becomes zero, a long one is
     /// scaled to length 1, a non-finite aim becomes 0 and any aim is wrapped into `-π..=π`.
     #[must_use]
     pub fn sanitized(self) -> Self {
-        let movement = if self.movement.is_finite() { self.movement.clamp_length_max(1.0) } else { Vec2::ZERO };
-        let aim_rad = if self.aim_rad.is_finite() { wrap_angle(self.aim_rad) } else { 0.0 };
-        Self { movement, aim_rad, fire: self.fire }
+        let movement = if self.movement.is_finite() {
+            self.movement.clamp_length_max(1.0)
+        } else {
+            Vec2::ZERO
+        };
+        let aim_rad = if self.aim_rad.is_finite() {
+            wrap_angle(self.aim_rad)
+        } else {
+            0.0
+        };
+        Self {
+            movement,
+            aim_rad,
+            fire: self.fire,
+        }
     }
 }
 
@@ -56,7 +70,11 @@ mod tests {
 
     #[test]
     fn nan_and_infinity_never_survive() {
-        let input = PlayerInput { movement: Vec2::new(f32::NAN, 1.0), aim_rad: f32::INFINITY, fire: true };
+        let input = PlayerInput {
+            movement: Vec2::new(f32::NAN, 1.0),
+            aim_rad: f32::INFINITY,
+            fire: true,
+        };
         assert!(!input.is_valid());
         let clean = input.sanitized();
         assert_eq!(clean.movement, Vec2::ZERO);
@@ -67,7 +85,11 @@ mod tests {
 
     #[test]
     fn long_stick_is_clamped() {
-        let clean = PlayerInput { movement: Vec2::new(3.0, 4.0), ..Default::default() }.sanitized();
+        let clean = PlayerInput {
+            movement: Vec2::new(3.0, 4.0),
+            ..Default::default()
+        }
+        .sanitized();
         assert!((clean.movement.length() - 1.0).abs() < 1e-6);
         assert!((clean.movement.x - 0.6).abs() < 1e-6);
     }

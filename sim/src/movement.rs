@@ -32,7 +32,10 @@ mod tests {
     use tickwire_netcode::TickRate;
 
     fn open_field() -> Rules {
-        let config = ArenaConfig { obstacles: Vec::new(), ..ArenaConfig::default() };
+        let config = ArenaConfig {
+            obstacles: Vec::new(),
+            ..ArenaConfig::default()
+        };
         Rules::new(config, TickRate::new(60).unwrap()).unwrap()
     }
 

@@ -30,7 +30,9 @@ pub(crate) fn step_props(
     let arena = Vec2::new(c.width_m, c.height_m);
     let touch = c.player_radius_m + c.prop_radius_m;
     for entity in entities.values_mut() {
-        let Body::Prop(prop) = &mut entity.body else { continue };
+        let Body::Prop(prop) = &mut entity.body else {
+            continue;
+        };
         if entity.vel == Vec2::ZERO && rng.random::<f32>() < rules.prop_kick_chance_per_tick() {
             let heading = rng.random_range(-std::f32::consts::PI..std::f32::consts::PI);
             entity.vel = Vec2::from_angle(heading) * c.prop_kick_speed_mps;
@@ -57,9 +59,24 @@ pub(crate) fn step_props(
         prop.angle_rad = wrap_angle(prop.angle_rad + prop.spin_radps * dt);
         let speed = entity.vel.length();
         let slowed = (speed - c.prop_friction_mps2 * dt).max(0.0);
-        entity.vel = if slowed < REST_SPEED_MPS { Vec2::ZERO } else { entity.vel * (slowed / speed) };
+        entity.vel = if slowed < REST_SPEED_MPS {
+            Vec2::ZERO
+        } else {
+            entity.vel * (slowed / speed)
+        };
         let spin = prop.spin_radps.abs() - c.prop_spin_friction_radps2 * dt;
-        prop.spin_radps = if spin < REST_SPIN_RADPS { 0.0 } else { spin.copysign(prop.spin_radps) };
-        collide_circle(&mut entity.pos, &mut entity.vel, c.prop_radius_m, arena, &c.obstacles, c.prop_restitution);
+        prop.spin_radps = if spin < REST_SPIN_RADPS {
+            0.0
+        } else {
+            spin.copysign(prop.spin_radps)
+        };
+        collide_circle(
+            &mut entity.pos,
+            &mut entity.vel,
+            c.prop_radius_m,
+            arena,
+            &c.obstacles,
+            c.prop_restitution,
+        );
     }
 }

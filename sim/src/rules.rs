@@ -86,7 +86,10 @@ mod tests {
 
     #[test]
     fn invalid_config_is_refused() {
-        let config = ArenaConfig { max_speed_mps: -3.0, ..ArenaConfig::default() };
+        let config = ArenaConfig {
+            max_speed_mps: -3.0,
+            ..ArenaConfig::default()
+        };
         let err = Rules::new(config, TickRate::new(60).unwrap()).unwrap_err();
         assert_eq!(err.key(), "max_speed_mps");
     }

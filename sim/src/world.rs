@@ -49,8 +49,15 @@ impl World {
         for _ in 0..c.prop_count {
             let pos = clear_spot(&mut rng, &rules, c.prop_radius_m);
             let angle_rad = rng.random_range(-std::f32::consts::PI..std::f32::consts::PI);
-            let prop = Prop { angle_rad, spin_radps: 0.0 };
-            entities.insert(Entity { pos, vel: Vec2::ZERO, body: Body::Prop(prop) });
+            let prop = Prop {
+                angle_rad,
+                spin_radps: 0.0,
+            };
+            entities.insert(Entity {
+                pos,
+                vel: Vec2::ZERO,
+                body: Body::Prop(prop),
+            });
         }
         Self {
             rules,
@@ -114,7 +121,9 @@ impl World {
 
     /// Every player, in a deterministic order.
     pub fn players(&self) -> impl Iterator<Item = (EntityId, &Entity, &Player)> {
-        self.entities.iter().filter_map(|(id, e)| e.as_player().map(|p| (id, e, p)))
+        self.entities
+            .iter()
+            .filter_map(|(id, e)| e.as_player().map(|p| (id, e, p)))
     }
 
     /// One entity, if it exists.
@@ -131,8 +140,15 @@ impl World {
     /// Adds a player at a seeded spawn point, alive and at full health.
     pub fn spawn_player(&mut self) -> EntityId {
         let pos = self.pick_spawn_point();
-        let player = Player { health: self.rules.config().max_health, ..Player::default() };
-        let id = self.entities.insert(Entity { pos, vel: Vec2::ZERO, body: Body::Player(player) });
+        let player = Player {
+            health: self.rules.config().max_health,
+            ..Player::default()
+        };
+        let id = self.entities.insert(Entity {
+            pos,
+            vel: Vec2::ZERO,
+            body: Body::Player(player),
+        });
         self.reserve_for_players();
         id
     }
@@ -170,16 +186,28 @@ impl World {
     pub fn step_with(&mut self, inputs: &[(EntityId, PlayerInput)], hitboxes: &dyn HitboxSource) {
         self.events.clear();
         for (id, input) in inputs {
-            if let Some(Entity { body: Body::Player(player), .. }) = self.entities.get_mut(*id) {
+            if let Some(Entity {
+                body: Body::Player(player),
+                ..
+            }) = self.entities.get_mut(*id)
+            {
                 player.pending_input = Some(input.sanitized());
             }
         }
         self.update_players();
         self.resolve_shots(hitboxes);
         self.pushers.clear();
-        let alive = self.entities.values().filter(|e| e.as_player().is_some_and(Player::is_alive));
+        let alive = self
+            .entities
+            .values()
+            .filter(|e| e.as_player().is_some_and(Player::is_alive));
         self.pushers.extend(alive.map(|e| e.pos));
-        step_props(&mut self.entities, &self.rules, &mut self.rng, &self.pushers);
+        step_props(
+            &mut self.entities,
+            &self.rules,
+            &mut self.rng,
+            &self.pushers,
+        );
         self.tick = self.tick.next();
     }
 
@@ -188,7 +216,9 @@ impl World {
         self.shooters.clear();
         let ids: &mut Vec<(EntityId, Vec2, f32)> = &mut self.shooters;
         for (id, entity) in &mut self.entities {
-            let Body::Player(player) = &mut entity.body else { continue };
+            let Body::Player(player) = &mut entity.body else {
+                continue;
+            };
             let input = player.pending_input.take();
             player.cooldown_ticks = player.cooldown_ticks.saturating_sub(1);
             if !player.is_alive() {
@@ -204,9 +234,17 @@ impl World {
                 }
                 continue;
             }
-            let input = input.unwrap_or(PlayerInput { aim_rad: player.aim_rad, ..PlayerInput::default() });
+            let input = input.unwrap_or_else(|| PlayerInput {
+                aim_rad: player.aim_rad,
+                ..PlayerInput::default()
+            });
             player.aim_rad = input.aim_rad;
-            move_player(&mut entity.pos, &mut entity.vel, input.movement, &self.rules);
+            move_player(
+                &mut entity.pos,
+                &mut entity.vel,
+                input.movement,
+                &self.rules,
+            );
             if input.fire && player.cooldown_ticks == 0 {
                 player.cooldown_ticks = self.rules.fire_cooldown_ticks();
                 ids.push((id, entity.pos, player.aim_rad));
@@ -219,22 +257,38 @@ impl World {
         let shooters = std::mem::take(&mut self.shooters);
         let mut boxes = std::mem::take(&mut self.hitboxes);
         let c = self.rules.config();
-        let (damage, range, respawn) = (c.weapon_damage, c.weapon_range_m, self.rules.respawn_ticks());
+        let (damage, range, respawn) = (
+            c.weapon_damage,
+            c.weapon_range_m,
+            self.rules.respawn_ticks(),
+        );
         for &(shooter, origin, aim) in &shooters {
             boxes.clear();
             source.hitboxes(self, shooter, &mut boxes);
             let hit = hit_test(origin, aim, range, &boxes, &self.rules.config().obstacles);
             let target = hit.map(|h| h.target);
-            self.events.push(GameEvent::Fired { shooter, hit: target });
+            self.events.push(GameEvent::Fired {
+                shooter,
+                hit: target,
+            });
             let Some(target) = target else { continue };
-            let Some(Entity { body: Body::Player(victim), vel, .. }) = self.entities.get_mut(target) else {
+            let Some(Entity {
+                body: Body::Player(victim),
+                vel,
+                ..
+            }) = self.entities.get_mut(target)
+            else {
                 continue;
             };
             if !victim.is_alive() {
                 continue; // killed by an earlier shot this tick
             }
             victim.health = victim.health.saturating_sub(damage);
-            self.events.push(GameEvent::Damaged { shooter, target, damage });
+            self.events.push(GameEvent::Damaged {
+                shooter,
+                target,
+                damage,
+            });
             if victim.is_alive() {
                 continue;
             }
@@ -242,7 +296,11 @@ impl World {
             victim.respawn_ticks = respawn.max(1);
             *vel = Vec2::ZERO;
             self.events.push(GameEvent::Killed { shooter, target });
-            if let Some(Entity { body: Body::Player(killer), .. }) = self.entities.get_mut(shooter) {
+            if let Some(Entity {
+                body: Body::Player(killer),
+                ..
+            }) = self.entities.get_mut(shooter)
+            {
                 killer.score += 1;
             }
         }

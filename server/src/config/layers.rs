@@ -1,0 +1,258 @@
+//! Layering: the embedded default, then files, then single-key overrides.
+//!
+//! Layers merge as TOML tables (a later layer's value replaces an earlier one's, key by key;
+//! arrays are replaced whole). Every value remembers which layer set it, so an error can say
+//! "set in my.toml" or "set by --tick-hz" instead of leaving the designer to guess.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use tickwire_netcode::ConfigError;
+use toml::{Table, Value};
+
+use super::{DEFAULT_TOML, ServerConfig};
+
+/// What the embedded default layer is called in messages.
+const DEFAULT_ORIGIN: &str = "the embedded default";
+
+/// A configuration that could not be loaded; every variant says where the problem came from.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigLoadError {
+    /// A config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why reading failed.
+        source: std::io::Error,
+    },
+    /// A layer is not valid TOML.
+    #[error("{origin} is not valid TOML: {message}")]
+    Syntax {
+        /// The file or flag.
+        origin: String,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A `key=value` override that cannot be applied.
+    #[error("cannot apply `{assignment}` from {origin}: {reason}")]
+    Override {
+        /// The override as given.
+        assignment: String,
+        /// The flag it came from.
+        origin: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An unknown key, or a value of the wrong type.
+    #[error("`{key}` (set in {origin}): {message}")]
+    Shape {
+        /// The dotted key.
+        key: String,
+        /// The layer that set it.
+        origin: String,
+        /// What is wrong, with what was expected.
+        message: String,
+    },
+    /// A value of the right type but outside its range, or breaking a rule between keys.
+    #[error("{error} (set in {origin})")]
+    Invalid {
+        /// The layer that set the offending key.
+        origin: String,
+        /// The key, value and allowed range.
+        error: ConfigError,
+    },
+}
+
+impl ConfigLoadError {
+    /// The dotted key at fault, when the error is about one key.
+    #[must_use]
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Self::Shape { key, .. } => Some(key),
+            Self::Invalid { error, .. } => Some(error.key()),
+            _ => None,
+        }
+    }
+}
+
+/// The configuration being assembled: the embedded default with layers merged on top.
+#[derive(Debug, Clone)]
+pub struct ConfigLayers {
+    merged: Table,
+    /// Dotted key of every leaf value → the layer that set it last.
+    origins: BTreeMap<String, String>,
+}
+
+impl Default for ConfigLayers {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ConfigLayers {
+    /// Starts from the embedded default.
+    ///
+    /// # Panics
+    /// Never in a released build: a unit test parses the embedded default.
+    #[must_use]
+    #[allow(clippy::expect_used)] // the embedded file is checked by `default_loads_and_matches_the_sim`
+    pub fn new() -> Self {
+        let mut layers = Self {
+            merged: Table::new(),
+            origins: BTreeMap::new(),
+        };
+        layers
+            .toml_str(DEFAULT_ORIGIN, DEFAULT_TOML)
+            .expect("the embedded default is valid TOML");
+        layers
+    }
+
+    /// Overlays the TOML file at `path`.
+    ///
+    /// # Errors
+    /// [`ConfigLoadError::Read`] or [`ConfigLoadError::Syntax`].
+    pub fn file(&mut self, path: &Path) -> Result<&mut Self, ConfigLoadError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigLoadError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        self.toml_str(&path.display().to_string(), &text)
+    }
+
+    /// Overlays TOML text; `origin` names it in messages.
+    ///
+    /// # Errors
+    /// [`ConfigLoadError::Syntax`] if `text` is not TOML.
+    pub fn toml_str(&mut self, origin: &str, text: &str) -> Result<&mut Self, ConfigLoadError> {
+        let table: Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigLoadError::Syntax {
+                origin: origin.to_owned(),
+                message: e.to_string(),
+            })?;
+        merge(&mut self.merged, table, "", origin, &mut self.origins);
+        Ok(self)
+    }
+
+    /// Overrides one key from an assignment such as `tick.tick_hz=128`.
+    ///
+    /// The value is read as a TOML value (`128`, `1.5`, `true`, `"text"`, `[]`); anything that
+    /// is not one is taken as a string, so `server.bind=127.0.0.1:5000` needs no quotes.
+    ///
+    /// # Errors
+    /// [`ConfigLoadError::Override`] if there is no `=` or the key is empty or malformed.
+    pub fn set(&mut self, assignment: &str, origin: &str) -> Result<&mut Self, ConfigLoadError> {
+        let bad = |reason: &str| ConfigLoadError::Override {
+            assignment: assignment.to_owned(),
+            origin: origin.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let (key, raw) = assignment
+            .split_once('=')
+            .ok_or_else(|| bad("expected KEY=VALUE, e.g. tick.tick_hz=128"))?;
+        let key = key.trim();
+        if key.is_empty() || key.split('.').any(|part| part.trim().is_empty()) {
+            return Err(bad("the key must be dotted names such as tick.tick_hz"));
+        }
+        let raw = raw.trim();
+        let value = format!("v = {raw}")
+            .parse::<Table>()
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| Value::String(raw.to_owned()));
+        // Build `{a = {b = value}}` and merge it like any other layer.
+        let mut parts: Vec<&str> = key.split('.').map(str::trim).collect();
+        let last = parts.pop().unwrap_or_default();
+        let mut layer = Table::new();
+        layer.insert(last.to_owned(), value);
+        for part in parts.into_iter().rev() {
+            let mut outer = Table::new();
+            outer.insert(part.to_owned(), Value::Table(layer));
+            layer = outer;
+        }
+        merge(&mut self.merged, layer, "", origin, &mut self.origins);
+        Ok(self)
+    }
+
+    /// Which layer set `key` (dotted, array indices allowed: `arena.obstacles[1].x_m`).
+    #[must_use]
+    pub fn origin_of(&self, key: &str) -> &str {
+        // The longest recorded key that is `key` itself or an ancestor of it.
+        let mut probe = key;
+        loop {
+            if let Some(origin) = self.origins.get(probe) {
+                return origin;
+            }
+            match probe.rfind(['.', '[']) {
+                Some(cut) => probe = probe.get(..cut).unwrap_or_default(),
+                None => return DEFAULT_ORIGIN,
+            }
+        }
+    }
+
+    /// Deserializes and validates the merged layers.
+    ///
+    /// # Errors
+    /// [`ConfigLoadError::Shape`] for an unknown key or a wrong type,
+    /// [`ConfigLoadError::Invalid`] for a value out of range; both name the key and its layer.
+    pub fn load(&self) -> Result<ServerConfig, ConfigLoadError> {
+        let value = Value::Table(self.merged.clone());
+        let config: ServerConfig = serde_path_to_error::deserialize(value).map_err(|e| {
+            let key = e.path().to_string();
+            ConfigLoadError::Shape {
+                origin: self.origin_of(&key).to_owned(),
+                message: e.into_inner().to_string(),
+                key,
+            }
+        })?;
+        config
+            .validate()
+            .map_err(|error| ConfigLoadError::Invalid {
+                origin: self.origin_of(error.key()).to_owned(),
+                error,
+            })?;
+        Ok(config)
+    }
+}
+
+/// Merges `src` into `dst`, recording the origin of every leaf it sets.
+fn merge(
+    dst: &mut Table,
+    src: Table,
+    prefix: &str,
+    origin: &str,
+    origins: &mut BTreeMap<String, String>,
+) {
+    for (key, value) in src {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match (dst.get_mut(&key), value) {
+            (Some(Value::Table(inner)), Value::Table(value)) => {
+                merge(inner, value, &path, origin, origins)
+            }
+            (_, Value::Table(value)) => {
+                let mut fresh = Table::new();
+                merge(&mut fresh, value, &path, origin, origins);
+                dst.insert(key, Value::Table(fresh));
+            }
+            (_, value) => {
+                // Whatever this key held before, and everything under it, now comes from here.
+                let stale: Vec<String> = origins
+                    .range(path.clone()..)
+                    .take_while(|(k, _)| k.starts_with(&path))
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for k in stale {
+                    origins.remove(&k);
+                }
+                origins.insert(path, origin.to_owned());
+                dst.insert(key, value);
+            }
+        }
+    }
+}

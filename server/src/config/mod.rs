@@ -1,0 +1,190 @@
+//! The server's configuration: one TOML file a designer can read.
+//!
+//! The documented default ([`DEFAULT_TOML`]) is embedded in the binary, so the server runs
+//! with no file. [`ConfigLayers`] overlays files and single-key overrides on it, then
+//! [`ConfigLayers::load`] deserializes and validates the result, naming the key, the value,
+//! the allowed range and where the bad value came from.
+
+mod layers;
+
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use tickwire_netcode::config::{ConfigError, check_range};
+
+use tickwire_netcode::TickRate;
+use tickwire_sim::{ArenaConfig, Rules};
+
+pub use layers::{ConfigLayers, ConfigLoadError};
+
+/// The documented default configuration, as shipped in `server/config/default.toml`.
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
+
+/// The whole server configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Addresses and capacity.
+    pub server: ServerSection,
+    /// Simulation and snapshot rates, and the tick loop's timing.
+    pub tick: TickSection,
+    /// What the netcode needs: interpolation, lag compensation, input buffering, bandwidth.
+    pub net: NetSection,
+    /// Gameplay values of the reference arena.
+    pub arena: ArenaConfig,
+}
+
+/// `[server]`: addresses and capacity.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// UDP address of the QUIC game endpoint.
+    pub bind: SocketAddr,
+    /// HTTP address of `/metrics` and `/status`.
+    pub admin: SocketAddr,
+    /// Rooms started at launch.
+    pub rooms: u32,
+    /// Players one room accepts.
+    pub max_clients_per_room: u32,
+}
+
+/// `[tick]`: rates and the tick loop's timing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TickSection {
+    /// Simulation ticks per second (Hz).
+    pub tick_hz: u32,
+    /// Snapshots per second to each client (Hz); divides `tick_hz`.
+    pub snapshot_hz: u32,
+    /// Ticks run back to back after a stall before the rest are skipped.
+    pub max_catch_up_ticks: u32,
+    /// How close to a deadline the tick thread stops sleeping and spins (microseconds).
+    pub spin_us: u32,
+}
+
+/// `[net]`: netcode tunables.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetSection {
+    /// Initial interpolation delay of remote entities (milliseconds).
+    pub interpolation_delay_ms: u32,
+    /// Furthest lag compensation rewinds (milliseconds).
+    pub max_rewind_ms: u32,
+    /// Ticks an input may wait on the server for its tick.
+    pub input_buffer_ticks: u32,
+    /// Downstream budget per client (bytes per second).
+    pub client_budget_bytes_per_s: u32,
+    /// Largest snapshot datagram (bytes).
+    pub max_datagram_bytes: u32,
+}
+
+impl ServerConfig {
+    /// The embedded default.
+    ///
+    /// # Panics
+    /// Never in a released build: a unit test loads the embedded default.
+    #[must_use]
+    #[allow(clippy::expect_used)] // the embedded file is checked by `default_loads_and_matches_the_sim`
+    pub fn embedded_default() -> Self {
+        ConfigLayers::new()
+            .load()
+            .expect("the embedded default config is valid")
+    }
+
+    /// Checks every value against its range, and the rules that relate keys.
+    ///
+    /// # Errors
+    /// The first [`ConfigError`] found, with its full dotted key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let Self {
+            server,
+            tick,
+            net,
+            arena,
+        } = self;
+        check_range("server.rooms", server.rooms, 1..=64)?;
+        check_range(
+            "server.max_clients_per_room",
+            server.max_clients_per_room,
+            1..=4096,
+        )?;
+        check_range(
+            "tick.tick_hz",
+            tick.tick_hz,
+            TickRate::MIN_HZ..=TickRate::MAX_HZ,
+        )?;
+        check_range("tick.snapshot_hz", tick.snapshot_hz, 1..=tick.tick_hz)?;
+        if tick.tick_hz % tick.snapshot_hz != 0 {
+            let divisors: Vec<String> = (1..=tick.tick_hz)
+                .filter(|d| tick.tick_hz % d == 0)
+                .map(|d| d.to_string())
+                .collect();
+            return Err(ConfigError::invalid(
+                "tick.snapshot_hz",
+                tick.snapshot_hz,
+                format!(
+                    "must divide tick.tick_hz = {} evenly so snapshots are equally spaced; allowed {}",
+                    tick.tick_hz,
+                    divisors.join(", ")
+                ),
+            ));
+        }
+        check_range("tick.max_catch_up_ticks", tick.max_catch_up_ticks, 0..=60)?;
+        check_range("tick.spin_us", tick.spin_us, 0..=2000)?;
+        check_range(
+            "net.interpolation_delay_ms",
+            net.interpolation_delay_ms,
+            0..=1000,
+        )?;
+        check_range("net.max_rewind_ms", net.max_rewind_ms, 0..=1000)?;
+        check_range("net.input_buffer_ticks", net.input_buffer_ticks, 0..=16)?;
+        check_range(
+            "net.client_budget_bytes_per_s",
+            net.client_budget_bytes_per_s,
+            1000..=10_000_000,
+        )?;
+        check_range("net.max_datagram_bytes", net.max_datagram_bytes, 256..=1452)?;
+        arena.validate().map_err(|e| e.in_section("arena"))
+    }
+
+    /// The simulation's tick rate.
+    ///
+    /// # Errors
+    /// If `tick.tick_hz` is out of range (never after [`validate`](Self::validate)).
+    pub fn tick_rate(&self) -> Result<TickRate, ConfigError> {
+        TickRate::new(self.tick.tick_hz)
+            .map_err(|_| ConfigError::invalid("tick.tick_hz", self.tick.tick_hz, "out of range"))
+    }
+
+    /// Ticks between two snapshots to one client.
+    #[must_use]
+    pub fn snapshot_interval_ticks(&self) -> u32 {
+        (self.tick.tick_hz / self.tick.snapshot_hz.max(1)).max(1)
+    }
+
+    /// The arena's validated rules at this tick rate.
+    ///
+    /// # Errors
+    /// The first invalid arena value or tick rate.
+    pub fn rules(&self) -> Result<Rules, ConfigError> {
+        Rules::new(self.arena.clone(), self.tick_rate()?).map_err(|e| e.in_section("arena"))
+    }
+
+    /// The tick thread's spin margin.
+    #[must_use]
+    pub fn spin(&self) -> Duration {
+        Duration::from_micros(u64::from(self.tick.spin_us))
+    }
+
+    /// The effective configuration as TOML, for `--check-config` and logs.
+    ///
+    /// # Errors
+    /// Never for a deserialized config; the error type is TOML's.
+    pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        toml::to_string_pretty(self)
+    }
+}
+
+#[cfg(test)]
+mod tests;

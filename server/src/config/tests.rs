@@ -1,0 +1,190 @@
+use super::*;
+
+#[track_caller]
+fn load_with(origin: &str, text: &str) -> Result<ServerConfig, ConfigLoadError> {
+    ConfigLayers::new().toml_str(origin, text)?.load()
+}
+
+#[track_caller]
+fn bad_key(origin: &str, text: &str) -> (String, String) {
+    let err = load_with(origin, text).expect_err("the config should be refused");
+    let message = err.to_string();
+    (
+        err.key()
+            .unwrap_or_else(|| panic!("no key in: {message}"))
+            .to_owned(),
+        message,
+    )
+}
+
+#[test]
+fn default_loads_and_matches_the_sim() {
+    let config = ServerConfig::embedded_default();
+    assert_eq!(config.tick.tick_hz, 60);
+    assert_eq!(config.tick.snapshot_hz, 30);
+    assert_eq!(config.snapshot_interval_ticks(), 2);
+    assert_eq!(
+        config.server.admin.ip().to_string(),
+        "127.0.0.1",
+        "admin must default to loopback"
+    );
+    // The sim's own Default and the shipped file must not drift apart.
+    assert_eq!(config.arena, ArenaConfig::default());
+    config.rules().unwrap();
+}
+
+#[test]
+fn effective_config_round_trips_through_toml() {
+    let config = ServerConfig::embedded_default();
+    let text = config.to_toml().unwrap();
+    assert_eq!(load_with("printed", &text).unwrap(), config);
+}
+
+#[test]
+fn a_file_overlays_only_the_keys_it_names() {
+    let config = load_with("fast.toml", "[tick]\ntick_hz = 128\nsnapshot_hz = 64\n").unwrap();
+    assert_eq!((config.tick.tick_hz, config.tick.snapshot_hz), (128, 64));
+    assert_eq!(config.net, ServerConfig::embedded_default().net);
+    assert_eq!(config.arena.obstacles.len(), 4);
+    let config = load_with("open.toml", "[arena]\nobstacles = []\n").unwrap();
+    assert!(config.arena.obstacles.is_empty());
+}
+
+#[test]
+fn unknown_keys_are_named_with_their_file() {
+    let (key, message) = bad_key("my.toml", "[tick]\ntick_hzz = 61\n");
+    assert_eq!(key, "tick.tick_hzz");
+    assert!(
+        message.contains("my.toml") && message.contains("unknown field"),
+        "{message}"
+    );
+    let (key, _) = bad_key("my.toml", "[graphics]\nvsync = true\n");
+    assert_eq!(key, "graphics");
+}
+
+#[test]
+fn wrong_types_are_named() {
+    let (key, message) = bad_key("my.toml", "[tick]\ntick_hz = \"fast\"\n");
+    assert_eq!(key, "tick.tick_hz");
+    assert!(
+        message.contains("fast") && message.contains("u32"),
+        "{message}"
+    );
+    let (key, _) = bad_key("my.toml", "[arena]\nspawn_points = -1\n");
+    assert_eq!(key, "arena.spawn_points");
+    let (key, _) = bad_key("my.toml", "[server]\nbind = \"not an address\"\n");
+    assert_eq!(key, "server.bind");
+    let (key, _) = bad_key("my.toml", "[[arena.obstacles]]\nx_m = 1.0\n");
+    assert_eq!(key, "arena.obstacles[0]");
+}
+
+#[test]
+fn out_of_range_values_name_key_value_range_and_file() {
+    let (key, message) = bad_key("my.toml", "[tick]\ntick_hz = 0\n");
+    assert_eq!(key, "tick.tick_hz");
+    assert_eq!(
+        message,
+        "`tick.tick_hz` = 0 is out of range: allowed 1..=1000 (set in my.toml)"
+    );
+    let (key, _) = bad_key("my.toml", "[tick]\ntick_hz = 10000\n");
+    assert_eq!(key, "tick.tick_hz");
+    let (key, message) = bad_key("my.toml", "[tick]\nsnapshot_hz = 90\n");
+    assert_eq!(key, "tick.snapshot_hz");
+    assert!(message.contains("1..=60"), "{message}");
+    let (key, message) = bad_key("my.toml", "[arena]\nmax_speed_mps = -6.0\n");
+    assert_eq!(key, "arena.max_speed_mps");
+    assert!(
+        message.contains("-6.0") && message.contains("0.0..=100.0"),
+        "{message}"
+    );
+    let (key, _) = bad_key("my.toml", "[arena]\nmax_speed_mps = nan\n");
+    assert_eq!(key, "arena.max_speed_mps");
+    let (key, message) = bad_key(
+        "walls.toml",
+        "[[arena.obstacles]]\nx_m = 500.0\ny_m = 1.0\nwidth_m = 1.0\nheight_m = 1.0\n",
+    );
+    assert_eq!(key, "arena.obstacles[0].x_m");
+    assert!(message.contains("walls.toml"), "{message}");
+}
+
+#[test]
+fn snapshot_rate_must_divide_tick_rate() {
+    let (key, message) = bad_key("my.toml", "[tick]\nsnapshot_hz = 25\n");
+    assert_eq!(key, "tick.snapshot_hz");
+    assert!(
+        message.contains("1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60"),
+        "{message}"
+    );
+}
+
+#[test]
+fn every_range_check_fires() {
+    let cases = [
+        ("server.rooms", "0"),
+        ("server.max_clients_per_room", "5000"),
+        ("tick.tick_hz", "1001"),
+        ("tick.snapshot_hz", "0"),
+        ("tick.max_catch_up_ticks", "61"),
+        ("tick.spin_us", "2001"),
+        ("net.interpolation_delay_ms", "1001"),
+        ("net.max_rewind_ms", "1001"),
+        ("net.input_buffer_ticks", "17"),
+        ("net.client_budget_bytes_per_s", "999"),
+        ("net.max_datagram_bytes", "9000"),
+        ("arena.width_m", "5.0"),
+        ("arena.prop_restitution", "2.0"),
+        ("arena.max_health", "0"),
+    ];
+    for (key, value) in cases {
+        let err = ConfigLayers::new()
+            .set(&format!("{key}={value}"), "--set")
+            .unwrap()
+            .load()
+            .expect_err(key);
+        assert_eq!(err.key(), Some(key), "{err}");
+        assert!(err.to_string().contains("--set"), "{err}");
+    }
+}
+
+#[test]
+fn overrides_set_single_keys_and_win_over_files() {
+    let mut layers = ConfigLayers::new();
+    layers
+        .toml_str("my.toml", "[tick]\ntick_hz = 128\nsnapshot_hz = 64\n")
+        .unwrap();
+    layers.set("tick.snapshot_hz=32", "--snapshot-hz").unwrap();
+    layers.set("server.bind=127.0.0.1:5000", "--bind").unwrap();
+    let config = layers.load().unwrap();
+    assert_eq!((config.tick.tick_hz, config.tick.snapshot_hz), (128, 32));
+    assert_eq!(config.server.bind.port(), 5000);
+    assert_eq!(layers.origin_of("tick.tick_hz"), "my.toml");
+    assert_eq!(layers.origin_of("tick.snapshot_hz"), "--snapshot-hz");
+    assert_eq!(
+        layers.origin_of("arena.obstacles[2].x_m"),
+        "the embedded default"
+    );
+}
+
+#[test]
+fn malformed_overrides_and_files_are_refused() {
+    let mut layers = ConfigLayers::new();
+    assert!(matches!(
+        layers.set("tick.tick_hz", "--set"),
+        Err(ConfigLoadError::Override { .. })
+    ));
+    assert!(matches!(
+        layers.set("tick..x=1", "--set"),
+        Err(ConfigLoadError::Override { .. })
+    ));
+    let err = layers
+        .toml_str("broken.toml", "[tick\ntick_hz = 1")
+        .unwrap_err();
+    assert!(matches!(err, ConfigLoadError::Syntax { .. }));
+    assert!(err.to_string().contains("broken.toml"), "{err}");
+    let err = layers
+        .file(Path::new("/nonexistent/tickwire.toml"))
+        .unwrap_err();
+    assert!(matches!(err, ConfigLoadError::Read { .. }), "{err}");
+}
+
+use std::path::Path;

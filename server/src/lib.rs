@@ -1,0 +1,21 @@
+//! The Tickwire server: configuration, rooms, and the tick loop.
+//!
+//! The binary (`tickwire-server`) is a thin shell over this library, which the bot demo and
+//! the end-to-end tests also start in-process.
+//!
+//! - [`config`]: the designer's TOML file, layered over the embedded default and validated.
+//! - [`clock`]: the one place the server reads the time and sleeps (hybrid sleep + spin).
+//! - [`tick_loop`]: absolute tick deadlines, bounded catch-up, counted skips.
+//! - [`room`]: one match — a world and the thread that ticks it.
+//! - [`stats`]: tick duration and lateness distributions.
+
+pub mod clock;
+pub mod config;
+pub mod room;
+pub mod stats;
+pub mod tick_loop;
+
+pub use room::{Room, RoomError, RoomView};
+pub use stats::{TickStats, TickSummary};
+
+pub use config::{ConfigLayers, ConfigLoadError, ServerConfig};

@@ -1,0 +1,273 @@
+//! `tickwire-server`: the authoritative game server.
+//!
+//! Runs on the embedded default configuration with no arguments; see `--help`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use tickwire_server::config::DEFAULT_TOML;
+use tickwire_server::{ConfigLayers, Room, ServerConfig, TickStats};
+
+/// Tickwire: an authoritative game-state server that runs a match at a fixed tick.
+///
+/// With no arguments it runs the embedded default configuration (print it with
+/// --print-default-config). Prints a status line about once a second and a report when it
+/// stops (Ctrl-C, SIGTERM, or --duration).
+#[derive(Debug, Parser)]
+#[command(name = "tickwire-server", version, max_term_width = 100)]
+struct Args {
+    /// A TOML file overlaid on the embedded default; only the keys it names change.
+    #[arg(short, long, value_name = "PATH")]
+    config: Option<PathBuf>,
+
+    /// Override one key, e.g. `--set tick.tick_hz=128` (repeatable; wins over --config).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+
+    /// Game endpoint address (same as --set server.bind=ADDR).
+    #[arg(long, value_name = "ADDR")]
+    bind: Option<String>,
+
+    /// Admin HTTP address for /metrics and /status (same as --set server.admin=ADDR).
+    #[arg(long, value_name = "ADDR")]
+    admin: Option<String>,
+
+    /// Simulation rate in Hz (same as --set tick.tick_hz=HZ).
+    #[arg(long, value_name = "HZ")]
+    tick_hz: Option<u32>,
+
+    /// Snapshot rate in Hz; must divide the tick rate (same as --set tick.snapshot_hz=HZ).
+    #[arg(long, value_name = "HZ")]
+    snapshot_hz: Option<u32>,
+
+    /// Rooms to start (same as --set server.rooms=N).
+    #[arg(long, value_name = "N")]
+    rooms: Option<u32>,
+
+    /// Validate PATH layered over the default (with any overrides), print the effective
+    /// configuration, and exit: 0 when valid, 1 with a message naming the key when not.
+    #[arg(long, value_name = "PATH", conflicts_with = "config")]
+    check_config: Option<PathBuf>,
+
+    /// Print the embedded default configuration, every key documented, and exit.
+    #[arg(long)]
+    print_default_config: bool,
+
+    /// Stop after this long, e.g. `30s` or `5m` (default: run until Ctrl-C or SIGTERM).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    duration: Option<Duration>,
+
+    /// Time between status lines, e.g. `1s`; `0s` turns them off.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = humantime::parse_duration)]
+    status_every: Duration,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    if args.print_default_config {
+        print!("{DEFAULT_TOML}");
+        return Ok(());
+    }
+    let config = load_config(&args)?;
+    if let Some(path) = &args.check_config {
+        eprintln!(
+            "{} is valid; the effective configuration follows.",
+            path.display()
+        );
+        print!(
+            "{}",
+            config
+                .to_toml()
+                .context("cannot print the effective configuration")?
+        );
+        return Ok(());
+    }
+    run(&config, &args)
+}
+
+/// The embedded default, then --config or --check-config, then the single-key flags.
+fn load_config(args: &Args) -> Result<ServerConfig> {
+    let mut layers = ConfigLayers::new();
+    if let Some(path) = args.check_config.as_ref().or(args.config.as_ref()) {
+        layers.file(path)?;
+    }
+    for assignment in &args.set {
+        layers.set(assignment, "--set")?;
+    }
+    let flags = [
+        ("server.bind", "--bind", args.bind.clone()),
+        ("server.admin", "--admin", args.admin.clone()),
+        (
+            "tick.tick_hz",
+            "--tick-hz",
+            args.tick_hz.map(|v| v.to_string()),
+        ),
+        (
+            "tick.snapshot_hz",
+            "--snapshot-hz",
+            args.snapshot_hz.map(|v| v.to_string()),
+        ),
+        ("server.rooms", "--rooms", args.rooms.map(|v| v.to_string())),
+    ];
+    for (key, flag, value) in flags {
+        if let Some(value) = value {
+            layers.set(&format!("{key}={value}"), flag)?;
+        }
+    }
+    Ok(layers.load()?)
+}
+
+fn run(config: &ServerConfig, args: &Args) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let rooms = (0..config.server.rooms)
+        .map(|i| Room::start(&format!("room-{i}"), config))
+        .collect::<Result<Vec<_>, _>>()
+        .context("cannot start rooms")?;
+    let started = Instant::now();
+    eprintln!(
+        "tickwire-server: {} room(s) at {} Hz tick, {} Hz snapshots; Ctrl-C to stop",
+        rooms.len(),
+        config.tick.tick_hz,
+        config.tick.snapshot_hz
+    );
+    let reason = runtime.block_on(wait_for_stop(&rooms, args, started))?;
+    let finals: Vec<(String, TickStats)> = rooms
+        .into_iter()
+        .map(|r| (r.name().to_owned(), r.stop()))
+        .collect();
+    eprintln!("stopped: {reason}");
+    print_report(config, &finals, started.elapsed());
+    Ok(())
+}
+
+/// Prints status lines until a signal or the --duration ends the run; returns why it stopped.
+async fn wait_for_stop(rooms: &[Room], args: &Args, started: Instant) -> Result<&'static str> {
+    let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
+    let until_deadline = async {
+        match deadline {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(until_deadline);
+    let mut terminate = terminate_signal()?;
+    let status_every = (!args.status_every.is_zero()).then_some(args.status_every);
+    let mut status = tokio::time::interval(status_every.unwrap_or(Duration::from_secs(3600)));
+    status.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    status.tick().await; // the first tick fires at once
+    let on_terminal = std::io::stderr().is_terminal();
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok("Ctrl-C"),
+            _ = terminate.recv() => return Ok("SIGTERM"),
+            () = &mut until_deadline => return Ok("--duration reached"),
+            _ = status.tick(), if status_every.is_some() => {
+                print_status(rooms, started.elapsed(), on_terminal);
+                if rooms.iter().any(|r| !r.is_running()) {
+                    anyhow::bail!("a room's tick thread stopped unexpectedly");
+                }
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
+fn terminate_signal() -> Result<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot listen for SIGTERM")
+}
+
+fn print_status(rooms: &[Room], elapsed: Duration, on_terminal: bool) {
+    let mut total = TickStats::new();
+    let (mut players, mut moving, mut props) = (0, 0, 0);
+    for room in rooms {
+        total.merge(&room.stats());
+        let view = room.view();
+        players += view.players;
+        moving += view.moving_props;
+        props += view.props;
+    }
+    let s = total.summary();
+    let line = format!(
+        "[{:>6.1}s] ticks {:>7}  skipped {:>3}  tick p50 {:>6.1}µs p99 {:>7.1}µs  late p99 {:>7.1}µs max {:>8.1}µs  players {:>4}  props moving {:>4}/{}",
+        elapsed.as_secs_f64(),
+        s.ticks,
+        s.skipped,
+        s.tick_us_p50,
+        s.tick_us_p99,
+        s.late_us_p99,
+        s.late_us_max,
+        players,
+        moving,
+        props,
+    );
+    if on_terminal {
+        eprint!("\r{line}\x1b[K");
+    } else {
+        eprintln!("{line}");
+    }
+}
+
+fn print_report(config: &ServerConfig, rooms: &[(String, TickStats)], elapsed: Duration) {
+    println!();
+    println!(
+        "Tickwire server report — {:.1} s, {} room(s), {} Hz tick, {} Hz snapshots",
+        elapsed.as_secs_f64(),
+        rooms.len(),
+        config.tick.tick_hz,
+        config.tick.snapshot_hz
+    );
+    println!(
+        "{:<10} {:>9} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "room",
+        "ticks",
+        "skipped",
+        "tick p50",
+        "tick p99",
+        "tick max",
+        "late p50",
+        "late p99",
+        "late p99.9",
+        "late max"
+    );
+    let mut total = TickStats::new();
+    for (name, stats) in rooms {
+        total.merge(stats);
+        print_row(name, stats);
+    }
+    if rooms.len() > 1 {
+        print_row("all", &total);
+    }
+    println!("(durations in µs; lateness is how long after its deadline a tick started)");
+}
+
+fn print_row(name: &str, stats: &TickStats) {
+    let s = stats.summary();
+    println!(
+        "{:<10} {:>9} {:>8} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>10.1}",
+        name,
+        s.ticks,
+        s.skipped,
+        s.tick_us_p50,
+        s.tick_us_p99,
+        s.tick_us_max,
+        s.late_us_p50,
+        s.late_us_p99,
+        s.late_us_p999,
+        s.late_us_max
+    );
+}

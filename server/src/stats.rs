@@ -1,0 +1,134 @@
+//! Tick timing figures: how long ticks take and how late they start.
+
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+/// Highest value the histograms track exactly (nanoseconds): ten seconds. Larger values are
+/// clamped to it rather than dropped.
+const MAX_TRACKED_NS: u64 = 10_000_000_000;
+
+/// Running figures of one room's tick loop.
+#[derive(Debug, Clone)]
+pub struct TickStats {
+    /// Ticks simulated.
+    pub ticks: u64,
+    /// Ticks skipped because the loop fell too far behind.
+    pub skipped: u64,
+    /// Time spent simulating each tick (nanoseconds).
+    pub duration_ns: Histogram<u64>,
+    /// Delay between each tick's deadline and its start (nanoseconds).
+    pub lateness_ns: Histogram<u64>,
+}
+
+impl Default for TickStats {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TickStats {
+    /// Empty figures.
+    ///
+    /// # Panics
+    /// Never: the histogram bounds are constants known to be valid.
+    #[must_use]
+    #[allow(clippy::expect_used)] // constant, valid bounds
+    pub fn new() -> Self {
+        let histogram =
+            || Histogram::new_with_bounds(1, MAX_TRACKED_NS, 3).expect("valid histogram bounds");
+        Self {
+            ticks: 0,
+            skipped: 0,
+            duration_ns: histogram(),
+            lateness_ns: histogram(),
+        }
+    }
+
+    /// Records one tick.
+    pub fn record(&mut self, duration: Duration, lateness: Duration, skipped: u64) {
+        self.ticks += 1;
+        self.skipped += skipped;
+        self.duration_ns.saturating_record(clamp_ns(duration));
+        self.lateness_ns.saturating_record(clamp_ns(lateness));
+    }
+
+    /// Adds another room's figures to these.
+    pub fn merge(&mut self, other: &Self) {
+        self.ticks += other.ticks;
+        self.skipped += other.skipped;
+        // Same bounds on both sides, so adding cannot fail.
+        let _ = self.duration_ns.add(&other.duration_ns);
+        let _ = self.lateness_ns.add(&other.lateness_ns);
+    }
+
+    /// A summary in microseconds, for status lines and reports.
+    #[must_use]
+    pub fn summary(&self) -> TickSummary {
+        let us = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+        TickSummary {
+            ticks: self.ticks,
+            skipped: self.skipped,
+            tick_us_p50: us(&self.duration_ns, 0.5),
+            tick_us_p99: us(&self.duration_ns, 0.99),
+            tick_us_max: self.duration_ns.max() as f64 / 1000.0,
+            late_us_p50: us(&self.lateness_ns, 0.5),
+            late_us_p99: us(&self.lateness_ns, 0.99),
+            late_us_p999: us(&self.lateness_ns, 0.999),
+            late_us_max: self.lateness_ns.max() as f64 / 1000.0,
+        }
+    }
+}
+
+fn clamp_ns(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos())
+        .unwrap_or(u64::MAX)
+        .clamp(1, MAX_TRACKED_NS)
+}
+
+/// Tick figures in microseconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TickSummary {
+    /// Ticks simulated.
+    pub ticks: u64,
+    /// Ticks skipped.
+    pub skipped: u64,
+    /// Median tick duration (µs).
+    pub tick_us_p50: f64,
+    /// 99th-percentile tick duration (µs).
+    pub tick_us_p99: f64,
+    /// Longest tick (µs).
+    pub tick_us_max: f64,
+    /// Median tick lateness (µs).
+    pub late_us_p50: f64,
+    /// 99th-percentile tick lateness (µs).
+    pub late_us_p99: f64,
+    /// 99.9th-percentile tick lateness (µs).
+    pub late_us_p999: f64,
+    /// Latest tick start (µs).
+    pub late_us_max: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_reports_quantiles_in_microseconds() {
+        let mut stats = TickStats::new();
+        for i in 1..=100u64 {
+            stats.record(Duration::from_micros(i * 10), Duration::from_micros(i), 0);
+        }
+        stats.record(Duration::ZERO, Duration::from_secs(3600), 2);
+        let s = stats.summary();
+        assert_eq!((s.ticks, s.skipped), (101, 2));
+        assert!((s.tick_us_p50 - 500.0).abs() < 5.0, "{s:?}");
+        assert!((s.late_us_p99 - 100.0).abs() < 1.0, "{s:?}");
+        // An hour-long stall is clamped to the tracked range, not lost.
+        assert!(s.late_us_max >= 9_990_000.0, "{s:?}");
+        let mut total = TickStats::new();
+        total.merge(&stats);
+        total.merge(&stats);
+        assert_eq!(total.summary().ticks, 202);
+    }
+}

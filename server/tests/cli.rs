@@ -1,0 +1,151 @@
+//! The `tickwire-server` binary as a designer uses it: `--check-config`, `--help`, and a
+//! short run on the embedded default.
+
+// Test code: a panic is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn server(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tickwire-server"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the server binary runs")
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn check_config_rejects_a_bad_file_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "zero.toml",
+            "[tick]\ntick_hz = 0\n",
+            "tick.tick_hz",
+            "1..=1000",
+        ),
+        (
+            "fast.toml",
+            "[tick]\ntick_hz = 10000\n",
+            "tick.tick_hz",
+            "1..=1000",
+        ),
+        (
+            "snap.toml",
+            "[tick]\nsnapshot_hz = 120\n",
+            "tick.snapshot_hz",
+            "1..=60",
+        ),
+        (
+            "slow.toml",
+            "[arena]\nmax_speed_mps = -2.5\n",
+            "arena.max_speed_mps",
+            "0.0..=100.0",
+        ),
+        (
+            "typo.toml",
+            "[net]\nmax_rewind = 250\n",
+            "net.max_rewind",
+            "unknown field",
+        ),
+        (
+            "type.toml",
+            "[server]\nrooms = \"two\"\n",
+            "server.rooms",
+            "invalid type",
+        ),
+    ];
+    for (name, body, key, allowed) in cases {
+        let path = write(dir.path(), name, body);
+        let out = server(&["--check-config", &path]);
+        let stderr = text(&out.stderr);
+        assert!(!out.status.success(), "{name} was accepted");
+        assert!(stderr.contains(key), "{name}: no key in {stderr}");
+        assert!(stderr.contains(allowed), "{name}: no range in {stderr}");
+        assert!(stderr.contains(&path), "{name}: no file in {stderr}");
+        assert!(out.stdout.is_empty(), "{name}: printed a config anyway");
+    }
+}
+
+#[test]
+fn check_config_prints_the_effective_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "ok.toml",
+        "[tick]\ntick_hz = 128\nsnapshot_hz = 64\n",
+    );
+    let out = server(&["--check-config", &path, "--set", "arena.max_health=150"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed: toml::Table = text(&out.stdout).parse().unwrap();
+    assert_eq!(printed["tick"]["tick_hz"].as_integer(), Some(128));
+    assert_eq!(printed["tick"]["snapshot_hz"].as_integer(), Some(64));
+    assert_eq!(printed["arena"]["max_health"].as_integer(), Some(150));
+    assert_eq!(printed["net"]["max_rewind_ms"].as_integer(), Some(250));
+}
+
+#[test]
+fn flags_override_and_are_named_when_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "ok.toml", "");
+    let out = server(&["--check-config", &path, "--tick-hz", "0"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--tick-hz"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn the_printed_default_is_the_documented_file() {
+    let out = server(&["--print-default-config"]);
+    assert!(out.status.success());
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml"))
+            .unwrap();
+    assert_eq!(text(&out.stdout), shipped);
+}
+
+#[test]
+fn help_lists_the_config_flags() {
+    let out = server(&["--help"]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for flag in [
+        "--config",
+        "--check-config",
+        "--set",
+        "--tick-hz",
+        "--duration",
+        "--print-default-config",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}");
+    }
+}
+
+#[test]
+fn runs_on_the_embedded_default_and_reports() {
+    let out = server(&["--duration", "1s", "--status-every", "0s"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    assert!(report.contains("Tickwire server report"), "{report}");
+    // One room row whose tick count shows the world actually ticked.
+    let row = report
+        .lines()
+        .find(|l| l.starts_with("room-0"))
+        .expect("a row for room-0");
+    let ticks: u64 = row.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(ticks > 0, "{row}");
+}

@@ -1,0 +1,20 @@
+//! End-to-end tests across Tickwire's crates live in `tests/`; this library holds helpers
+//! they share.
+#![forbid(unsafe_code)]
+
+use tickwire_server::{ConfigLayers, ServerConfig};
+
+/// The embedded default configuration with `overrides` (`key=value`) applied, as a test
+/// would pass them on the command line.
+///
+/// # Panics
+/// If an override is malformed or makes the configuration invalid: a bug in the test.
+#[must_use]
+#[allow(clippy::expect_used)] // test helper: a bad override is a bug in the test
+pub fn config_with(overrides: &[&str]) -> ServerConfig {
+    let mut layers = ConfigLayers::new();
+    for assignment in overrides {
+        layers.set(assignment, "test").expect("override applies");
+    }
+    layers.load().expect("test config is valid")
+}
