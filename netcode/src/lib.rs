@@ -32,8 +32,11 @@
 #![forbid(unsafe_code)]
 #![warn(clippy::indexing_slicing)]
 
+pub mod bits;
 pub mod codec;
 pub mod config;
+pub mod schema;
+pub mod snapshot;
 pub mod tick;
 
 pub use codec::{DecodeError, EncodeError};

@@ -1,0 +1,275 @@
+//! What a game replicates: entity kinds, their quantized fields, and how each field predicts.
+//!
+//! The netcode never names a game type. A game describes its replicated state as a
+//! [`Schema`] — kinds of entity, each a short list of integer fields — and hands the server
+//! one [`NetEntity`] per entity per snapshot tick. Quantizing (metres to 1/512 m steps,
+//! angles to 1/4096 turn …) is the game's job and happens before the netcode sees a value,
+//! so the server and client agree exactly on what the client sees.
+
+use crate::config::ConfigError;
+
+/// Most fields an entity kind may have.
+pub const MAX_FIELDS: usize = 8;
+/// Most entity kinds a schema may have.
+pub const MAX_KINDS: usize = 16;
+/// Most bits a field may have.
+pub const MAX_FIELD_BITS: u8 = 31;
+
+/// How a field behaves over time, which decides how the delta coder predicts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// A coordinate that moves smoothly: predicted by linear extrapolation from the two
+    /// newest baselines the client holds. Values outside the field's range are an error.
+    Linear,
+    /// An angle on a circle of `2^bits` steps: predicted like `Linear`, arithmetic wraps.
+    Angle,
+    /// A value that jumps (health, flags, a state enum): predicted to stay as it was.
+    Discrete,
+}
+
+/// One quantized field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldSpec {
+    /// Name, for docs and errors.
+    pub name: &'static str,
+    /// How it predicts.
+    pub kind: FieldKind,
+    /// Width of the absolute value on the wire (1..=31 bits).
+    pub bits: u8,
+    /// Smallest value; the field holds `min ..= min + 2^bits − 1` (0 for angles).
+    pub min: i32,
+}
+
+impl FieldSpec {
+    /// A smoothly moving coordinate of `bits` bits starting at `min`.
+    #[must_use]
+    pub const fn linear(name: &'static str, bits: u8, min: i32) -> Self {
+        Self {
+            name,
+            kind: FieldKind::Linear,
+            bits,
+            min,
+        }
+    }
+
+    /// An angle with `2^bits` steps per turn.
+    #[must_use]
+    pub const fn angle(name: &'static str, bits: u8) -> Self {
+        Self {
+            name,
+            kind: FieldKind::Angle,
+            bits,
+            min: 0,
+        }
+    }
+
+    /// A value that changes in jumps, of `bits` bits starting at `min`.
+    #[must_use]
+    pub const fn discrete(name: &'static str, bits: u8, min: i32) -> Self {
+        Self {
+            name,
+            kind: FieldKind::Discrete,
+            bits,
+            min,
+        }
+    }
+
+    /// The largest value the field holds.
+    #[must_use]
+    pub fn max(&self) -> i32 {
+        let span = (1i64 << self.bits) - 1;
+        i32::try_from(i64::from(self.min) + span).unwrap_or(i32::MAX)
+    }
+
+    /// Whether `value` fits the field.
+    #[must_use]
+    pub fn contains(&self, value: i32) -> bool {
+        (self.min..=self.max()).contains(&value)
+    }
+
+    /// `value` brought into the field: clamped for linear and discrete fields, wrapped for
+    /// angles.
+    #[must_use]
+    pub fn fit(&self, value: i32) -> i32 {
+        match self.kind {
+            FieldKind::Angle => value.rem_euclid(1 << self.bits),
+            FieldKind::Linear | FieldKind::Discrete => value.clamp(self.min, self.max()),
+        }
+    }
+}
+
+/// One kind of entity and its fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KindSpec {
+    /// Name, for docs and errors.
+    pub name: &'static str,
+    /// Its fields, in wire order (at most [`MAX_FIELDS`]).
+    pub fields: Vec<FieldSpec>,
+}
+
+/// Every replicated kind, plus the private fields only the controlling client receives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schema {
+    kinds: Vec<KindSpec>,
+    own: Vec<FieldSpec>,
+    kind_bits: u32,
+}
+
+impl Schema {
+    /// A schema of `kinds` (indexed by position) and `own` fields sent only to a player
+    /// about their own entity (velocity, cooldowns … what prediction needs).
+    ///
+    /// # Errors
+    /// [`ConfigError`] if there are no kinds or more than [`MAX_KINDS`], a kind has more than
+    /// [`MAX_FIELDS`] fields, or a field is wider than [`MAX_FIELD_BITS`] or zero bits.
+    pub fn new(kinds: Vec<KindSpec>, own: Vec<FieldSpec>) -> Result<Self, ConfigError> {
+        if kinds.is_empty() || kinds.len() > MAX_KINDS {
+            return Err(ConfigError::invalid(
+                "schema.kinds",
+                kinds.len(),
+                format!("need 1..={MAX_KINDS} kinds"),
+            ));
+        }
+        for kind in &kinds {
+            if kind.fields.len() > MAX_FIELDS {
+                return Err(ConfigError::invalid(
+                    kind.name,
+                    kind.fields.len(),
+                    format!("at most {MAX_FIELDS} fields"),
+                ));
+            }
+        }
+        if own.len() > MAX_FIELDS {
+            return Err(ConfigError::invalid(
+                "schema.own",
+                own.len(),
+                format!("at most {MAX_FIELDS} fields"),
+            ));
+        }
+        for field in kinds.iter().flat_map(|k| &k.fields).chain(&own) {
+            if field.bits == 0 || field.bits > MAX_FIELD_BITS {
+                return Err(ConfigError::invalid(
+                    field.name,
+                    field.bits,
+                    format!("bits must be 1..={MAX_FIELD_BITS}"),
+                ));
+            }
+        }
+        let kind_bits = usize::BITS - (kinds.len() - 1).leading_zeros();
+        Ok(Self {
+            kinds,
+            own,
+            kind_bits,
+        })
+    }
+
+    /// The kinds, indexed by kind number.
+    #[must_use]
+    pub fn kinds(&self) -> &[KindSpec] {
+        &self.kinds
+    }
+
+    /// One kind's fields, if the kind exists.
+    #[must_use]
+    pub fn fields(&self, kind: u8) -> Option<&[FieldSpec]> {
+        self.kinds
+            .get(usize::from(kind))
+            .map(|k| k.fields.as_slice())
+    }
+
+    /// The private fields of a player's own entity.
+    #[must_use]
+    pub fn own(&self) -> &[FieldSpec] {
+        &self.own
+    }
+
+    /// Bits a kind number takes on the wire.
+    #[must_use]
+    pub fn kind_bits(&self) -> u32 {
+        self.kind_bits
+    }
+
+    /// Total number of fields across kinds: the size of a per-field table.
+    #[must_use]
+    pub fn field_slots(&self) -> usize {
+        self.kinds.iter().map(|k| k.fields.len()).sum()
+    }
+
+    /// The first table slot of `kind`'s fields.
+    #[must_use]
+    pub fn slot_base(&self, kind: u8) -> usize {
+        self.kinds
+            .iter()
+            .take(usize::from(kind))
+            .map(|k| k.fields.len())
+            .sum()
+    }
+}
+
+/// An entity's quantized state: its kind and the values of that kind's fields.
+///
+/// Fields past the kind's count are zero, so equality compares only meaningful values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct EntityState {
+    /// Kind number (index into [`Schema::kinds`]).
+    pub kind: u8,
+    /// Field values, in the kind's order.
+    pub fields: [i32; MAX_FIELDS],
+}
+
+/// One replicated entity at one tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NetEntity {
+    /// Network index: small, dense, reused after removal (e.g. a slot index).
+    pub index: u32,
+    /// Incarnation of this index; a new entity in a reused slot has a new `uid`, so the
+    /// server sends it as created rather than as a delta. Never sent on the wire.
+    pub uid: u32,
+    /// The quantized state.
+    pub state: EntityState,
+}
+
+/// A game's world, as the server's snapshot machinery sees it.
+pub trait Replicate {
+    /// Appends every replicated entity's quantized state, sorted by ascending index.
+    fn replicate(&self, out: &mut Vec<NetEntity>);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_fit_their_ranges() {
+        let x = FieldSpec::linear("x", 16, 0);
+        assert_eq!(x.max(), 65_535);
+        assert_eq!(x.fit(-5), 0);
+        assert_eq!(x.fit(70_000), 65_535);
+        let aim = FieldSpec::angle("aim", 12);
+        assert_eq!(aim.fit(-1), 4095);
+        assert_eq!(aim.fit(4096 + 7), 7);
+        let v = FieldSpec::linear("vx", 17, -65_536);
+        assert!(v.contains(-65_536) && v.contains(65_535) && !v.contains(65_536));
+    }
+
+    #[test]
+    fn schemas_are_bounded() {
+        let kind = |n: usize| KindSpec {
+            name: "k",
+            fields: vec![FieldSpec::discrete("f", 8, 0); n],
+        };
+        assert!(Schema::new(vec![], vec![]).is_err());
+        assert!(Schema::new(vec![kind(MAX_FIELDS + 1)], vec![]).is_err());
+        assert!(Schema::new(vec![kind(2); MAX_KINDS + 1], vec![]).is_err());
+        let wide = KindSpec {
+            name: "w",
+            fields: vec![FieldSpec::linear("x", 32, 0)],
+        };
+        assert!(Schema::new(vec![wide], vec![]).is_err());
+        let schema = Schema::new(vec![kind(3), kind(2), kind(1)], vec![]).unwrap();
+        assert_eq!(schema.kind_bits(), 2);
+        assert_eq!(schema.field_slots(), 6);
+        assert_eq!(schema.slot_base(2), 5);
+        assert_eq!(Schema::new(vec![kind(1)], vec![]).unwrap().kind_bits(), 0);
+    }
+}

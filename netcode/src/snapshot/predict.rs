@@ -1,0 +1,129 @@
+//! Predicting a field from the baselines the client holds, and the residual that corrects it.
+//!
+//! Server and client run exactly this integer arithmetic, so a residual the server computes
+//! reconstructs the exact value on the client. Linear and angle fields extrapolate a straight
+//! line through the two newest baselines; discrete fields predict "unchanged".
+
+use crate::schema::{FieldKind, FieldSpec};
+
+/// Where the baselines sit in time, for extrapolation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    /// Ticks from the newest baseline to the snapshot being coded (`S − b1`, ≥ 1).
+    pub ahead: u32,
+    /// Ticks between the two baselines (`b1 − b2`, ≥ 1).
+    pub between: u32,
+}
+
+/// The predicted value of `spec` at the snapshot tick, from `v1` (newest baseline) and, when
+/// the entity was in the older baseline too, `v2` with its `span`.
+pub(crate) fn predict(spec: &FieldSpec, v1: i32, older: Option<(i32, Span)>) -> i32 {
+    let Some((v2, span)) = older else { return v1 };
+    match spec.kind {
+        FieldKind::Discrete => v1,
+        FieldKind::Linear => {
+            let step = round_div(
+                (i64::from(v1) - i64::from(v2)) * i64::from(span.ahead),
+                i64::from(span.between),
+            );
+            let value = (i64::from(v1) + step).clamp(i64::from(spec.min), i64::from(spec.max()));
+            value as i32
+        }
+        FieldKind::Angle => {
+            let turn = 1i64 << spec.bits;
+            let diff = wrap_signed(i64::from(v1) - i64::from(v2), turn);
+            let step = round_div(diff * i64::from(span.ahead), i64::from(span.between));
+            (i64::from(v1) + step).rem_euclid(turn) as i32
+        }
+    }
+}
+
+/// The residual `actual − predicted`, wrapped for angles into `−turn/2 .. turn/2`.
+pub(crate) fn residual(spec: &FieldSpec, actual: i32, predicted: i32) -> i32 {
+    let diff = i64::from(actual) - i64::from(predicted);
+    let diff = if spec.kind == FieldKind::Angle {
+        wrap_signed(diff, 1i64 << spec.bits)
+    } else {
+        diff
+    };
+    // Both values lie in a field of at most 31 bits, so the difference fits an i32.
+    diff.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+}
+
+/// The value a residual reconstructs, or `None` if it falls outside the field (a corrupt or
+/// hostile message).
+pub(crate) fn apply(spec: &FieldSpec, predicted: i32, residual: i32) -> Option<i32> {
+    let value = i64::from(predicted) + i64::from(residual);
+    match spec.kind {
+        FieldKind::Angle => Some(value.rem_euclid(1i64 << spec.bits) as i32),
+        FieldKind::Linear | FieldKind::Discrete => {
+            i32::try_from(value).ok().filter(|v| spec.contains(*v))
+        }
+    }
+}
+
+/// `a / b` rounded to nearest, halves toward +∞ (`b` > 0).
+fn round_div(a: i64, b: i64) -> i64 {
+    (a + b / 2).div_euclid(b)
+}
+
+/// `v` wrapped into `−turn/2 .. turn/2`.
+fn wrap_signed(v: i64, turn: i64) -> i64 {
+    (v + turn / 2).rem_euclid(turn) - turn / 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const X: FieldSpec = FieldSpec::linear("x", 16, 0);
+    const A: FieldSpec = FieldSpec::angle("a", 12);
+    const H: FieldSpec = FieldSpec::discrete("h", 8, 0);
+
+    #[test]
+    fn straight_lines_extrapolate_exactly() {
+        let span = Span {
+            ahead: 4,
+            between: 2,
+        };
+        // Moving +10 per tick: 100 at b2, 120 at b1, 160 four ticks later.
+        assert_eq!(predict(&X, 120, Some((100, span))), 160);
+        assert_eq!(predict(&X, 120, None), 120);
+        assert_eq!(predict(&H, 50, Some((75, span))), 50);
+        // Clamped to the field.
+        assert_eq!(predict(&X, 65_530, Some((65_000, span))), 65_535);
+    }
+
+    #[test]
+    fn angles_extrapolate_across_the_wrap() {
+        let span = Span {
+            ahead: 2,
+            between: 1,
+        };
+        // 4090 → 4094 is +4 per tick; two ticks on is 4102 ≡ 6.
+        assert_eq!(predict(&A, 4094, Some((4090, span))), 6);
+        assert_eq!(residual(&A, 2, 6), -4);
+        assert_eq!(residual(&A, 4095, 1), -2);
+        assert_eq!(apply(&A, 1, -2), Some(4095));
+    }
+
+    #[test]
+    fn out_of_range_reconstructions_are_refused() {
+        assert_eq!(apply(&X, 10, -11), None);
+        assert_eq!(apply(&H, 250, 6), None);
+        assert_eq!(apply(&X, 10, i32::MAX), None);
+    }
+
+    proptest! {
+        #[test]
+        fn residuals_reconstruct_exactly(v1 in 0i32..65_536, v2 in 0i32..65_536, actual in 0i32..65_536, ahead in 1u32..64, between in 1u32..64) {
+            for spec in [X, FieldSpec::angle("a", 16), FieldSpec::discrete("d", 16, 0)] {
+                let p = predict(&spec, v1, Some((v2, Span { ahead, between })));
+                prop_assert!(spec.contains(p));
+                let r = residual(&spec, actual, p);
+                prop_assert_eq!(apply(&spec, p, r), Some(actual));
+            }
+        }
+    }
+}
