@@ -4,6 +4,8 @@
 //! its last line, so scripts can take the figures without parsing the table.
 #![forbid(unsafe_code)]
 
+pub mod scenes;
+
 use hdrhistogram::Histogram;
 
 /// A histogram of nanosecond timings up to ten seconds, three significant figures.

@@ -27,6 +27,7 @@ pub mod hit_test;
 pub mod input;
 pub mod movement;
 pub mod props;
+pub mod replication;
 pub mod rules;
 pub mod world;
 

@@ -311,7 +311,10 @@ impl SnapshotSender {
             removals: &self.removals,
         };
         let fixed = header_bits(&header_base) + extras_bits(schema, &extras, tick);
-        let per_snapshot = (self.config.budget_bytes_per_snapshot * 8) as i64;
+        // Budgets beyond 2^60 bits are "unlimited"; keep the arithmetic far from overflow.
+        let per_snapshot = i64::try_from(self.config.budget_bytes_per_snapshot.saturating_mul(8))
+            .unwrap_or(i64::MAX)
+            .min(1 << 60);
         self.credit_bits = (self.credit_bits + per_snapshot).min(2 * per_snapshot);
         let mut spend = i64::from(fixed);
         self.candidates.sort_unstable_by(|a, b| {

@@ -1,0 +1,265 @@
+//! How the arena appears on the wire: its schema and the quantization both ends share.
+//!
+//! Positions are quantized to 1/512 m, angles to 1/4096 of a turn, velocities (sent only to
+//! a player about itself) to 1/512 m/s. The server replicates quantized values and the client
+//! reads them back with the functions here, so what a client sees is exactly what the server
+//! sent.
+
+use std::f32::consts::TAU;
+
+use glam::Vec2;
+use slotmap::{Key, KeyData};
+use tickwire_netcode::schema::{
+    EntityState, FieldSpec, KindSpec, MAX_FIELDS, NetEntity, Replicate, Schema,
+};
+
+use crate::config::ArenaConfig;
+use crate::entity::{Body, Entity, EntityId};
+use crate::world::World;
+
+/// Position steps per metre.
+pub const POS_STEPS_PER_M: f32 = 512.0;
+/// Angle steps per turn.
+pub const ANGLE_STEPS: i32 = 4096;
+/// Velocity steps per metre per second.
+pub const VEL_STEPS_PER_MPS: f32 = 512.0;
+/// Kind number of players.
+pub const KIND_PLAYER: u8 = 0;
+/// Kind number of props.
+pub const KIND_PROP: u8 = 1;
+
+const ANGLE_BITS: u8 = 12;
+const VEL_BITS: u8 = 17; // ±65535 steps = ±128 m/s, above the largest allowed max speed
+const COOLDOWN_BITS: u8 = 16;
+const RESPAWN_BITS: u8 = 20;
+
+/// The arena's replication schema for an arena of this size.
+///
+/// # Panics
+/// Never for a validated config: the field widths are within the schema's limits.
+#[must_use]
+#[allow(clippy::expect_used)] // widths derive from validated sizes (≤ 10 km → ≤ 23 bits)
+pub fn arena_schema(config: &ArenaConfig) -> Schema {
+    let x_bits = bits_for(quantize_m(config.width_m));
+    let y_bits = bits_for(quantize_m(config.height_m));
+    let player = KindSpec {
+        name: "player",
+        fields: vec![
+            FieldSpec::linear("x", x_bits, 0),
+            FieldSpec::linear("y", y_bits, 0),
+            FieldSpec::angle("aim", ANGLE_BITS),
+            FieldSpec::discrete("health", 8, 0),
+        ],
+    };
+    let prop = KindSpec {
+        name: "prop",
+        fields: vec![
+            FieldSpec::linear("x", x_bits, 0),
+            FieldSpec::linear("y", y_bits, 0),
+            FieldSpec::angle("angle", ANGLE_BITS),
+        ],
+    };
+    let vel_min = -(1 << (VEL_BITS - 1));
+    let own = vec![
+        FieldSpec::linear("vx", VEL_BITS, vel_min),
+        FieldSpec::linear("vy", VEL_BITS, vel_min),
+        FieldSpec::discrete("cooldown_ticks", COOLDOWN_BITS, 0),
+        FieldSpec::discrete("respawn_ticks", RESPAWN_BITS, 0),
+    ];
+    Schema::new(vec![player, prop], own).expect("the arena schema is within limits")
+}
+
+fn bits_for(max: i32) -> u8 {
+    (32 - max.max(1).leading_zeros()) as u8
+}
+
+/// Metres to position steps (rounded to nearest).
+#[must_use]
+pub fn quantize_m(metres: f32) -> i32 {
+    (metres * POS_STEPS_PER_M).round() as i32
+}
+
+/// Position steps to metres.
+#[must_use]
+pub fn dequantize_m(steps: i32) -> f32 {
+    steps as f32 / POS_STEPS_PER_M
+}
+
+/// Radians to angle steps in `0..4096`.
+#[must_use]
+pub fn quantize_angle(rad: f32) -> i32 {
+    ((rad / TAU * ANGLE_STEPS as f32).round() as i32).rem_euclid(ANGLE_STEPS)
+}
+
+/// Angle steps to radians in `-π..π`.
+#[must_use]
+pub fn dequantize_angle(steps: i32) -> f32 {
+    let rad = steps.rem_euclid(ANGLE_STEPS) as f32 / ANGLE_STEPS as f32 * TAU;
+    if rad >= std::f32::consts::PI {
+        rad - TAU
+    } else {
+        rad
+    }
+}
+
+/// Metres per second to velocity steps.
+#[must_use]
+pub fn quantize_mps(mps: f32) -> i32 {
+    (mps * VEL_STEPS_PER_MPS).round() as i32
+}
+
+/// Velocity steps to metres per second.
+#[must_use]
+pub fn dequantize_mps(steps: i32) -> f32 {
+    steps as f32 / VEL_STEPS_PER_MPS
+}
+
+/// A position quantized to the grid the wire uses.
+#[must_use]
+pub fn quantize_pos(pos: Vec2) -> [i32; 2] {
+    [quantize_m(pos.x), quantize_m(pos.y)]
+}
+
+/// A player's replicated state.
+#[must_use]
+pub fn player_state(pos: Vec2, aim_rad: f32, health: u8) -> EntityState {
+    let [x, y] = quantize_pos(pos);
+    fields(
+        KIND_PLAYER,
+        &[x, y, quantize_angle(aim_rad), i32::from(health)],
+    )
+}
+
+/// A prop's replicated state.
+#[must_use]
+pub fn prop_state(pos: Vec2, angle_rad: f32) -> EntityState {
+    let [x, y] = quantize_pos(pos);
+    fields(KIND_PROP, &[x, y, quantize_angle(angle_rad)])
+}
+
+fn fields(kind: u8, values: &[i32]) -> EntityState {
+    let mut state = EntityState {
+        kind,
+        fields: [0; MAX_FIELDS],
+    };
+    for (slot, v) in state.fields.iter_mut().zip(values) {
+        *slot = (*v).max(0);
+    }
+    state
+}
+
+/// An entity's replicated state.
+#[must_use]
+pub fn entity_state(entity: &Entity) -> EntityState {
+    match &entity.body {
+        Body::Player(p) => player_state(entity.pos, p.aim_rad, p.health),
+        Body::Prop(p) => prop_state(entity.pos, p.angle_rad),
+    }
+}
+
+/// The network index and incarnation of an entity id (its slot and generation).
+#[must_use]
+pub fn net_id(id: EntityId) -> (u32, u32) {
+    let ffi = id.data().as_ffi();
+    (ffi as u32, (ffi >> 32) as u32)
+}
+
+/// The entity id for a network index and incarnation (the inverse of [`net_id`]).
+#[must_use]
+pub fn entity_id(index: u32, uid: u32) -> EntityId {
+    EntityId::from(KeyData::from_ffi((u64::from(uid) << 32) | u64::from(index)))
+}
+
+/// The private fields of a player's own entity: velocity, fire cooldown, respawn timer.
+#[must_use]
+pub fn own_state(entity: &Entity) -> [i32; 4] {
+    let (cooldown, respawn) = match &entity.body {
+        Body::Player(p) => (p.cooldown_ticks, p.respawn_ticks),
+        Body::Prop(_) => (0, 0),
+    };
+    let clamp = |v: u32, bits: u8| i32::try_from(v.min((1 << bits) - 1)).unwrap_or(0);
+    [
+        quantize_mps(entity.vel.x),
+        quantize_mps(entity.vel.y),
+        clamp(cooldown, COOLDOWN_BITS),
+        clamp(respawn, RESPAWN_BITS),
+    ]
+}
+
+impl Replicate for World {
+    fn replicate(&self, out: &mut Vec<NetEntity>) {
+        for (id, entity) in self.entities() {
+            let (index, uid) = net_id(id);
+            out.push(NetEntity {
+                index,
+                uid,
+                state: entity_state(entity),
+            });
+        }
+        // Slot-map iteration is by slot index already; keep the contract explicit.
+        if !out
+            .windows(2)
+            .all(|w| matches!(w, [a, b] if a.index < b.index))
+        {
+            out.sort_unstable_by_key(|e| e.index);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::Rules;
+    use tickwire_netcode::TickRate;
+
+    #[test]
+    fn quantization_is_fine_enough_and_round_trips() {
+        for m in [0.0f32, 0.001, 12.345, 99.999, 100.0] {
+            assert!((dequantize_m(quantize_m(m)) - m).abs() <= 0.5 / 512.0 + 1e-6);
+        }
+        for rad in [-3.1f32, -1.0, 0.0, 0.5, 3.1] {
+            let back = dequantize_angle(quantize_angle(rad));
+            assert!((back - rad).abs() <= TAU / 4096.0, "{rad} → {back}");
+        }
+        assert_eq!(quantize_angle(-0.0001), 0);
+        assert_eq!(dequantize_mps(quantize_mps(-5.5)), -5.5);
+    }
+
+    #[test]
+    fn the_schema_fits_the_arena() {
+        let schema = arena_schema(&ArenaConfig::default());
+        let x = schema.fields(KIND_PLAYER).unwrap()[0];
+        assert_eq!(x.bits, 16); // 100 m × 512 = 51200 < 65536
+        assert!(x.contains(quantize_m(100.0)));
+        let own = schema.own();
+        assert!(own[0].contains(quantize_mps(-100.0)) && own[0].contains(quantize_mps(100.0)));
+    }
+
+    #[test]
+    fn the_world_replicates_every_entity_in_index_order() {
+        let rules = Rules::new(
+            ArenaConfig {
+                prop_count: 50,
+                ..ArenaConfig::default()
+            },
+            TickRate::new(60).unwrap(),
+        )
+        .unwrap();
+        let mut world = World::new(rules);
+        let player = world.spawn_player();
+        let mut out = Vec::new();
+        world.replicate(&mut out);
+        assert_eq!(out.len(), 51);
+        assert!(out.windows(2).all(|w| w[0].index < w[1].index));
+        let (index, uid) = net_id(player);
+        assert_eq!(entity_id(index, uid), player);
+        let replicated = out.iter().find(|e| e.index == index).unwrap();
+        assert_eq!(replicated.state.kind, KIND_PLAYER);
+        assert_eq!(replicated.state.fields[3], 100);
+        let schema = arena_schema(world.rules().config());
+        for e in &out {
+            let specs = schema.fields(e.state.kind).unwrap();
+            assert!(specs.iter().zip(e.state.fields).all(|(s, v)| s.contains(v)));
+        }
+    }
+}
