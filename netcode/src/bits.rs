@@ -126,9 +126,16 @@ impl BitWriter {
     pub fn exp_golomb(&mut self, value: u32, k: u32) {
         let shifted = (u64::from(value) >> k) + 1;
         let width = 64 - shifted.leading_zeros(); // bits of `shifted`
-        self.bits(0, width - 1);
-        self.bits(shifted, width);
-        self.bits(u64::from(value), k);
+        let total = 2 * width - 1 + k;
+        if total <= 64 {
+            // Leading zeros are implicit in a wider write of the same value.
+            let low = u64::from(value) & ((1u64 << k) - 1);
+            self.bits((shifted << k) | low, total);
+        } else {
+            self.bits(0, width - 1);
+            self.bits(shifted, width);
+            self.bits(u64::from(value), k);
+        }
     }
 
     /// Appends the first `bits` bits of another writer's message.

@@ -35,6 +35,7 @@
 pub mod bits;
 pub mod codec;
 pub mod config;
+pub mod protocol;
 pub mod schema;
 pub mod snapshot;
 pub mod tick;

@@ -8,6 +8,7 @@
 use std::f32::consts::TAU;
 
 use glam::Vec2;
+use serde::{Deserialize, Serialize};
 use slotmap::{Key, KeyData};
 use tickwire_netcode::schema::{
     EntityState, FieldSpec, KindSpec, MAX_FIELDS, NetEntity, Replicate, Schema,
@@ -15,6 +16,7 @@ use tickwire_netcode::schema::{
 
 use crate::config::ArenaConfig;
 use crate::entity::{Body, Entity, EntityId};
+use crate::input::PlayerInput;
 use crate::world::World;
 
 /// Position steps per metre.
@@ -186,6 +188,48 @@ pub fn own_state(entity: &Entity) -> [i32; 4] {
     ]
 }
 
+/// A [`PlayerInput`] as it travels: stick axes in 1/127 steps, aim in 1/4096 turn.
+///
+/// The client predicts with [`WireInput::to_input`] of what it sends, not with the raw
+/// input, so client and server step with bit-identical inputs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct WireInput {
+    /// Stick x, −127..=127 for −1..=1.
+    pub move_x: i8,
+    /// Stick y, −127..=127 for −1..=1.
+    pub move_y: i8,
+    /// Aim in 1/4096 turn (values past 4095 wrap).
+    pub aim: u16,
+    /// Trigger held.
+    pub fire: bool,
+}
+
+impl WireInput {
+    /// Quantizes an input (sanitizing it first).
+    #[must_use]
+    pub fn from_input(input: &PlayerInput) -> Self {
+        let clean = input.sanitized();
+        let axis = |v: f32| (v * 127.0).round().clamp(-127.0, 127.0) as i8;
+        Self {
+            move_x: axis(clean.movement.x),
+            move_y: axis(clean.movement.y),
+            aim: quantize_angle(clean.aim_rad) as u16,
+            fire: clean.fire,
+        }
+    }
+
+    /// The input the simulation steps with. Any bytes give a valid input.
+    #[must_use]
+    pub fn to_input(&self) -> PlayerInput {
+        PlayerInput {
+            movement: Vec2::new(f32::from(self.move_x), f32::from(self.move_y)) / 127.0,
+            aim_rad: dequantize_angle(i32::from(self.aim)),
+            fire: self.fire,
+        }
+        .sanitized()
+    }
+}
+
 impl Replicate for World {
     fn replicate(&self, out: &mut Vec<NetEntity>) {
         for (id, entity) in self.entities() {
@@ -223,6 +267,31 @@ mod tests {
         }
         assert_eq!(quantize_angle(-0.0001), 0);
         assert_eq!(dequantize_mps(quantize_mps(-5.5)), -5.5);
+    }
+
+    #[test]
+    fn wire_inputs_are_stable_and_always_valid() {
+        let input = PlayerInput {
+            movement: Vec2::new(0.6, -0.8),
+            aim_rad: 1.0,
+            fire: true,
+        };
+        let wire = WireInput::from_input(&input);
+        let once = wire.to_input();
+        assert_eq!(
+            WireInput::from_input(&once),
+            wire,
+            "quantizing twice changes nothing"
+        );
+        assert!((once.movement - input.movement).length() < 0.01);
+        let hostile = WireInput {
+            move_x: i8::MIN,
+            move_y: i8::MIN,
+            aim: u16::MAX,
+            fire: true,
+        }
+        .to_input();
+        assert!(hostile.is_valid());
     }
 
     #[test]

@@ -17,7 +17,9 @@ use tickwire_benches::scenes::Scene;
 use tickwire_netcode::Tick;
 use tickwire_netcode::codec;
 use tickwire_netcode::schema::{NetEntity, Replicate, Schema};
-use tickwire_netcode::snapshot::{SenderConfig, SnapshotReceiver, SnapshotSender, WorldHistory};
+use tickwire_netcode::snapshot::{
+    Private, SenderConfig, SharedEncoding, SnapshotReceiver, SnapshotSender, WorldHistory,
+};
 use tickwire_sim::ArenaConfig;
 use tickwire_sim::replication::arena_schema;
 
@@ -145,7 +147,14 @@ fn measure(schema: &Schema, mut scene: Scene, seconds: u32) -> Result<SceneRepor
             ..config
         });
         fresh
-            .encode(schema, &h, Tick(0), None, None, &mut |_| 1.0)?
+            .encode(
+                schema,
+                &h,
+                &mut SharedEncoding::new(),
+                Tick(0),
+                Private::default(),
+                &mut |_| 1.0,
+            )?
             .bytes
     };
 
@@ -176,7 +185,14 @@ fn measure(schema: &Schema, mut scene: Scene, seconds: u32) -> Result<SceneRepor
         }
         acks.retain(|(at, _)| *at > t);
         let started = Instant::now();
-        let report = sender.encode(schema, &history, tick, None, None, &mut |_| 1.0)?;
+        let report = sender.encode(
+            schema,
+            &history,
+            &mut SharedEncoding::new(),
+            tick,
+            Private::default(),
+            &mut |_| 1.0,
+        )?;
         let encode = started.elapsed().as_nanos();
         let started = Instant::now();
         for part in sender.datagrams() {

@@ -16,9 +16,9 @@ mod receiver;
 mod sender;
 mod wire;
 
-pub use history::WorldHistory;
+pub use history::{WorldAt, WorldHistory};
 pub use receiver::{MAX_PARTS, Received, Snapshot, SnapshotReceiver};
-pub use sender::{SendError, SendReport, SenderConfig, SnapshotSender};
+pub use sender::{Private, SendError, SendReport, SenderConfig, SharedEncoding, SnapshotSender};
 pub use wire::{Feedback, MAX_INDEX, PartBits, SNAPSHOT_TAG, SnapshotError};
 
 #[cfg(test)]

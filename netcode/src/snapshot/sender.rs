@@ -13,12 +13,16 @@ use crate::bits::BitWriter;
 use crate::schema::{NetEntity, Schema};
 use crate::tick::Tick;
 
-use super::history::WorldHistory;
+use super::history::{WorldAt, WorldHistory};
 use super::wire::{
     Coded, Extras, Feedback, Header, KTable, PartBits, extras_bits, header_bits, ktable_bits,
     write_part,
 };
 use crate::bits::exp_golomb_len;
+
+/// The predictor baseline is sought at least `NUM/DEN` of the baseline's age further back.
+const PREDICTOR_SPAN_NUM: i32 = 1;
+const PREDICTOR_SPAN_DEN: i32 = 3;
 
 /// Sizes that shape one client's snapshots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +34,16 @@ pub struct SenderConfig {
     pub budget_bytes_per_snapshot: usize,
     /// How far back (ticks) a baseline may be. The client keeps its snapshots this long.
     pub window_ticks: u32,
+}
+
+/// What part 0 tells only this client: feedback on its inputs and its own entity's
+/// private fields (in the schema's `own` order).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Private<'a> {
+    /// Input feedback.
+    pub feedback: Option<Feedback>,
+    /// The private fields of the client's own entity.
+    pub own: Option<&'a [i32]>,
 }
 
 /// Why a snapshot could not be encoded: a server-side bug, not the client's doing.
@@ -81,7 +95,8 @@ struct Record {
 /// The client's view at one past snapshot: the world then, corrected by what it missed.
 #[derive(Debug, Clone, Copy)]
 struct View<'a> {
-    world: &'a [NetEntity],
+    tick: Tick,
+    world: WorldAt<'a>,
     overrides: &'a [Override],
 }
 
@@ -90,44 +105,16 @@ impl<'a> View<'a> {
         if let Ok(at) = self.overrides.binary_search_by_key(&index, |(i, _)| *i) {
             return self.overrides.get(at).and_then(|(_, e)| e.as_ref());
         }
-        find(self.world, index)
-    }
-
-    /// Every entity the client holds in this view, in index order.
-    fn for_each(&self, mut f: impl FnMut(&NetEntity)) {
-        let mut overrides = self.overrides.iter().peekable();
-        for e in self.world {
-            while let Some((_, o)) = overrides.next_if(|(i, _)| *i < e.index) {
-                if let Some(o) = o {
-                    f(o);
-                }
-            }
-            match overrides.next_if(|(i, _)| *i == e.index) {
-                Some((_, Some(o))) => f(o),
-                Some((_, None)) => {}
-                None => f(e),
-            }
-        }
-        for (_, o) in overrides {
-            if let Some(o) = o {
-                f(o);
-            }
-        }
+        self.world.find(index)
     }
 }
 
 fn view_at<'a>(history: &'a WorldHistory, record: &'a Record) -> Option<View<'a>> {
-    history.get(record.tick).map(|world| View {
+    history.at(record.tick).map(|world| View {
+        tick: record.tick,
         world,
         overrides: &record.overrides,
     })
-}
-
-fn find(world: &[NetEntity], index: u32) -> Option<&NetEntity> {
-    world
-        .binary_search_by_key(&index, |e| e.index)
-        .ok()
-        .and_then(|at| world.get(at))
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -135,6 +122,8 @@ struct Candidate {
     coded: Coded,
     /// What the client holds for this index now (kept if the entity is not sent).
     held: Option<NetEntity>,
+    /// The entity now.
+    entity: NetEntity,
     priority: f32,
     bits: u32,
 }
@@ -149,9 +138,8 @@ pub struct SnapshotSender {
     priority: Vec<f32>,
     credit_bits: i64,
     // Reused buffers: a warm sender allocates nothing per snapshot.
-    candidates: Vec<Candidate>,
+    work: Work,
     chosen: Vec<Coded>,
-    removals: Vec<u32>,
     indices: Vec<u32>,
     spare_overrides: Vec<Vec<Override>>,
     parts: Vec<BitWriter>,
@@ -167,9 +155,8 @@ impl SnapshotSender {
             records: VecDeque::new(),
             priority: Vec::new(),
             credit_bits: 0,
-            candidates: Vec::new(),
+            work: Work::default(),
             chosen: Vec::new(),
-            removals: Vec::new(),
             indices: Vec::new(),
             spare_overrides: Vec::new(),
             parts: Vec::new(),
@@ -216,12 +203,13 @@ impl SnapshotSender {
         &mut self,
         schema: &Schema,
         history: &WorldHistory,
+        shared: &mut SharedEncoding,
         tick: Tick,
-        feedback: Option<Feedback>,
-        own: Option<&[i32]>,
+        private: Private<'_>,
         weight: &mut dyn FnMut(&NetEntity) -> f32,
     ) -> Result<SendReport, SendError> {
-        let world = history.get(tick).ok_or(SendError::NoWorldState(tick))?;
+        let Private { feedback, own } = private;
+        let world = history.at(tick).ok_or(SendError::NoWorldState(tick))?;
         let window = i64::from(self.config.window_ticks);
         while self
             .records
@@ -236,12 +224,21 @@ impl SnapshotSender {
         let usable =
             |r: &&Record| r.acked && tick.since(r.tick) > 0 && history.get(r.tick).is_some();
         let b1 = self.records.iter().rev().find(usable);
+        // The predictor: an acknowledged snapshot at least as far before the baseline as the
+        // baseline is before now, so extrapolation does not magnify quantization noise
+        // (each step of 1/512 m in the slope would otherwise grow by `ahead / between`).
         let b2 = b1.and_then(|b1| {
-            self.records
+            let ahead = tick.since(b1.tick);
+            let mut older = self
+                .records
                 .iter()
                 .rev()
                 .filter(usable)
-                .find(|r| b1.tick.since(r.tick) > 0)
+                .filter(|r| b1.tick.since(r.tick) > 0);
+            let first = older.clone().next();
+            older
+                .find(|r| b1.tick.since(r.tick) >= ahead * PREDICTOR_SPAN_NUM / PREDICTOR_SPAN_DEN)
+                .or(first)
         });
         let view1 = b1.and_then(|r| view_at(history, r));
         let view2 = b2.and_then(|r| view_at(history, r));
@@ -257,58 +254,53 @@ impl SnapshotSender {
         };
         let span = header_base.span();
 
-        // Which entities differ from what the client holds, and how they code.
-        self.candidates.clear();
-        if let Some(max) = world.last().map(|e| e.index as usize + 1) {
-            if self.priority.len() < max {
-                self.priority.resize(max, 0.0);
+        // What differs from what the client holds, coded. Clients that hold exactly the
+        // world at both baselines share this work through `shared`.
+        let exact = |r: Option<&Record>| r.is_none_or(|r| r.overrides.is_empty());
+        let key = (tick, b1.map(|r| r.tick), b2.map(|r| r.tick));
+        let k = match shared.find(key).filter(|_| exact(b1) && exact(b2)) {
+            Some(group) => {
+                self.work.candidates.clear();
+                self.work.candidates.extend_from_slice(&group.candidates);
+                self.work.removals.clear();
+                self.work.removals.extend_from_slice(&group.removals);
+                group.k
             }
-        }
-        for e in world {
-            let held = view1.and_then(|v| v.get(e.index)).copied();
-            let coded = match held {
-                Some(h) if h.uid == e.uid && h.state == e.state => continue,
-                Some(h) if h.uid == e.uid => {
-                    let older = view2
-                        .and_then(|v| v.get(e.index))
-                        .zip(span)
-                        .map(|(o, s)| (&o.state, s));
-                    Coded::delta(schema, e.index, &e.state, &h.state, older)
+            None => {
+                self.work
+                    .collect(schema, history, tick, world, view1, view2, span);
+                let k = KTable::fit(schema, self.work.candidates.iter().map(|c| c.coded));
+                for c in &mut self.work.candidates {
+                    c.bits = 1 + c.coded.body_bits(schema, &k);
                 }
-                _ => Coded::created(schema, e.index, &e.state),
-            };
-            let acc = self.priority.get_mut(e.index as usize);
-            let priority = acc.map_or(0.0, |p| {
-                *p += weight(e).max(0.0) * if coded.created { 2.0 } else { 1.0 };
-                *p
-            });
-            self.candidates.push(Candidate {
-                coded,
-                held,
-                priority,
-                bits: 0,
-            });
-        }
-        self.removals.clear();
-        if let Some(v1) = view1 {
-            v1.for_each(|h| {
-                if find(world, h.index).is_none() {
-                    self.removals.push(h.index);
+                if exact(b1) && exact(b2) {
+                    shared.insert(key, &self.work.candidates, &self.work.removals, k);
                 }
-            });
+                k
+            }
+        };
+        let needed = self
+            .work
+            .candidates
+            .iter()
+            .map(|c| c.coded.index as usize + 1)
+            .max()
+            .unwrap_or(0);
+        if self.priority.len() < needed {
+            self.priority.resize(needed, 0.0);
         }
-
-        // Choose the Exp-Golomb orders, then price every candidate.
-        let k = KTable::fit(schema, self.candidates.iter().map(|c| c.coded));
-        for c in &mut self.candidates {
-            c.bits = 1 + c.coded.body_bits(schema, &k);
+        for c in &mut self.work.candidates {
+            if let Some(p) = self.priority.get_mut(c.coded.index as usize) {
+                *p += weight(&c.entity).max(0.0) * if c.coded.created { 2.0 } else { 1.0 };
+                c.priority = *p;
+            }
         }
 
         // Fill the budget by priority; whatever does not fit waits.
         let extras = Extras {
             feedback,
             own,
-            removals: &self.removals,
+            removals: &self.work.removals,
         };
         let fixed = header_bits(&header_base) + extras_bits(schema, &extras, tick);
         // Budgets beyond 2^60 bits are "unlimited"; keep the arithmetic far from overflow.
@@ -317,30 +309,43 @@ impl SnapshotSender {
             .min(1 << 60);
         self.credit_bits = (self.credit_bits + per_snapshot).min(2 * per_snapshot);
         let mut spend = i64::from(fixed);
-        self.candidates.sort_unstable_by(|a, b| {
-            b.priority
-                .total_cmp(&a.priority)
-                .then(a.coded.index.cmp(&b.coded.index))
-        });
         self.chosen.clear();
         let mut overrides = self.spare_overrides.pop().unwrap_or_default();
         overrides.clear();
-        for c in &self.candidates {
-            // A rough index cost: the exact coding is chosen per part and is usually cheaper.
-            let cost = i64::from(c.bits) + 6;
-            if spend + cost <= self.credit_bits || self.chosen.is_empty() {
-                spend += cost;
-                self.chosen.push(c.coded);
+        // A rough index cost: the exact coding is chosen per part and is usually cheaper.
+        let cost = |c: &Candidate| i64::from(c.bits) + 6;
+        let total: i64 = self.work.candidates.iter().map(cost).sum();
+        if spend + total <= self.credit_bits {
+            // Everything fits: no ranking needed (candidates are in index order already).
+            spend += total;
+            self.chosen
+                .extend(self.work.candidates.iter().map(|c| c.coded));
+            for c in &self.work.candidates {
                 if let Some(p) = self.priority.get_mut(c.coded.index as usize) {
                     *p = 0.0;
                 }
-            } else {
-                overrides.push((c.coded.index, c.held));
             }
+        } else {
+            self.work.candidates.sort_unstable_by(|a, b| {
+                b.priority
+                    .total_cmp(&a.priority)
+                    .then(a.coded.index.cmp(&b.coded.index))
+            });
+            for c in &self.work.candidates {
+                if spend + cost(c) <= self.credit_bits || self.chosen.is_empty() {
+                    spend += cost(c);
+                    self.chosen.push(c.coded);
+                    if let Some(p) = self.priority.get_mut(c.coded.index as usize) {
+                        *p = 0.0;
+                    }
+                } else {
+                    overrides.push((c.coded.index, c.held));
+                }
+            }
+            overrides.sort_unstable_by_key(|(i, _)| *i);
+            self.chosen.sort_unstable_by_key(|c| c.index);
         }
         self.credit_bits -= spend;
-        overrides.sort_unstable_by_key(|(i, _)| *i);
-        self.chosen.sort_unstable_by_key(|c| c.index);
 
         // Split into parts that each fit a datagram.
         let max_bits = self.config.max_datagram_bytes.saturating_mul(8);
@@ -348,10 +353,10 @@ impl SnapshotSender {
         let mut report = SendReport {
             tick,
             baseline: b1.map(|b| b.tick),
-            changed: self.candidates.len(),
+            changed: self.work.candidates.len(),
             sent: self.chosen.len(),
-            removed: self.removals.len(),
-            entities: world.len(),
+            removed: self.work.removals.len(),
+            entities: world.entities().len(),
             ..SendReport::default()
         };
         self.parts_used = 0;
@@ -412,12 +417,159 @@ impl SnapshotSender {
             }
         }
         report.parts = self.parts_used;
+        // Encoding a tick again (a retry, a benchmark) replaces the earlier encoding.
+        if self.records.back().is_some_and(|r| r.tick == tick) {
+            if let Some(mut old) = self.records.pop_back() {
+                old.overrides.clear();
+                self.spare_overrides.push(old.overrides);
+            }
+        }
         self.records.push_back(Record {
             tick,
             acked: false,
             overrides,
         });
         Ok(report)
+    }
+}
+
+/// Per-encode scratch space, apart from the records so both can be borrowed at once.
+#[derive(Debug, Default)]
+struct Work {
+    candidates: Vec<Candidate>,
+    removals: Vec<u32>,
+    touched: Vec<u32>,
+    /// Per index, the encode that last considered it (dedups `touched`).
+    seen: Vec<u32>,
+    stamp: u32,
+}
+
+impl Work {
+    /// Finds the entities that differ between the client's view at the baseline and the
+    /// world now, coding each, into `self.candidates` and `self.removals`.
+    #[allow(clippy::too_many_arguments)] // the pieces of one encode, kept apart for borrowing
+    fn collect(
+        &mut self,
+        schema: &Schema,
+        history: &WorldHistory,
+        tick: Tick,
+        world: WorldAt<'_>,
+        view1: Option<View<'_>>,
+        view2: Option<View<'_>>,
+        span: Option<super::predict::Span>,
+    ) {
+        // Candidates: what changed in the world since the baseline, and what the client was
+        // already behind on. Without a baseline, everything.
+        self.touched.clear();
+        let known = match view1 {
+            Some(v1) if history.changes_between(v1.tick, tick, &mut self.touched) => {
+                self.touched.extend(v1.overrides.iter().map(|(i, _)| *i));
+                true
+            }
+            _ => false,
+        };
+        if !known {
+            self.touched
+                .extend(world.entities().iter().map(|e| e.index));
+        }
+        self.candidates.clear();
+        self.removals.clear();
+        let needed = self.touched.iter().max().map_or(0, |&i| i as usize + 1);
+        if self.seen.len() < needed {
+            self.seen.resize(needed, 0);
+        }
+        // Each index once: a stamp per encode instead of sorting the list.
+        self.stamp = self.stamp.wrapping_add(1);
+        if self.stamp == 0 {
+            self.seen.fill(0);
+            self.stamp = 1;
+        }
+        for &index in &self.touched {
+            match self.seen.get_mut(index as usize) {
+                Some(seen) if *seen != self.stamp => *seen = self.stamp,
+                _ => continue,
+            }
+            let held = view1.and_then(|v| v.get(index)).copied();
+            let Some(&entity) = world.find(index) else {
+                if held.is_some() {
+                    self.removals.push(index);
+                }
+                continue;
+            };
+            let coded = match held {
+                Some(h) if h.uid == entity.uid && h.state == entity.state => continue,
+                Some(h) if h.uid == entity.uid => {
+                    let older = view2
+                        .and_then(|v| v.get(index))
+                        .zip(span)
+                        .map(|(o, s)| (&o.state, s));
+                    Coded::delta(schema, index, &entity.state, &h.state, older)
+                }
+                _ => Coded::created(schema, index, &entity.state),
+            };
+            self.candidates.push(Candidate {
+                coded,
+                held,
+                entity,
+                priority: 0.0,
+                bits: 0,
+            });
+        }
+        self.removals.sort_unstable();
+        self.candidates.sort_unstable_by_key(|c| c.coded.index);
+    }
+}
+
+/// Work shared by every client's [`SnapshotSender`] within one snapshot tick: the coded
+/// entities for each pair of baselines that clients hold exactly as the world was. Keep one
+/// per room and pass it to every client's encode; it resets itself when the tick changes.
+#[derive(Debug, Default)]
+pub struct SharedEncoding {
+    tick: Option<Tick>,
+    groups: Vec<Group>,
+    spare: Vec<Group>,
+}
+
+#[derive(Debug, Default)]
+struct Group {
+    key: GroupKey,
+    candidates: Vec<Candidate>,
+    removals: Vec<u32>,
+    k: KTable,
+}
+
+type GroupKey = (Tick, Option<Tick>, Option<Tick>);
+
+impl SharedEncoding {
+    /// An empty cache.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many baseline groups this tick has coded (each coded once, shared by its clients).
+    #[must_use]
+    pub fn groups(&self) -> usize {
+        self.groups.len()
+    }
+
+    fn find(&mut self, key: GroupKey) -> Option<&Group> {
+        if self.tick != Some(key.0) {
+            self.tick = Some(key.0);
+            self.spare.append(&mut self.groups);
+        }
+        self.groups.iter().find(|g| g.key == key)
+    }
+
+    fn insert(&mut self, key: GroupKey, candidates: &[Candidate], removals: &[u32], k: KTable) {
+        let mut group = self.spare.pop().unwrap_or_default();
+        group.key = key;
+        group.candidates.clear();
+        group.candidates.extend_from_slice(candidates);
+        group.removals.clear();
+        group.removals.extend_from_slice(removals);
+        group.k = k;
+        self.groups.push(group);
     }
 }
 

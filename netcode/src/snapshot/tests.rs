@@ -221,7 +221,14 @@ fn run_chain(
             acks.pop_front();
         }
         let report = sender
-            .encode(&schema, &history, tick, None, None, &mut |_| 1.0)
+            .encode(
+                &schema,
+                &history,
+                &mut SharedEncoding::new(),
+                tick,
+                Private::default(),
+                &mut |_| 1.0,
+            )
             .unwrap();
         bytes += report.bytes;
         for part in sender.datagrams() {
@@ -283,7 +290,14 @@ fn deltas_are_much_smaller_than_full_snapshots() {
     history.record_with(Tick(1), |out| out.extend(scene.world()));
     let mut sender = SnapshotSender::new(CONFIG);
     let full = sender
-        .encode(&schema, &history, Tick(1), None, None, &mut |_| 1.0)
+        .encode(
+            &schema,
+            &history,
+            &mut SharedEncoding::new(),
+            Tick(1),
+            Private::default(),
+            &mut |_| 1.0,
+        )
         .unwrap()
         .bytes;
     assert!(
@@ -303,7 +317,14 @@ fn unchanged_entities_cost_nothing() {
     for t in 1..=3 {
         history.record_with(Tick(t), |out| out.extend(scene.world()));
         let report = sender
-            .encode(&schema, &history, Tick(t), None, None, &mut |_| 1.0)
+            .encode(
+                &schema,
+                &history,
+                &mut SharedEncoding::new(),
+                Tick(t),
+                Private::default(),
+                &mut |_| 1.0,
+            )
             .unwrap();
         for part in sender.datagrams() {
             receiver.handle_datagram(part).unwrap();
@@ -332,9 +353,17 @@ fn large_snapshots_split_into_parts_that_decode_alone() {
         ..CONFIG
     });
     let report = sender
-        .encode(&schema, &history, Tick(1), None, Some(&[5, 7]), &mut |_| {
-            1.0
-        })
+        .encode(
+            &schema,
+            &history,
+            &mut SharedEncoding::new(),
+            Tick(1),
+            Private {
+                feedback: None,
+                own: Some(&[5, 7]),
+            },
+            &mut |_| 1.0,
+        )
         .unwrap();
     assert!(report.parts > 10, "{report:?}");
     let parts: Vec<Vec<u8>> = sender.datagrams().map(<[u8]>::to_vec).collect();
@@ -384,7 +413,14 @@ fn a_tight_budget_starves_nobody() {
             }
             history.record_with(Tick(t), |out| out.extend(scene.world()));
             let report = sender
-                .encode(&schema, &history, Tick(t), None, None, &mut |_| 1.0)
+                .encode(
+                    &schema,
+                    &history,
+                    &mut SharedEncoding::new(),
+                    Tick(t),
+                    Private::default(),
+                    &mut |_| 1.0,
+                )
                 .unwrap();
             sent_bytes += report.bytes;
             for part in sender.datagrams() {
@@ -423,7 +459,14 @@ fn reused_indices_are_sent_as_new_entities() {
     for (t, world) in [(1, vec![a]), (2, vec![b]), (3, vec![])] {
         history.record_with(Tick(t), |out| out.extend(world.iter().copied()));
         let report = sender
-            .encode(&schema, &history, Tick(t), None, None, &mut |_| 1.0)
+            .encode(
+                &schema,
+                &history,
+                &mut SharedEncoding::new(),
+                Tick(t),
+                Private::default(),
+                &mut |_| 1.0,
+            )
             .unwrap();
         for part in sender.datagrams() {
             receiver.handle_datagram(part).unwrap();
@@ -457,9 +500,12 @@ fn feedback_rides_in_part_zero() {
         .encode(
             &schema,
             &history,
+            &mut SharedEncoding::new(),
             Tick(40),
-            Some(feedback),
-            Some(&[-65_536, 255]),
+            Private {
+                feedback: Some(feedback),
+                own: Some(&[-65_536, 255]),
+            },
             &mut |_| 1.0,
         )
         .unwrap();
@@ -488,9 +534,12 @@ fn sample_parts() -> Vec<Vec<u8>> {
             .encode(
                 &schema,
                 &history,
+                &mut SharedEncoding::new(),
                 Tick(t),
-                Some(Feedback::default()),
-                Some(&[1, 2]),
+                Private {
+                    feedback: Some(Feedback::default()),
+                    own: Some(&[1, 2]),
+                },
                 &mut |_| 1.0,
             )
             .unwrap();
@@ -542,7 +591,7 @@ proptest! {
         for t in 1..=ticks {
             scene.step();
             history.record_with(Tick(t), |out| out.extend(scene.world()));
-            sender.encode(&schema, &history, Tick(t), None, None, &mut |_| 1.0).unwrap();
+            sender.encode(&schema, &history, &mut SharedEncoding::new(), Tick(t), Private::default(), &mut |_| 1.0).unwrap();
             for part in sender.datagrams() {
                 receiver.handle_datagram(part).unwrap();
             }
@@ -550,5 +599,85 @@ proptest! {
             prop_assert_eq!(&receiver.latest().unwrap().entities, &as_pairs(&world));
             sender.on_ack(receiver.ack().unwrap());
         }
+    }
+}
+
+#[test]
+fn clients_with_the_same_baselines_share_one_coding_and_get_the_same_bytes() {
+    let schema = schema();
+    let mut scene = Scene::new(31, 300);
+    let mut history = WorldHistory::new(64);
+    let mut shared = SharedEncoding::new();
+    let mut alone: Vec<SnapshotSender> = (0..3).map(|_| SnapshotSender::new(CONFIG)).collect();
+    let mut together: Vec<SnapshotSender> = (0..3).map(|_| SnapshotSender::new(CONFIG)).collect();
+    // A fourth client on a tight budget holds stale entities and must not use the cache.
+    let mut tight = SnapshotSender::new(SenderConfig {
+        budget_bytes_per_snapshot: 40,
+        ..CONFIG
+    });
+    let mut tight_receiver = SnapshotReceiver::new(schema.clone(), 64, Tick(0));
+    for t in 1..=60 {
+        scene.step();
+        let tick = Tick(t);
+        history.record_with(tick, |out| out.extend(scene.world()));
+        for (a, b) in alone.iter_mut().zip(&mut together) {
+            a.encode(
+                &schema,
+                &history,
+                &mut SharedEncoding::new(),
+                tick,
+                Private::default(),
+                &mut |_| 1.0,
+            )
+            .unwrap();
+            b.encode(
+                &schema,
+                &history,
+                &mut shared,
+                tick,
+                Private::default(),
+                &mut |_| 1.0,
+            )
+            .unwrap();
+            let (x, y): (Vec<&[u8]>, Vec<&[u8]>) =
+                (a.datagrams().collect(), b.datagrams().collect());
+            assert_eq!(x, y, "shared coding changed the bytes at {tick}");
+        }
+        tight
+            .encode(
+                &schema,
+                &history,
+                &mut shared,
+                tick,
+                Private::default(),
+                &mut |_| 1.0,
+            )
+            .unwrap();
+        for part in tight.datagrams() {
+            tight_receiver.handle_datagram(part).unwrap();
+        }
+        let world: Vec<NetEntity> = scene.world().collect();
+        let latest = tight_receiver.latest().unwrap();
+        // The tight client lags but never decodes garbage: every entity it holds is the
+        // world's state at some recent tick (checked loosely: same kind, in range).
+        assert!(latest.entities.iter().all(|(i, s)| {
+            world
+                .iter()
+                .all(|e| e.index != *i || e.state.kind == s.kind)
+        }));
+        if t > 2 {
+            // The three share one group; the tight one codes alone, or in a group of its
+            // own on a tick when it happens to hold the world exactly.
+            assert!(
+                (1..=2).contains(&shared.groups()),
+                "{} groups",
+                shared.groups()
+            );
+        }
+        let ack = Tick(t.saturating_sub(2));
+        for s in alone.iter_mut().chain(&mut together) {
+            s.on_ack(ack);
+        }
+        tight.on_ack(tight_receiver.ack().unwrap());
     }
 }

@@ -191,9 +191,14 @@ impl KTable {
     }
 
     /// The orders that minimise the total size of `entries`' deltas.
+    ///
+    /// Values are bucketed by bit width; within a bucket the cost of an order is taken at
+    /// the bucket's smallest value, which is exact or one bit short — close enough to choose
+    /// well, and the writer counts real sizes.
     pub(crate) fn fit(schema: &Schema, entries: impl Iterator<Item = Coded>) -> Self {
-        // costs[slot][k] = total bits of that slot's values at order k.
-        let mut costs = [[0u64; (MAX_K + 1) as usize]; MAX_KINDS * MAX_FIELDS];
+        const WIDTHS: usize = 33;
+        let slots = schema.field_slots().min(MAX_KINDS * MAX_FIELDS);
+        let mut widths = [[0u32; WIDTHS]; MAX_KINDS * MAX_FIELDS];
         for e in entries.filter(|e| !e.created) {
             let base = schema.slot_base(e.kind);
             for (i, &v) in e
@@ -202,22 +207,33 @@ impl KTable {
                 .enumerate()
                 .take(fields(schema, e.kind).len())
             {
-                if let Some(row) = costs.get_mut(base + i) {
-                    for (k, cost) in row.iter_mut().enumerate() {
-                        *cost += u64::from(exp_golomb_len(v, k as u32));
-                    }
+                if let Some(bucket) = widths
+                    .get_mut(base + i)
+                    .and_then(|w| w.get_mut((32 - v.leading_zeros()) as usize))
+                {
+                    *bucket += 1;
                 }
             }
         }
         let mut table = Self::default();
-        for (slot, row) in costs.iter().enumerate() {
-            let best = row
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, c)| **c)
-                .map_or(0, |(k, _)| k);
+        for (slot, histogram) in widths.iter().enumerate().take(slots) {
+            let mut best = (u64::MAX, 0u32);
+            for k in 0..=MAX_K {
+                let cost: u64 = histogram
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| **n > 0)
+                    .map(|(width, n)| {
+                        let smallest = if width == 0 { 0 } else { 1u32 << (width - 1) };
+                        u64::from(*n) * u64::from(exp_golomb_len(smallest, k))
+                    })
+                    .sum();
+                if cost < best.0 {
+                    best = (cost, k);
+                }
+            }
             if let Some(k) = table.k.get_mut(slot) {
-                *k = best as u8;
+                *k = best.1 as u8;
             }
         }
         table
