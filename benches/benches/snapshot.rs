@@ -3,7 +3,8 @@
 //! Encode and decode of one steady-state delta for one client on the benchmark scenes, and
 //! of a full snapshot.
 
-#![allow(missing_docs)] // criterion's macros generate undocumented items
+#![allow(missing_docs)]
+// criterion's macros generate undocumented items
 // Benchmark code: a panic is a failed run, with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 

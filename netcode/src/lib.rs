@@ -35,9 +35,12 @@
 pub mod bits;
 pub mod codec;
 pub mod config;
+pub mod link_conditioner;
 pub mod protocol;
+pub mod rng;
 pub mod schema;
 pub mod snapshot;
+pub mod testing;
 pub mod tick;
 
 pub use codec::{DecodeError, EncodeError};
