@@ -1,10 +1,13 @@
 //! Headless bots for Tickwire.
 //!
-//! A bot is a game client without a screen: it decides its inputs from what it sees, the way
-//! a person would. [`behaviour`] holds the seeded decision-making (wander, strafe,
-//! chase-and-shoot); the QUIC client, the load-test runner and its report build on it.
+//! A bot is a game client without a screen: it decides its inputs from what its client
+//! renders, the way a person would. [`behaviour`] holds the seeded decision-making (wander,
+//! strafe, chase-and-shoot); [`view`] reads a bot's rendered world; [`netsim`] runs a room
+//! and a swarm of bots over seeded, simulated bad networks in one thread.
 #![forbid(unsafe_code)]
 
 pub mod behaviour;
+pub mod netsim;
+pub mod view;
 
 pub use behaviour::{Behaviour, Brain};

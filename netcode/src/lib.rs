@@ -33,9 +33,15 @@
 #![warn(clippy::indexing_slicing)]
 
 pub mod bits;
+pub mod client;
+pub mod clock;
 pub mod codec;
 pub mod config;
+pub mod input_buffer;
+pub mod interpolation;
+pub mod lag_compensation;
 pub mod link_conditioner;
+pub mod prediction;
 pub mod protocol;
 pub mod rng;
 pub mod schema;

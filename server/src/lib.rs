@@ -12,6 +12,7 @@
 pub mod clock;
 pub mod config;
 pub mod room;
+pub mod room_core;
 pub mod stats;
 pub mod tick_loop;
 

@@ -92,7 +92,7 @@ fn check_config_prints_the_effective_config() {
     assert_eq!(printed["tick"]["tick_hz"].as_integer(), Some(128));
     assert_eq!(printed["tick"]["snapshot_hz"].as_integer(), Some(64));
     assert_eq!(printed["arena"]["max_health"].as_integer(), Some(150));
-    assert_eq!(printed["net"]["max_rewind_ms"].as_integer(), Some(250));
+    assert_eq!(printed["net"]["max_rewind_ms"].as_integer(), Some(500));
 }
 
 #[test]

@@ -19,6 +19,7 @@
 //! All gameplay values come from [`ArenaConfig`], validated into [`Rules`].
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod collision;
 pub mod config;
 pub mod entity;

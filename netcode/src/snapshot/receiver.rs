@@ -105,6 +105,11 @@ impl SnapshotReceiver {
         self.complete.back()
     }
 
+    /// Every complete snapshot kept, oldest first.
+    pub fn snapshots(&self) -> impl DoubleEndedIterator<Item = &Snapshot> + ExactSizeIterator {
+        self.complete.iter()
+    }
+
     /// The complete snapshot at `tick`, if still kept.
     #[must_use]
     pub fn get(&self, tick: Tick) -> Option<&Snapshot> {
@@ -123,6 +128,12 @@ impl SnapshotReceiver {
     #[must_use]
     pub fn feedback(&self) -> Option<Feedback> {
         self.feedback
+    }
+
+    /// The snapshot tick the newest feedback and own state came from.
+    #[must_use]
+    pub fn private_tick(&self) -> Option<Tick> {
+        self.private_tick
     }
 
     /// The newest private state of the client's own entity.

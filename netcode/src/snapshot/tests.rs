@@ -492,7 +492,7 @@ fn feedback_rides_in_part_zero() {
     history.record_with(Tick(40), |_| {});
     let mut sender = SnapshotSender::new(CONFIG);
     let feedback = Feedback {
-        last_input: Some(Tick(38)),
+        newest_input: Some(Tick(43)),
         inputs_late: 3,
         inputs_missing: 1,
     };

@@ -58,8 +58,9 @@ pub enum SnapshotError {
 /// What the server tells one client about its own inputs, carried in part 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Feedback {
-    /// The newest input tick the server has applied for this client.
-    pub last_input: Option<Tick>,
+    /// The newest input tick the server has received from this client (in time or late);
+    /// ahead of the snapshot's tick when inputs arrive early, as they should.
+    pub newest_input: Option<Tick>,
     /// Inputs that arrived after their tick had run (cumulative, this connection).
     pub inputs_late: u32,
     /// Ticks run with no input from this client, repeating the last one (cumulative).
@@ -266,8 +267,8 @@ pub(crate) fn extras_bits(schema: &Schema, x: &Extras<'_>, tick: Tick) -> u32 {
     let mut bits = 2;
     if let Some(f) = x.feedback {
         bits += 1 + exp_golomb_len(f.inputs_late, 0) + exp_golomb_len(f.inputs_missing, 0);
-        if let Some(t) = f.last_input {
-            bits += exp_golomb_len(tick.since(t).max(0) as u32, 0);
+        if let Some(t) = f.newest_input {
+            bits += exp_golomb_len(zigzag(t.since(tick)), 0);
         }
     }
     if x.own.is_some() {
@@ -368,9 +369,9 @@ pub(crate) fn write_part(
     if let Some(x) = extras {
         w.bit(x.feedback.is_some());
         if let Some(f) = x.feedback {
-            w.bit(f.last_input.is_some());
-            if let Some(t) = f.last_input {
-                w.exp_golomb(header.tick.since(t).max(0) as u32, 0);
+            w.bit(f.newest_input.is_some());
+            if let Some(t) = f.newest_input {
+                w.exp_golomb(zigzag(t.since(header.tick)), 0);
             }
             w.exp_golomb(f.inputs_late, 0);
             w.exp_golomb(f.inputs_missing, 0);
@@ -529,14 +530,14 @@ pub(crate) fn read_body(
     out.entries.clear();
     if header.part == 0 {
         if r.bit()? {
-            let last_input = if r.bit()? {
-                let ago = r.exp_golomb(0)?;
-                Some(header.tick.sub(ago))
+            let newest_input = if r.bit()? {
+                let lead = unzigzag(r.exp_golomb(0)?);
+                Some(header.tick.add(lead as u32))
             } else {
                 None
             };
             out.feedback = Some(Feedback {
-                last_input,
+                newest_input,
                 inputs_late: r.exp_golomb(0)?,
                 inputs_missing: r.exp_golomb(0)?,
             });

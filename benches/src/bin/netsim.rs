@@ -1,0 +1,217 @@
+//! What players would feel on bad networks: `cargo run --release -p tickwire-benches --bin netsim -- --json`.
+//!
+//! For each network profile, a room with 16 bot-driven clients (wander, strafe, chase — they
+//! move and shoot) runs for 120 simulated seconds over seeded link conditioners, everything
+//! in one thread on simulated time. Reports corrections, extrapolated frames, confirmed hits,
+//! missing and late inputs, clock settling and the interpolation delay.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::Parser;
+use serde::Serialize;
+use tickwire_benches::print_table;
+use tickwire_bot::Behaviour;
+use tickwire_bot::netsim::{NetSim, Script};
+use tickwire_netcode::link_conditioner::LinkConfig;
+
+/// Run the bot swarm over simulated bad networks.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Simulated seconds per profile.
+    #[arg(long, default_value_t = 120)]
+    seconds: u64,
+    /// Bots per profile.
+    #[arg(long, default_value_t = 16)]
+    bots: usize,
+    /// Seed of links and behaviours.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Only these profiles (default: clean, average, poor, lossy).
+    #[arg(long)]
+    profile: Vec<String>,
+    /// Override server config keys, e.g. `--set net.max_rewind_ms=500` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Print one JSON object as the last line.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Profile {
+    name: String,
+    rtt_ms: f64,
+    jitter_ms: f64,
+    loss: f64,
+    corrections_per_min: f64,
+    max_correction_m: f32,
+    extrapolated_frame_fraction: f64,
+    hits_confirmed_fraction: f64,
+    hits_in_view: u64,
+    inputs_missing_fraction: f64,
+    inputs_late_fraction: f64,
+    clock_settle_s: f64,
+    interp_delay_ms_p50: f64,
+    rewinds_clamped_fraction: f64,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let names: Vec<String> = if args.profile.is_empty() {
+        LinkConfig::PROFILES
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect()
+    } else {
+        args.profile.clone()
+    };
+    let mut results = Vec::new();
+    for name in &names {
+        let link =
+            LinkConfig::profile(name).ok_or_else(|| anyhow::anyhow!("unknown profile {name}"))?;
+        results.push(run(name, link, &args)?);
+    }
+    let rows: Vec<Vec<String>> = results
+        .iter()
+        .map(|p| {
+            vec![
+                p.name.clone(),
+                format!("{:.0}/{:.0}/{:.0}%", p.rtt_ms, p.jitter_ms, p.loss * 100.0),
+                format!("{:.2}", p.corrections_per_min),
+                format!("{:.3}", p.max_correction_m),
+                format!("{:.4}%", p.extrapolated_frame_fraction * 100.0),
+                format!(
+                    "{:.2}% of {}",
+                    p.hits_confirmed_fraction * 100.0,
+                    p.hits_in_view
+                ),
+                format!("{:.4}%", p.inputs_missing_fraction * 100.0),
+                format!("{:.4}%", p.inputs_late_fraction * 100.0),
+                format!("{:.2}", p.clock_settle_s),
+                format!("{:.0}", p.interp_delay_ms_p50),
+                format!("{:.1}%", p.rewinds_clamped_fraction * 100.0),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "profile",
+            "rtt/jitter/loss",
+            "corr/min",
+            "max corr m",
+            "extrapolated",
+            "hits confirmed",
+            "inputs missing",
+            "inputs late",
+            "settle s",
+            "delay ms",
+            "rewind clamped",
+        ],
+        &rows,
+    );
+    if args.json {
+        println!("{}", serde_json::json!({ "profiles": results }));
+    }
+    Ok(())
+}
+
+/// When one client's input clock first held its target for a second.
+#[derive(Debug, Clone, Copy, Default)]
+struct Settle {
+    stable_since: Option<f64>,
+    settled_at: Option<f64>,
+}
+
+impl Settle {
+    fn update(&mut self, on_target: bool, t: f64) {
+        self.stable_since = match (on_target, self.stable_since) {
+            (true, None) => Some(t),
+            (true, since) => since,
+            (false, _) => None,
+        };
+        if let (None, Some(since)) = (self.settled_at, self.stable_since) {
+            if t - since >= 1.0 {
+                self.settled_at = Some(since);
+            }
+        }
+    }
+}
+
+fn run(name: &str, link: LinkConfig, args: &Args) -> Result<Profile> {
+    let mut layers = tickwire_server::ConfigLayers::new();
+    for assignment in &args.set {
+        layers.set(assignment, "--set")?;
+    }
+    let config = layers.load()?;
+    let mut sim = NetSim::new(&config)?;
+    for i in 0..args.bots {
+        sim.add_bot(
+            Script::Play(Behaviour::mixed(i)),
+            link,
+            link,
+            args.seed.wrapping_mul(1000).wrapping_add(i as u64),
+        )
+        .map_err(|r| anyhow::anyhow!("bot refused: {r:?}"))?;
+    }
+    let dt_ms = 1000.0 / f64::from(config.tick.tick_hz);
+    let total = Duration::from_secs(args.seconds);
+    let mut settles = vec![Settle::default(); args.bots];
+    let mut delays = Vec::new();
+    while sim.elapsed() < total {
+        sim.run_until(sim.elapsed() + Duration::from_millis(50));
+        let t = sim.elapsed().as_secs_f64();
+        for (bot, settle) in sim.bots.iter().zip(&mut settles) {
+            let clock = bot.net.clock();
+            delays.push(clock.delay_ticks() * dt_ms);
+            // Settled: the input lead has stayed within one tick of its target for a second.
+            settle.update(
+                clock
+                    .lead()
+                    .is_some_and(|lead| (lead - clock.target_lead()).abs() <= 1.0),
+                t,
+            );
+        }
+    }
+    let minutes = total.as_secs_f64() / 60.0;
+    let (mut corrections, mut max_corr, mut frames, mut extrapolated, mut in_view, mut confirmed) =
+        (0u64, 0f32, 0u64, 0u64, 0u64, 0u64);
+    let (mut missing, mut late, mut ticks) = (0u64, 0u64, 0u64);
+    for bot in &sim.bots {
+        let p = bot.net.prediction_stats();
+        corrections += p.corrections;
+        max_corr = max_corr.max(p.max_correction);
+        let s = bot.net.stats();
+        frames += s.frames;
+        extrapolated += s.extrapolated_frames + s.held_frames;
+        in_view += bot.hits_in_view.len() as u64;
+        confirmed += bot.hits_confirmed;
+        if let Some(i) = sim.room.input_stats(bot.id) {
+            missing += u64::from(i.missing);
+            late += u64::from(i.late);
+        }
+        ticks += u64::from(sim.room.world().tick().0);
+    }
+    delays.sort_by(f64::total_cmp);
+    let settle = settles
+        .iter()
+        .map(|s| s.settled_at.unwrap_or(f64::INFINITY))
+        .fold(0.0, f64::max);
+    let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    Ok(Profile {
+        name: name.to_owned(),
+        rtt_ms: (link.latency * 2).as_secs_f64() * 1000.0,
+        jitter_ms: (link.jitter * 2).as_secs_f64() * 1000.0,
+        loss: link.loss,
+        corrections_per_min: corrections as f64 / args.bots as f64 / minutes,
+        max_correction_m: max_corr,
+        extrapolated_frame_fraction: ratio(extrapolated, frames),
+        hits_confirmed_fraction: ratio(confirmed, in_view),
+        hits_in_view: in_view,
+        inputs_missing_fraction: ratio(missing, ticks),
+        inputs_late_fraction: ratio(late, ticks),
+        clock_settle_s: settle,
+        interp_delay_ms_p50: delays.get(delays.len() / 2).copied().unwrap_or(0.0),
+        rewinds_clamped_fraction: ratio(sim.room.stats().rewinds_clamped, sim.room.stats().shots),
+    })
+}

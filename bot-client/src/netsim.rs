@@ -1,0 +1,282 @@
+//! A room and a swarm of bots on simulated time over seeded bad networks, in one thread.
+//!
+//! The server ([`RoomCore`]), every bot's full client netcode and a [`LinkConditioner`] per
+//! direction per bot run on a simulated clock advanced in 1 ms steps: no sockets, no sleeps.
+//! The same seed gives the same run, so a failure reproduces exactly.
+
+use std::time::{Duration, Instant};
+
+use glam::Vec2;
+use tickwire_netcode::client::{ClientConfig, ClientNetcode};
+use tickwire_netcode::link_conditioner::{LinkConditioner, LinkConfig};
+use tickwire_netcode::{Tick, testing};
+use tickwire_server::ServerConfig;
+use tickwire_server::room_core::{ClientId, RoomCore};
+use tickwire_sim::client::ArenaPrediction;
+use tickwire_sim::replication::{WireInput, net_id};
+use tickwire_sim::{Hitbox, PlayerInput, hit_test};
+
+use crate::behaviour::{Behaviour, Brain};
+use crate::view::{Seen, enemies, hitboxes};
+
+/// Simulation step.
+const STEP: Duration = Duration::from_millis(1);
+/// Client frame rate (Hz).
+const FRAME_HZ: u64 = 120;
+
+/// What a bot does each tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Script {
+    /// Play: one of the seeded behaviours.
+    Play(Behaviour),
+    /// Run in a fixed direction, bouncing between walls, never firing.
+    Run,
+    /// Stand still and do nothing.
+    Idle,
+}
+
+/// One simulated bot.
+#[derive(Debug)]
+pub struct SimBot {
+    /// Its id in the room.
+    pub id: ClientId,
+    /// Its full client netcode.
+    pub net: ClientNetcode<ArenaPrediction>,
+    script: Script,
+    brain: Brain,
+    up: LinkConditioner,
+    down: LinkConditioner,
+    next_frame: Instant,
+    run_dir: Vec2,
+    /// Shots the bot saw hit in its own view: (input tick, target's network index).
+    pub hits_in_view: Vec<(Tick, u32)>,
+    /// Of those, how many the server confirmed (same target).
+    pub hits_confirmed: u64,
+    /// Every shot the server resolved for this bot: (input tick, network index struck).
+    pub server_shots: Vec<(Tick, Option<u32>)>,
+    seen: Vec<Seen>,
+    boxes: Vec<Hitbox>,
+}
+
+/// A room and its bots on one simulated clock.
+#[derive(Debug)]
+pub struct NetSim {
+    /// The server's room.
+    pub room: RoomCore,
+    /// The bots.
+    pub bots: Vec<SimBot>,
+    t0: Instant,
+    now: Instant,
+    next_tick: u64,
+    dt: Duration,
+    max_datagram: usize,
+}
+
+impl NetSim {
+    /// A room on `config` with no bots yet.
+    ///
+    /// # Errors
+    /// If the configuration does not make a valid room.
+    pub fn new(config: &ServerConfig) -> Result<Self, tickwire_netcode::ConfigError> {
+        let room = RoomCore::new("sim", config)?;
+        let t0 = testing::epoch();
+        Ok(Self {
+            room,
+            bots: Vec::new(),
+            t0,
+            now: t0,
+            next_tick: 0,
+            dt: config.tick_rate()?.dt(),
+            max_datagram: 1200,
+        })
+    }
+
+    /// Simulated time since the start.
+    #[must_use]
+    pub fn elapsed(&self) -> Duration {
+        self.now - self.t0
+    }
+
+    /// Adds a bot playing `script` behind links `up` (bot → server) and `down`.
+    ///
+    /// # Errors
+    /// If the room is full.
+    pub fn add_bot(
+        &mut self,
+        script: Script,
+        up: LinkConfig,
+        down: LinkConfig,
+        seed: u64,
+    ) -> Result<usize, tickwire_netcode::protocol::RejectReason> {
+        let (id, welcome) = self.room.join(self.max_datagram)?;
+        let rules = self.room.world().rules().clone();
+        let config = ClientConfig::from_welcome(&welcome)
+            .map_err(|_| tickwire_netcode::protocol::RejectReason::BadHello)?;
+        let net = ClientNetcode::new(
+            ArenaPrediction::new(rules),
+            self.room.schema().clone(),
+            config,
+            self.now,
+        );
+        let behaviour = match script {
+            Script::Play(b) => b,
+            _ => Behaviour::Wander,
+        };
+        let angle = seed as f32 * 2.4;
+        self.bots.push(SimBot {
+            id,
+            net,
+            script,
+            brain: Brain::new(behaviour, seed),
+            up: LinkConditioner::new(up, seed.wrapping_mul(2).wrapping_add(1)),
+            down: LinkConditioner::new(down, seed.wrapping_mul(2).wrapping_add(2)),
+            next_frame: self.now,
+            run_dir: Vec2::from_angle(angle),
+            hits_in_view: Vec::new(),
+            hits_confirmed: 0,
+            server_shots: Vec::new(),
+            seen: Vec::new(),
+            boxes: Vec::new(),
+        });
+        Ok(self.bots.len() - 1)
+    }
+
+    /// Runs until `elapsed()` reaches `until`.
+    pub fn run_until(&mut self, until: Duration) {
+        while self.elapsed() < until {
+            self.step();
+        }
+    }
+
+    /// Advances simulated time by one step: deliveries, server ticks, bot frames.
+    pub fn step(&mut self) {
+        self.now += STEP;
+        let now = self.now;
+        // Uplink deliveries and due server ticks.
+        while self.t0 + self.dt * self.next_tick as u32 <= now {
+            for bot in &mut self.bots {
+                while let Some(d) = bot.up.poll(now) {
+                    let _ = self.room.handle_datagram(bot.id, &d);
+                }
+            }
+            let bots = &mut self.bots;
+            let _ = self.room.tick(&mut |id, bytes| {
+                if let Some(bot) = bots.iter_mut().find(|b| b.id == id) {
+                    bot.down.send(now, bytes);
+                }
+            });
+            for shot in self.room.shots() {
+                let Some(bot) = self.bots.iter_mut().find(|b| b.id == shot.client) else {
+                    continue;
+                };
+                let hit = shot.hit.map(|e| net_id(e).0);
+                bot.server_shots.push((shot.tick, hit));
+                if bot
+                    .hits_in_view
+                    .iter()
+                    .any(|&(t, target)| t == shot.tick && Some(target) == hit)
+                {
+                    bot.hits_confirmed += 1;
+                }
+            }
+            self.next_tick += 1;
+        }
+        let frame_every = Duration::from_nanos(1_000_000_000 / FRAME_HZ);
+        let radius = self.room.world().rules().config().player_radius_m;
+        let arena = self.room.world().rules().config().clone();
+        let dt_s = self.dt.as_secs_f32();
+        for bot in &mut self.bots {
+            while let Some(d) = bot.down.poll(now) {
+                let _ = bot.net.handle_datagram(now, &d);
+            }
+            if now < bot.next_frame {
+                continue;
+            }
+            bot.next_frame += frame_every;
+            bot.frame(now, &arena, radius, dt_s);
+        }
+    }
+}
+
+impl SimBot {
+    fn frame(&mut self, now: Instant, arena: &tickwire_sim::ArenaConfig, radius: f32, dt_s: f32) {
+        if self.net.frame(now).is_some() {
+            if let Some(frame) = self.net.render_frame() {
+                enemies(&self.net, &frame, &mut self.seen);
+            }
+        }
+        while let Some(tick) = self.net.next_input_tick(now) {
+            let Some(me) = self.net.predicted().copied() else {
+                break;
+            };
+            let input = match self.script {
+                Script::Idle => PlayerInput::default(),
+                Script::Run => {
+                    let margin = 5.0;
+                    if me.pos.x < margin || me.pos.x > arena.width_m - margin {
+                        self.run_dir.x = if me.pos.x < margin {
+                            self.run_dir.x.abs()
+                        } else {
+                            -self.run_dir.x.abs()
+                        };
+                    }
+                    if me.pos.y < margin || me.pos.y > arena.height_m - margin {
+                        self.run_dir.y = if me.pos.y < margin {
+                            self.run_dir.y.abs()
+                        } else {
+                            -self.run_dir.y.abs()
+                        };
+                    }
+                    PlayerInput {
+                        movement: self.run_dir.normalize_or_zero(),
+                        aim_rad: 0.0,
+                        fire: false,
+                    }
+                }
+                Script::Play(_) => {
+                    let targets: Vec<Vec2> = self.seen.iter().map(|s| s.pos).collect();
+                    self.brain.think(me.pos, &targets, arena, dt_s)
+                }
+            };
+            let wire = WireInput::from_input(&input);
+            let Ok(datagram) = self.net.submit_input(tick, wire) else {
+                break;
+            };
+            self.up.send(now, datagram);
+            let sent = wire.to_input();
+            if self.net.predicted().is_some_and(|p| p.fired) {
+                // Judge the shot in the bot's own view: from where it now predicts itself,
+                // against the enemies as rendered this frame.
+                let origin = self.net.predicted().map_or(me.pos, |p| p.pos);
+                hitboxes(&self.seen, radius, &mut self.boxes);
+                if let Some(hit) = hit_test(
+                    origin,
+                    sent.aim_rad,
+                    arena.weapon_range_m,
+                    &self.boxes,
+                    &arena.obstacles,
+                ) {
+                    self.hits_in_view.push((tick, net_id(hit.target).0));
+                }
+            }
+        }
+    }
+
+    /// The bot's link toward the server.
+    #[must_use]
+    pub fn uplink(&self) -> &LinkConditioner {
+        &self.up
+    }
+
+    /// The bot's link from the server.
+    #[must_use]
+    pub fn downlink(&self) -> &LinkConditioner {
+        &self.down
+    }
+
+    /// Changes both links (an RTT step, a worse network).
+    pub fn set_links(&mut self, up: LinkConfig, down: LinkConfig) {
+        self.up.set_config(up);
+        self.down.set_config(down);
+    }
+}

@@ -1,0 +1,59 @@
+//! What a bot sees: the other players as its client renders them, itself as predicted.
+
+use glam::Vec2;
+use tickwire_netcode::client::ClientNetcode;
+use tickwire_netcode::interpolation::RenderFrame;
+use tickwire_sim::client::ArenaPrediction;
+use tickwire_sim::replication::{KIND_PLAYER, POS_STEPS_PER_M};
+use tickwire_sim::{EntityId, Hitbox};
+
+/// One rendered enemy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Seen {
+    /// Its network index.
+    pub index: u32,
+    /// Where it is drawn (metres).
+    pub pos: Vec2,
+}
+
+/// Appends every living player other than the bot's own, as `frame` renders them.
+pub fn enemies(
+    client: &ClientNetcode<ArenaPrediction>,
+    frame: &RenderFrame<'_>,
+    out: &mut Vec<Seen>,
+) {
+    out.clear();
+    let Some(latest) = client.receiver().latest() else {
+        return;
+    };
+    let own = client.config().entity_index;
+    for &(index, state) in &latest.entities {
+        if state.kind != KIND_PLAYER || index == own {
+            continue;
+        }
+        if let Some((_, f)) = frame.entity(client.schema(), index) {
+            if f[3] > 0.0 {
+                out.push(Seen {
+                    index,
+                    pos: Vec2::new(f[0], f[1]) / POS_STEPS_PER_M,
+                });
+            }
+        }
+    }
+}
+
+/// The enemies as hitboxes, for judging a shot in the bot's own view.
+pub fn hitboxes(seen: &[Seen], radius: f32, out: &mut Vec<Hitbox>) {
+    out.clear();
+    out.extend(seen.iter().map(|s| Hitbox {
+        entity: index_id(s.index),
+        center: s.pos,
+        radius,
+    }));
+}
+
+/// A stand-in entity id carrying a network index (views only need to tell targets apart).
+#[must_use]
+pub fn index_id(index: u32) -> EntityId {
+    tickwire_sim::replication::entity_id(index, 1)
+}

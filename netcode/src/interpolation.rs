@@ -1,0 +1,241 @@
+//! Rendering other entities in the past: between the two complete snapshots that bracket the
+//! render tick, or, when the newest has been passed, a short and bounded extrapolation, then
+//! holding still.
+
+use crate::schema::{EntityState, FieldKind, MAX_FIELDS, Schema};
+use crate::snapshot::{Snapshot, SnapshotReceiver};
+
+/// How a frame was rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameMode {
+    /// Between two snapshots: what the server really had.
+    Interpolated,
+    /// Past the newest snapshot, continuing its motion (bounded).
+    Extrapolated,
+    /// Past the extrapolation limit (or before the oldest snapshot): standing still.
+    Held,
+}
+
+/// One frame's view of the world: two snapshots and where between (or past) them to sample.
+#[derive(Debug, Clone, Copy)]
+pub struct RenderFrame<'a> {
+    from: &'a Snapshot,
+    to: Option<&'a Snapshot>,
+    t: f64,
+    mode: FrameMode,
+}
+
+impl<'a> RenderFrame<'a> {
+    /// Picks the snapshots around `render_tick`, extrapolating at most `max_extrapolation`
+    /// ticks past the newest. `None` before the first complete snapshot.
+    #[must_use]
+    pub fn at(
+        receiver: &'a SnapshotReceiver,
+        render_tick: f64,
+        max_extrapolation: f64,
+    ) -> Option<Self> {
+        let mut snapshots = receiver.snapshots();
+        let oldest = snapshots.next()?;
+        let tick = |s: &Snapshot| f64::from(s.tick.0);
+        if render_tick < tick(oldest) {
+            return Some(Self {
+                from: oldest,
+                to: None,
+                t: 0.0,
+                mode: FrameMode::Held,
+            });
+        }
+        let mut from = oldest;
+        for s in snapshots {
+            if tick(s) > render_tick {
+                let t = (render_tick - tick(from)) / (tick(s) - tick(from));
+                return Some(Self {
+                    from,
+                    to: Some(s),
+                    t,
+                    mode: FrameMode::Interpolated,
+                });
+            }
+            from = s;
+        }
+        // Past the newest: continue the motion from the one before, briefly.
+        let newest = from;
+        let previous = receiver.snapshots().rev().nth(1);
+        let past = render_tick - tick(newest);
+        let (mode, past) = if past <= max_extrapolation {
+            (FrameMode::Extrapolated, past)
+        } else {
+            (FrameMode::Held, max_extrapolation)
+        };
+        Some(match previous {
+            Some(p) => Self {
+                from: p,
+                to: Some(newest),
+                t: 1.0 + past / (tick(newest) - tick(p)),
+                mode,
+            },
+            None => Self {
+                from: newest,
+                to: None,
+                t: 0.0,
+                mode,
+            },
+        })
+    }
+
+    /// How this frame was rendered.
+    #[must_use]
+    pub fn mode(&self) -> FrameMode {
+        self.mode
+    }
+
+    /// The snapshot tick this frame starts from and the fraction toward the next (for a
+    /// fire input's view stamp).
+    #[must_use]
+    pub fn view(&self) -> (crate::Tick, f64) {
+        match self.to {
+            Some(to) => {
+                let span = f64::from(to.tick.since(self.from.tick));
+                let at = f64::from(self.from.tick.0) + self.t * span;
+                (crate::Tick(at.floor() as u32), at.fract())
+            }
+            None => (self.from.tick, 0.0),
+        }
+    }
+
+    /// Entity `index` as this frame shows it: its kind and each field in quantized units
+    /// (fractional), angles unwrapped along the shorter arc.
+    #[must_use]
+    pub fn entity(&self, schema: &Schema, index: u32) -> Option<(u8, [f32; MAX_FIELDS])> {
+        let a = self.from.get(index);
+        let b = self.to.and_then(|s| s.get(index));
+        match (a, b) {
+            (Some(a), Some(b)) if a.kind == b.kind => Some((a.kind, blend(schema, a, b, self.t))),
+            (_, Some(b)) => Some((b.kind, as_f32(b))),
+            (Some(a), None) if self.to.is_none() => Some((a.kind, as_f32(a))),
+            // In the older snapshot only: removed by the newer one.
+            _ => None,
+        }
+    }
+}
+
+fn as_f32(s: &EntityState) -> [f32; MAX_FIELDS] {
+    s.fields.map(|v| v as f32)
+}
+
+fn blend(schema: &Schema, a: &EntityState, b: &EntityState, t: f64) -> [f32; MAX_FIELDS] {
+    let mut out = as_f32(a);
+    for (i, spec) in schema.fields(a.kind).unwrap_or(&[]).iter().enumerate() {
+        let (Some(&va), Some(&vb), Some(o)) = (a.fields.get(i), b.fields.get(i), out.get_mut(i))
+        else {
+            break;
+        };
+        let (va, vb) = (f64::from(va), f64::from(vb));
+        *o = match spec.kind {
+            FieldKind::Linear => va + (vb - va) * t,
+            FieldKind::Angle => {
+                let turn = f64::from(1u32 << spec.bits);
+                let d = (vb - va + turn / 2.0).rem_euclid(turn) - turn / 2.0;
+                (va + d * t).rem_euclid(turn)
+            }
+            FieldKind::Discrete => {
+                if t < 1.0 {
+                    va
+                } else {
+                    vb
+                }
+            }
+        } as f32;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Tick;
+    use crate::schema::{FieldSpec, KindSpec, NetEntity};
+    use crate::snapshot::{Private, SenderConfig, SharedEncoding, SnapshotSender, WorldHistory};
+
+    fn schema() -> Schema {
+        Schema::new(
+            vec![KindSpec {
+                name: "k",
+                fields: vec![FieldSpec::linear("x", 16, 0), FieldSpec::angle("a", 12)],
+            }],
+            vec![],
+        )
+        .unwrap()
+    }
+
+    /// A receiver holding snapshots at ticks 2, 4, 6, 8 of one entity moving +10 per tick and
+    /// turning −100 steps per tick across the wrap.
+    fn receiver() -> SnapshotReceiver {
+        let schema = schema();
+        let mut history = WorldHistory::new(16);
+        let config = SenderConfig {
+            max_datagram_bytes: 1200,
+            budget_bytes_per_snapshot: 1 << 20,
+            window_ticks: 64,
+        };
+        let mut sender = SnapshotSender::new(config);
+        let mut receiver = SnapshotReceiver::new(schema.clone(), 64, Tick(0));
+        for t in [2u32, 4, 6, 8] {
+            let mut state = EntityState::default();
+            state.fields[0] = 10 * t as i32;
+            state.fields[1] = (100 - 100 * t as i32).rem_euclid(4096);
+            history.record_with(Tick(t), |out| {
+                out.push(NetEntity {
+                    index: 0,
+                    uid: 1,
+                    state,
+                })
+            });
+            sender
+                .encode(
+                    &schema,
+                    &history,
+                    &mut SharedEncoding::new(),
+                    Tick(t),
+                    Private::default(),
+                    &mut |_| 1.0,
+                )
+                .unwrap();
+            for p in sender.datagrams() {
+                receiver.handle_datagram(p).unwrap();
+            }
+            sender.on_ack(Tick(t));
+        }
+        receiver
+    }
+
+    #[test]
+    fn between_snapshots_is_interpolated_exactly() {
+        let (schema, receiver) = (schema(), receiver());
+        let frame = RenderFrame::at(&receiver, 5.0, 4.0).unwrap();
+        assert_eq!(frame.mode(), FrameMode::Interpolated);
+        let (_, f) = frame.entity(&schema, 0).unwrap();
+        assert!((f[0] - 50.0).abs() < 1e-4);
+        assert!(
+            (f[1] - (100.0 - 500.0f32).rem_euclid(4096.0)).abs() < 1e-3,
+            "{}",
+            f[1]
+        );
+        assert_eq!(frame.view(), (Tick(5), 0.0));
+    }
+
+    #[test]
+    fn past_the_newest_extrapolates_briefly_then_holds() {
+        let (schema, receiver) = (schema(), receiver());
+        let frame = RenderFrame::at(&receiver, 9.0, 4.0).unwrap();
+        assert_eq!(frame.mode(), FrameMode::Extrapolated);
+        assert!((frame.entity(&schema, 0).unwrap().1[0] - 90.0).abs() < 1e-4);
+        let frame = RenderFrame::at(&receiver, 20.0, 4.0).unwrap();
+        assert_eq!(frame.mode(), FrameMode::Held);
+        assert!((frame.entity(&schema, 0).unwrap().1[0] - 120.0).abs() < 1e-4);
+        assert_eq!(
+            RenderFrame::at(&receiver, 1.0, 4.0).unwrap().mode(),
+            FrameMode::Held
+        );
+    }
+}

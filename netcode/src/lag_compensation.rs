@@ -1,0 +1,169 @@
+//! The server's memory of where hitboxes were, so a shot is judged against what the shooter
+//! saw: positions rewound to the (fractional) tick the shooter was viewing, interpolated
+//! between stored ticks and clamped to the maximum rewind.
+
+use std::collections::VecDeque;
+
+use crate::tick::Tick;
+
+/// One hitbox at one tick.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PastHitbox {
+    /// Network index of its entity.
+    pub index: u32,
+    /// Incarnation of that index (so a respawned entity is not mistaken for the old one).
+    pub uid: u32,
+    /// Centre (game units, usually metres).
+    pub center: [f32; 3],
+    /// Radius (game units).
+    pub radius: f32,
+}
+
+/// Where a rewind landed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rewind {
+    /// The (fractional) tick the hitboxes were taken at.
+    pub tick: f64,
+    /// Whether the requested moment was older than the maximum rewind (or than the history)
+    /// and was moved forward to the limit.
+    pub clamped: bool,
+}
+
+/// A ring of hitboxes for the last `max_rewind_ticks` + 1 ticks.
+#[derive(Debug)]
+pub struct HitboxHistory {
+    ticks: VecDeque<(Tick, Vec<PastHitbox>)>,
+    max_rewind_ticks: u32,
+    spare: Vec<Vec<PastHitbox>>,
+}
+
+impl HitboxHistory {
+    /// A history that can rewind at most `max_rewind_ticks`.
+    #[must_use]
+    pub fn new(max_rewind_ticks: u32) -> Self {
+        Self {
+            ticks: VecDeque::new(),
+            max_rewind_ticks,
+            spare: Vec::new(),
+        }
+    }
+
+    /// The furthest rewind, in ticks.
+    #[must_use]
+    pub fn max_rewind_ticks(&self) -> u32 {
+        self.max_rewind_ticks
+    }
+
+    /// Records the hitboxes at `tick` (sorted by index), newest last.
+    pub fn record(&mut self, tick: Tick, hitboxes: impl IntoIterator<Item = PastHitbox>) {
+        while self.ticks.len() > self.max_rewind_ticks as usize {
+            if let Some((_, old)) = self.ticks.pop_front() {
+                self.spare.push(old);
+            }
+        }
+        let mut boxes = self.spare.pop().unwrap_or_default();
+        boxes.clear();
+        boxes.extend(hitboxes);
+        boxes.sort_unstable_by_key(|h| h.index);
+        self.ticks.push_back((tick, boxes));
+    }
+
+    /// The hitboxes as they were at fractional tick `view` (interpolated between the stored
+    /// ticks around it), appended to `out`. A moment older than the maximum rewind is judged
+    /// at the limit; one newer than the newest record at the newest.
+    pub fn rewind(&self, view: f64, out: &mut Vec<PastHitbox>) -> Rewind {
+        let (Some((newest, _)), Some((oldest, _))) = (self.ticks.back(), self.ticks.front()) else {
+            return Rewind {
+                tick: view,
+                clamped: false,
+            };
+        };
+        let newest_f = f64::from(newest.0);
+        let limit = (newest_f - f64::from(self.max_rewind_ticks)).max(f64::from(oldest.0));
+        let clamped = view < limit;
+        let at = view.clamp(limit, newest_f);
+        let floor = at.floor();
+        let frac = (at - floor) as f32;
+        let base = newest.sub((newest_f - floor) as u32);
+        let a = self
+            .ticks
+            .iter()
+            .find(|(t, _)| *t == base)
+            .map(|(_, b)| b.as_slice())
+            .unwrap_or(&[]);
+        let b = self
+            .ticks
+            .iter()
+            .find(|(t, _)| *t == base.next())
+            .map_or(a, |(_, b)| b.as_slice());
+        for h in a {
+            let later = b
+                .binary_search_by_key(&h.index, |x| x.index)
+                .ok()
+                .and_then(|i| b.get(i))
+                .filter(|x| x.uid == h.uid);
+            let mut center = h.center;
+            if let Some(l) = later {
+                for ((c, from), to) in center.iter_mut().zip(h.center).zip(l.center) {
+                    *c = from + (to - from) * frac;
+                }
+            }
+            out.push(PastHitbox { center, ..*h });
+        }
+        Rewind { tick: at, clamped }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(x: f32) -> PastHitbox {
+        PastHitbox {
+            index: 1,
+            uid: 1,
+            center: [x, 0.0, 0.0],
+            radius: 0.5,
+        }
+    }
+
+    #[test]
+    fn rewinds_interpolate_between_ticks() {
+        let mut h = HitboxHistory::new(15);
+        for t in 0..30u32 {
+            h.record(Tick(t), [at(t as f32)]);
+        }
+        let mut out = Vec::new();
+        let r = h.rewind(20.25, &mut out);
+        assert!(!r.clamped);
+        assert_eq!(out.len(), 1);
+        assert!((out[0].center[0] - 20.25).abs() < 1e-5);
+    }
+
+    #[test]
+    fn rewinds_past_the_limit_are_clamped_and_flagged() {
+        let mut h = HitboxHistory::new(15);
+        for t in 0..30u32 {
+            h.record(Tick(t), [at(t as f32)]);
+        }
+        let mut out = Vec::new();
+        let r = h.rewind(3.0, &mut out);
+        assert!(r.clamped);
+        assert_eq!(r.tick, 14.0);
+        assert!((out[0].center[0] - 14.0).abs() < 1e-5);
+        out.clear();
+        let r = h.rewind(99.0, &mut out);
+        assert!(!r.clamped);
+        assert_eq!(r.tick, 29.0);
+    }
+
+    #[test]
+    fn a_new_incarnation_is_not_interpolated_with_the_old() {
+        let mut h = HitboxHistory::new(4);
+        h.record(Tick(0), [at(0.0)]);
+        h.record(Tick(1), [PastHitbox { uid: 2, ..at(50.0) }]);
+        let mut out = Vec::new();
+        h.rewind(0.5, &mut out);
+        assert_eq!(out[0].center[0], 0.0);
+    }
+}

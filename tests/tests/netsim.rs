@@ -1,0 +1,147 @@
+//! Client netcode and lag compensation on seeded, simulated bad networks: a room and bots
+//! in one thread on simulated time (no sockets), so every run reproduces exactly.
+
+// Test code: a panic is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::time::Duration;
+
+use tickwire_bot::Behaviour;
+use tickwire_bot::netsim::{NetSim, Script};
+use tickwire_netcode::Tick;
+use tickwire_netcode::link_conditioner::LinkConfig;
+use tickwire_tests::config_with;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+#[test]
+fn a_player_who_only_moves_is_never_corrected_on_a_clean_link() {
+    let mut sim = NetSim::new(&config_with(&[])).unwrap();
+    let link = LinkConfig::symmetric(ms(60), Duration::ZERO, 0.0);
+    sim.add_bot(Script::Run, link, link, 3).unwrap();
+    sim.run_until(Duration::from_secs(20));
+    let p = sim.bots[0].net.prediction_stats();
+    assert!(p.checked > 500, "only {} states checked", p.checked);
+    assert_eq!(p.corrections, 0, "{p:?}");
+    let moved = sim.bots[0].net.predicted().unwrap().vel.length();
+    assert!(moved > 5.0, "the runner should be running ({moved} m/s)");
+}
+
+#[test]
+fn interpolation_never_extrapolates_on_a_clean_link() {
+    let mut sim = NetSim::new(&config_with(&[])).unwrap();
+    let link = LinkConfig::symmetric(ms(80), Duration::ZERO, 0.0);
+    for i in 0..4 {
+        sim.add_bot(Script::Play(Behaviour::mixed(i)), link, link, i as u64)
+            .unwrap();
+    }
+    sim.run_until(Duration::from_secs(3));
+    let before: Vec<_> = sim.bots.iter().map(|b| b.net.stats()).collect();
+    sim.run_until(Duration::from_secs(20));
+    for (bot, before) in sim.bots.iter().zip(before) {
+        let after = bot.net.stats();
+        assert!(after.frames - before.frames > 1500);
+        assert_eq!(
+            after.extrapolated_frames, before.extrapolated_frames,
+            "{after:?}"
+        );
+        assert_eq!(after.held_frames, before.held_frames, "{after:?}");
+    }
+}
+
+/// A chaser shooting a runner at 150 ms RTT for 15 s; returns (hits the shooter saw,
+/// of those confirmed by the server), counting shots from 2 s in (after the clocks have
+/// settled) to 1 s before the end (so every one has been judged).
+fn duel(overrides: &[&str]) -> (usize, usize) {
+    let mut config = config_with(overrides);
+    config.arena.obstacles.clear();
+    config.arena.weapon_damage = 0; // nobody dies: every shot is judged against a live target
+    let mut sim = NetSim::new(&config).unwrap();
+    let link = LinkConfig::symmetric(ms(150), Duration::ZERO, 0.0);
+    sim.add_bot(Script::Play(Behaviour::Chase), link, link, 1)
+        .unwrap();
+    sim.add_bot(Script::Run, link, link, 2).unwrap();
+    sim.run_until(Duration::from_secs(15));
+    let shooter = &sim.bots[0];
+    let window = |t: &Tick| (120..14 * 60).contains(&t.0);
+    let seen: Vec<_> = shooter
+        .hits_in_view
+        .iter()
+        .filter(|(t, _)| window(t))
+        .collect();
+    let confirmed = seen
+        .iter()
+        .filter(|(t, target)| shooter.server_shots.contains(&(*t, Some(*target))))
+        .count();
+    (seen.len(), confirmed)
+}
+
+#[test]
+fn lag_compensation_confirms_what_the_shooter_saw_and_without_it_shots_miss() {
+    let (seen, confirmed) = duel(&[]);
+    assert!(seen > 20, "only {seen} hits in view");
+    assert_eq!(confirmed, seen, "every hit the shooter saw is confirmed");
+    let (seen, confirmed) = duel(&["net.max_rewind_ms=0"]);
+    assert!(seen > 20);
+    assert!(
+        confirmed < seen / 2,
+        "without rewinding, {confirmed} of {seen} still hit"
+    );
+}
+
+#[test]
+fn the_input_clock_settles_after_an_rtt_step() {
+    let mut sim = NetSim::new(&config_with(&[])).unwrap();
+    let before = LinkConfig::symmetric(ms(50), Duration::ZERO, 0.0);
+    sim.add_bot(Script::Run, before, before, 4).unwrap();
+    sim.run_until(Duration::from_secs(8));
+    let after = LinkConfig::symmetric(ms(100), Duration::ZERO, 0.0);
+    sim.bots[0].set_links(after, after);
+    let step = sim.elapsed();
+    let mut stable_since = None;
+    while sim.elapsed() < step + Duration::from_secs(8) {
+        sim.run_until(sim.elapsed() + ms(20));
+        let clock = sim.bots[0].net.clock();
+        let ok = clock
+            .lead()
+            .is_some_and(|lead| (lead - clock.target_lead()).abs() <= 1.0);
+        stable_since = match (ok, stable_since) {
+            (true, None) => Some(sim.elapsed()),
+            (true, since) => since,
+            (false, _) => None,
+        };
+        if stable_since.is_some_and(|s| sim.elapsed() - s >= Duration::from_secs(1)) {
+            break;
+        }
+    }
+    let settled = stable_since.expect("the clock never settled") - step;
+    assert!(
+        settled < Duration::from_secs(2),
+        "settled {settled:?} after the step"
+    );
+}
+
+#[test]
+fn inputs_survive_ten_percent_loss() {
+    let mut sim = NetSim::new(&config_with(&[])).unwrap();
+    let link = LinkConfig::symmetric(ms(50), Duration::ZERO, 0.10);
+    sim.add_bot(Script::Run, link, link, 5).unwrap();
+    sim.run_until(Duration::from_secs(5));
+    let id = sim.bots[0].id;
+    let before = sim.room.input_stats(id).unwrap();
+    let ticks_before = sim.room.world().tick();
+    sim.run_until(Duration::from_secs(35));
+    let after = sim.room.input_stats(id).unwrap();
+    let ticks = sim.room.world().tick().since(ticks_before) as u32;
+    let missing = after.missing - before.missing;
+    assert!(
+        sim.bots[0].uplink().stats().lost > 100,
+        "the link must really lose datagrams"
+    );
+    assert!(
+        missing * 1000 <= ticks,
+        "{missing} of {ticks} inputs missing at 10 % loss"
+    );
+}
