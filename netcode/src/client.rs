@@ -84,7 +84,8 @@ pub struct ClientStats {
     pub snapshots: u64,
     /// Datagrams refused (malformed, or against a baseline no longer held).
     pub bad_datagrams: u64,
-    /// Frames rendered.
+    /// Frames rendered (counting from the first interpolated one: before it the client is
+    /// still connecting).
     pub frames: u64,
     /// Frames rendered past the newest snapshot, extrapolating.
     pub extrapolated_frames: u64,
@@ -109,6 +110,7 @@ where
     recent: VecDeque<(Tick, InputFrame<G::Input>)>,
     last_snapshot: Option<Tick>,
     last_frame: Option<Instant>,
+    rendering: bool,
     stats: ClientStats,
     out: Vec<u8>,
 }
@@ -145,6 +147,7 @@ where
             recent: VecDeque::new(),
             last_snapshot: None,
             last_frame: None,
+            rendering: false,
             stats: ClientStats::default(),
             out: Vec::new(),
         }
@@ -286,6 +289,11 @@ where
                 .decay(now.saturating_duration_since(last).as_secs_f32());
         }
         let mode = self.render_frame()?.mode();
+        // Until the interpolation buffer first fills (connecting), nothing is on screen yet.
+        self.rendering |= mode == FrameMode::Interpolated;
+        if !self.rendering {
+            return Some(mode);
+        }
         self.stats.frames += 1;
         match mode {
             FrameMode::Interpolated => {}

@@ -3,15 +3,17 @@
 //! Two clocks run on the client, both as fractional ticks advanced by real time:
 //!
 //! - the **prediction clock** runs *ahead* of the server so each input arrives just before
-//!   the server needs it. The server reports, in every snapshot, how far ahead the newest
-//!   input it holds is (its *lead*) and how many inputs were late or missing; the clock
-//!   steers its lead to a target of a small margin plus the spread it sees in the lead, and
-//!   raises the margin when inputs arrive late or go missing.
+//!   the server needs it. Every snapshot says how far ahead of that snapshot's tick the
+//!   newest input the server holds is (its *lead*), and how many inputs were late or
+//!   missing. The clock steers the lowest lead seen over the last second (the latest-arriving
+//!   input, so jitter is inside it) to a target: a margin, raised when loss calls for more
+//!   redundant copies of each input, and raised again while inputs still come late.
 //! - the **render clock** runs *behind* the newest snapshot by the interpolation delay: two
-//!   snapshot intervals plus the arrival jitter actually seen.
+//!   snapshot intervals (one lost snapshot) plus the arrival jitter actually seen.
 //!
 //! Both steer by stretching or shrinking their tick by at most ±10 %, never by jumping, unless
-//! the error is large (connect, a long stall), when they jump.
+//! the error is large (connect, a long stall), when they jump. Lead reports are corrected for
+//! the steering done while they were in flight, so steering does not overshoot.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -20,6 +22,14 @@ use crate::tick::Tick;
 
 /// Largest change of a clock's rate when steering (fraction of nominal).
 pub const MAX_RATE_ADJUST: f64 = 0.10;
+/// Steering gain: rate change per tick of error.
+const GAIN: f64 = 0.1;
+/// How long arrival samples are remembered (for jitter and loss).
+const ARRIVAL_WINDOW: Duration = Duration::from_secs(2);
+/// How long lead reports are remembered (the lowest steers).
+const LEAD_WINDOW: Duration = Duration::from_secs(1);
+/// Missing inputs should be rarer than this once the lead is on target.
+const MISSING_GOAL: f64 = 1e-4;
 
 /// Fixed numbers of a clock.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -30,17 +40,10 @@ pub struct ClockConfig {
     pub snapshot_interval_ticks: u32,
     /// Interpolation delay to start with, before any jitter is measured (ticks).
     pub initial_delay_ticks: f64,
-    /// Smallest input lead to aim for (ticks): the safety margin.
+    /// Smallest lead to aim for, for the latest-arriving input (ticks).
     pub min_lead_ticks: f64,
     /// An error beyond this many ticks is fixed by a jump rather than by steering.
     pub jump_ticks: f64,
-}
-
-/// One lead report from the server, already corrected for steering done since.
-#[derive(Debug, Clone, Copy)]
-struct LeadSample {
-    at: Instant,
-    lead: f64,
 }
 
 /// The client's two clocks. Feed it snapshot arrivals and server feedback; ask it each frame
@@ -51,25 +54,24 @@ pub struct ClientClock {
     /// Local time origin: offsets are measured in ticks since it.
     origin: Instant,
     last: Option<Instant>,
+    started: bool,
     predict: f64,
-    predict_rate: f64,
     /// Total ticks the prediction clock gained or lost to steering and jumps.
     predict_adjust: f64,
     /// `predict_adjust` when each recent input tick was sent.
     sent: VecDeque<(Tick, f64)>,
-    leads: VecDeque<LeadSample>,
+    /// Lead reports less `predict_adjust` at their arrival.
+    leads: VecDeque<(Instant, f64)>,
     late_margin: f64,
     last_problems: Option<u32>,
     render: f64,
-    render_rate: f64,
-    /// Arrival offsets `snapshot tick − local ticks` (newest last) over the jitter window.
+    /// Arrival offsets `snapshot tick − local ticks`, newest last.
     arrivals: VecDeque<(Instant, f64)>,
+    /// Snapshots due since the previous one, per arrival (for loss).
+    due: VecDeque<(Instant, u32)>,
+    newest_snapshot: Option<Tick>,
     delay: f64,
-    started: bool,
 }
-
-/// How long arrival and lead samples are remembered.
-const WINDOW: Duration = Duration::from_secs(2);
 
 impl ClientClock {
     /// A clock that has heard nothing yet; `now` is its time origin.
@@ -79,18 +81,18 @@ impl ClientClock {
             config,
             origin: now,
             last: Some(now),
+            started: false,
             predict: 0.0,
-            predict_rate: 1.0,
             predict_adjust: 0.0,
             sent: VecDeque::new(),
             leads: VecDeque::new(),
             late_margin: 0.0,
             last_problems: None,
             render: 0.0,
-            render_rate: 1.0,
             arrivals: VecDeque::new(),
+            due: VecDeque::new(),
+            newest_snapshot: None,
             delay: config.initial_delay_ticks,
-            started: false,
         }
     }
 
@@ -121,62 +123,90 @@ impl ClientClock {
     /// The lead the prediction clock aims for (ticks).
     #[must_use]
     pub fn target_lead(&self) -> f64 {
-        let spread = self.lead_spread();
-        self.config.min_lead_ticks + spread + self.late_margin
+        self.config.min_lead_ticks.max(self.loss_lead()) + self.late_margin
     }
 
-    /// The newest estimate of the input lead (ticks), corrected for steering since.
+    /// The lowest input lead reported over the last second, as it stands now (ticks).
     #[must_use]
     pub fn lead(&self) -> Option<f64> {
-        self.leads.back().map(|s| s.lead)
+        let lowest = self
+            .leads
+            .iter()
+            .map(|(_, l)| *l)
+            .fold(f64::INFINITY, f64::min);
+        lowest.is_finite().then_some(lowest + self.predict_adjust)
     }
 
-    fn lead_spread(&self) -> f64 {
-        let (lo, hi) = self.leads.iter().fold((f64::MAX, f64::MIN), |(lo, hi), s| {
-            (lo.min(s.lead), hi.max(s.lead))
-        });
-        if self.leads.len() < 2 {
+    /// The fraction of snapshots lost recently, from gaps in their ticks.
+    #[must_use]
+    pub fn loss_estimate(&self) -> f64 {
+        let expected: u32 = self.due.iter().map(|(_, d)| *d).sum();
+        if expected < 20 {
             0.0
         } else {
-            ((hi - lo) / 2.0).min(8.0)
+            1.0 - self.due.len() as f64 / f64::from(expected)
         }
     }
 
-    /// A snapshot for `tick` arrived at `now` (call for its first part to arrive).
+    /// The lead redundancy needs against the loss seen: an input's copies ride in the
+    /// following datagrams, each tick of lead lets one more arrive in time, and enough must
+    /// get through that a missing input is rarer than [`MISSING_GOAL`].
+    fn loss_lead(&self) -> f64 {
+        let p = self.loss_estimate().clamp(0.0, 0.5);
+        if p <= 0.0 {
+            return 0.0;
+        }
+        ((MISSING_GOAL.ln() / p.ln()).ceil() - 1.0).max(0.0)
+    }
+
+    /// A snapshot part for `tick` arrived at `now`.
     pub fn on_snapshot(&mut self, now: Instant, tick: Tick) {
         self.advance(now);
-        let local = self.local_ticks(now);
-        let offset = f64::from(tick.0) - local;
+        if self.newest_snapshot.is_some_and(|n| !tick.is_after(n)) {
+            return;
+        }
+        let interval = self.config.snapshot_interval_ticks.max(1) as i32;
+        let due = self
+            .newest_snapshot
+            .map_or(1, |n| (tick.since(n) / interval).clamp(1, 64) as u32);
+        self.newest_snapshot = Some(tick);
+        self.due.push_back((now, due));
+        let offset = f64::from(tick.0) - self.local_ticks(now);
         self.arrivals.push_back((now, offset));
         while self
             .arrivals
             .front()
-            .is_some_and(|(at, _)| now.saturating_duration_since(*at) > WINDOW)
+            .is_some_and(|(at, _)| now.saturating_duration_since(*at) > ARRIVAL_WINDOW)
         {
             self.arrivals.pop_front();
         }
-        let newest = self.arrival_estimate(now);
+        while self
+            .due
+            .front()
+            .is_some_and(|(at, _)| now.saturating_duration_since(*at) > ARRIVAL_WINDOW * 4)
+        {
+            self.due.pop_front();
+        }
         if !self.started {
             self.started = true;
-            self.render = newest - self.delay;
+            self.render = self.arrival_estimate(now) - self.delay;
             // Until the server reports a lead, assume a short trip.
             self.predict = f64::from(tick.0) + self.config.min_lead_ticks + 4.0;
         }
-        // Jitter: how far arrivals fall behind the earliest; the delay covers a lost
-        // snapshot (two intervals) plus that spread.
+        // The delay covers one lost snapshot (two intervals) plus the arrival jitter: how
+        // far arrivals fall behind the earliest, at the 99th percentile.
         let best = self
             .arrivals
             .iter()
             .map(|(_, o)| *o)
             .fold(f64::MIN, f64::max);
-        let mut spread: Vec<f64> = self.arrivals.iter().map(|(_, o)| best - o).collect();
-        spread.sort_unstable_by(f64::total_cmp);
-        let p99 = spread
-            .get(spread.len().saturating_sub(1) * 99 / 100)
+        let mut behind: Vec<f64> = self.arrivals.iter().map(|(_, o)| best - o).collect();
+        behind.sort_unstable_by(f64::total_cmp);
+        let p99 = behind
+            .get(behind.len().saturating_sub(1) * 99 / 100)
             .copied()
             .unwrap_or(0.0);
-        let interval = f64::from(self.config.snapshot_interval_ticks);
-        let target = 2.0 * interval + p99 + 0.5;
+        let target = 2.0 * f64::from(self.config.snapshot_interval_ticks) + p99 + 0.5;
         // Grow at once (a stall is worse than latency), shrink slowly.
         self.delay = if target > self.delay {
             target
@@ -198,8 +228,12 @@ impl ClientClock {
         self.advance(now);
         let problems = late.saturating_add(missing);
         if let Some(before) = self.last_problems {
-            if problems > before {
-                // Inputs are not making it in time: ask for more margin.
+            // Inputs failing to arrive although the lead was on target: ask for more margin.
+            // (Misses while still converging say nothing about the margin.)
+            let on_target = self
+                .lead()
+                .is_some_and(|l| (l - self.target_lead()).abs() <= 1.0);
+            if problems > before && on_target {
                 self.late_margin = (self.late_margin + 0.5).min(6.0);
             }
         }
@@ -212,17 +246,20 @@ impl ClientClock {
             .find(|(t, _)| *t == input)
             .map_or(self.predict_adjust, |(_, a)| *a);
         let lead = f64::from(input.since(tick)) + (self.predict_adjust - then);
-        self.leads.push_back(LeadSample { at: now, lead });
+        self.leads.push_back((now, lead - self.predict_adjust));
         while self
             .leads
             .front()
-            .is_some_and(|s| now.saturating_duration_since(s.at) > WINDOW)
+            .is_some_and(|(at, _)| now.saturating_duration_since(*at) > LEAD_WINDOW)
         {
             self.leads.pop_front();
         }
-        let error = self.target_lead() - lead;
-        if error.abs() > self.config.jump_ticks {
-            self.shift_predict(error);
+        if let Some(lowest) = self.lead() {
+            let error = self.target_lead() - lowest;
+            if error.abs() > self.config.jump_ticks {
+                self.predict += error;
+                self.predict_adjust += error;
+            }
         }
     }
 
@@ -243,19 +280,14 @@ impl ClientClock {
             return;
         }
         let elapsed = now.saturating_duration_since(last).as_secs_f64() / self.config.dt_s;
-        self.late_margin = (self.late_margin - elapsed * 0.25 / 60.0).max(0.0); // decays over minutes
-        // Prediction: steer the lead toward its target.
-        if let Some(lead) = self.lead() {
-            let error = self.target_lead() - lead;
-            self.predict_rate = 1.0 + (error * 0.1).clamp(-MAX_RATE_ADJUST, MAX_RATE_ADJUST);
-        }
-        let gained = elapsed * (self.predict_rate - 1.0);
-        self.predict += elapsed * self.predict_rate;
-        self.predict_adjust += gained;
-        if let Some(last) = self.leads.back_mut() {
-            last.lead += gained;
-        }
-        // Render: steer toward the newest expected snapshot less the delay.
+        // The extra margin decays by a tick every 20 s, so a passing bad patch is forgotten.
+        self.late_margin = (self.late_margin - elapsed * self.config.dt_s / 20.0).max(0.0);
+        let rate = |error: f64| 1.0 + (error * GAIN).clamp(-MAX_RATE_ADJUST, MAX_RATE_ADJUST);
+        let predict_rate = self
+            .lead()
+            .map_or(1.0, |lead| rate(self.target_lead() - lead));
+        self.predict += elapsed * predict_rate;
+        self.predict_adjust += elapsed * (predict_rate - 1.0);
         let target = self.arrival_estimate(now) - self.delay;
         let error = target - self.render;
         if error.abs()
@@ -266,16 +298,7 @@ impl ClientClock {
         {
             self.render = target;
         } else {
-            self.render_rate = 1.0 + (error * 0.1).clamp(-MAX_RATE_ADJUST, MAX_RATE_ADJUST);
-            self.render += elapsed * self.render_rate;
-        }
-    }
-
-    fn shift_predict(&mut self, by: f64) {
-        self.predict += by;
-        self.predict_adjust += by;
-        if let Some(last) = self.leads.back_mut() {
-            last.lead += by;
+            self.render += elapsed * rate(error);
         }
     }
 

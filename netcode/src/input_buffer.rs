@@ -26,8 +26,10 @@ pub struct InputStats {
 pub enum InputSource {
     /// The client's input for this tick.
     Received,
-    /// None arrived: the last input repeated (or the default before any).
+    /// None arrived: the last input repeated.
     Repeated,
+    /// None has ever arrived: the default input, not counted as missing.
+    Default,
 }
 
 /// Inputs of one client, keyed by tick. See the [module docs](self).
@@ -140,13 +142,15 @@ impl<I: Clone> InputBuffer<I> {
                 self.last = Some(frame.clone());
                 (frame, InputSource::Received)
             }
-            None => {
-                self.stats.missing += 1;
-                (
-                    self.last.clone().unwrap_or_else(default),
-                    InputSource::Repeated,
-                )
-            }
+            None => match self.last.clone() {
+                Some(last) => {
+                    self.stats.missing += 1;
+                    (last, InputSource::Repeated)
+                }
+                // The client has not started sending yet (it waits for its first snapshot):
+                // nothing is missing, there is just nothing to repeat.
+                None => (default(), InputSource::Default),
+            },
         }
     }
 }
@@ -192,7 +196,7 @@ mod tests {
         let mut buf = InputBuffer::new();
         assert_eq!(
             buf.take(Tick(1), || frame(9)),
-            (frame(9), InputSource::Repeated)
+            (frame(9), InputSource::Default)
         );
         buf.receive(&datagram(2, &[2]));
         assert_eq!(buf.take(Tick(2), || frame(9)).0, frame(2));
@@ -200,7 +204,11 @@ mod tests {
             buf.take(Tick(3), || frame(9)),
             (frame(2), InputSource::Repeated)
         );
-        assert_eq!(buf.stats().missing, 2);
+        assert_eq!(
+            buf.stats().missing,
+            1,
+            "before the first input nothing is missing"
+        );
         buf.receive(&datagram(3, &[3, 2])); // 3 is late; 2 was applied in time
         assert_eq!(buf.stats().late, 1);
         buf.receive(&datagram(3, &[3])); // counted once

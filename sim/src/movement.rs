@@ -3,7 +3,7 @@
 use glam::Vec2;
 
 use crate::collision::collide_circle;
-use crate::replication::{POS_STEPS_PER_M, VEL_STEPS_PER_MPS};
+use crate::replication::{snap_pos, snap_vel};
 use crate::rules::Rules;
 
 /// Advances a player's position and velocity by one tick under `stick` (length ≤ 1).
@@ -26,13 +26,8 @@ pub fn move_player(pos: &mut Vec2, vel: &mut Vec2, stick: Vec2, rules: &Rules) {
     collide_circle(pos, vel, c.player_radius_m, arena, &c.obstacles, 0.0);
     // Snap to the grid the wire uses, so a client that resets to a snapshot and replays its
     // inputs computes exactly what the server did.
-    *pos = snap(*pos, POS_STEPS_PER_M);
-    *vel = snap(*vel, VEL_STEPS_PER_MPS);
-}
-
-/// `v` rounded to the nearest multiple of `1/steps`.
-fn snap(v: Vec2, steps: f32) -> Vec2 {
-    (v * steps).round() / steps
+    *pos = snap_pos(*pos);
+    *vel = snap_vel(*vel);
 }
 
 #[cfg(test)]

@@ -116,6 +116,18 @@ pub fn dequantize_mps(steps: i32) -> f32 {
     steps as f32 / VEL_STEPS_PER_MPS
 }
 
+/// `pos` moved to the nearest point of the wire's position grid.
+#[must_use]
+pub fn snap_pos(pos: Vec2) -> Vec2 {
+    (pos * POS_STEPS_PER_M).round() / POS_STEPS_PER_M
+}
+
+/// `vel` moved to the nearest point of the wire's velocity grid.
+#[must_use]
+pub fn snap_vel(vel: Vec2) -> Vec2 {
+    (vel * VEL_STEPS_PER_MPS).round() / VEL_STEPS_PER_MPS
+}
+
 /// A position quantized to the grid the wire uses.
 #[must_use]
 pub fn quantize_pos(pos: Vec2) -> [i32; 2] {

@@ -43,7 +43,10 @@ impl World {
         let mut rng = ChaCha8Rng::seed_from_u64(rules.config().seed);
         let c = rules.config();
         let spawn_points = (0..c.spawn_points)
-            .map(|_| clear_spot(&mut rng, &rules, c.player_radius_m * 2.0))
+            // On the wire's grid, so a respawned player's state is exactly what clients see.
+            .map(|_| {
+                crate::replication::snap_pos(clear_spot(&mut rng, &rules, c.player_radius_m * 2.0))
+            })
             .collect();
         let mut entities = SlotMap::with_capacity_and_key(c.prop_count as usize + 64);
         for _ in 0..c.prop_count {
