@@ -31,8 +31,16 @@ pub fn enemies(
         if state.kind != KIND_PLAYER || index == own {
             continue;
         }
+        // Alive in both snapshots the frame is drawn between: a player who dies (or
+        // respawns) between them is not a target until the change is on screen.
+        let alive =
+            |s: Option<&tickwire_netcode::schema::EntityState>| s.is_none_or(|s| s.fields[3] > 0);
+        let (from, to) = frame.states(index);
+        if from.is_none() || !alive(from) || !alive(to) {
+            continue;
+        }
         if let Some((_, f)) = frame.entity(client.schema(), index) {
-            if f[3] > 0.0 {
+            {
                 out.push(Seen {
                     index,
                     pos: Vec2::new(f[0], f[1]) / POS_STEPS_PER_M,

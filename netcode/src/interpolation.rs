@@ -103,6 +103,13 @@ impl<'a> RenderFrame<'a> {
         }
     }
 
+    /// Entity `index` in the two snapshots this frame is drawn between (the older first;
+    /// the newer is `None` when holding a single snapshot).
+    #[must_use]
+    pub fn states(&self, index: u32) -> (Option<&'a EntityState>, Option<&'a EntityState>) {
+        (self.from.get(index), self.to.and_then(|s| s.get(index)))
+    }
+
     /// Entity `index` as this frame shows it: its kind and each field in quantized units
     /// (fractional), angles unwrapped along the shorter arc.
     #[must_use]

@@ -34,10 +34,12 @@ impl PartialEq for PredictedPlayer {
             cooldown_ticks,
             fired: _,
         } = *self;
+        // While dead only where the body lies matters: the server's trigger then follows its
+        // count of ticks since death (the trade window), which the client does not track.
         pos == other.pos
             && vel == other.vel
             && alive == other.alive
-            && cooldown_ticks == other.cooldown_ticks
+            && (!alive || cooldown_ticks == other.cooldown_ticks)
     }
 }
 

@@ -75,6 +75,10 @@ pub struct ArenaConfig {
     pub fire_cooldown_s: f32,
     /// Time a dead player waits before respawning (seconds; rounded to whole ticks).
     pub respawn_s: f32,
+    /// How long after being killed a player's shots still count (seconds; rounded to whole
+    /// ticks): shots they fired before they could know they were dead, so two players who
+    /// shoot each other both score (a trade). 0 = the dead never fire.
+    pub trade_window_s: f32,
     /// Number of props placed at start.
     pub prop_count: u32,
     /// Prop radius (metres).
@@ -140,6 +144,9 @@ impl Default for ArenaConfig {
             weapon_range_m: 60.0,
             fire_cooldown_s: 0.25,
             respawn_s: 3.0,
+            // A shooter learns of their own death a round trip plus their input lead after
+            // it happens; 0.5 s covers a 200 ms connection with jitter.
+            trade_window_s: 0.5,
             // 500 props, about 2 % moving at a time: the mostly-still crowd delta
             // compression must win on.
             prop_count: 500,
@@ -177,6 +184,7 @@ impl ArenaConfig {
             weapon_range_m,
             fire_cooldown_s,
             respawn_s,
+            trade_window_s,
             prop_count,
             prop_radius_m,
             prop_friction_mps2,
@@ -204,6 +212,11 @@ impl ArenaConfig {
         check_range("weapon_range_m", *weapon_range_m, 0.0..=10_000.0)?;
         check_range("fire_cooldown_s", *fire_cooldown_s, 0.0..=60.0)?;
         check_range("respawn_s", *respawn_s, 0.0..=600.0)?;
+        check_range(
+            "trade_window_s",
+            *trade_window_s,
+            0.0..=(*respawn_s).min(1.0),
+        )?;
         check_range("prop_count", *prop_count, 0..=100_000)?;
         check_range("prop_radius_m", *prop_radius_m, 0.05..=max_radius.min(10.0))?;
         check_range("prop_friction_mps2", *prop_friction_mps2, 0.0..=1000.0)?;
@@ -252,6 +265,7 @@ mod tests {
             ("weapon_range_m", |c| c.weapon_range_m = -5.0),
             ("fire_cooldown_s", |c| c.fire_cooldown_s = 61.0),
             ("respawn_s", |c| c.respawn_s = -1.0),
+            ("trade_window_s", |c| c.trade_window_s = 1.5),
             ("prop_count", |c| c.prop_count = 1_000_000),
             ("prop_radius_m", |c| c.prop_radius_m = 0.0),
             ("prop_friction_mps2", |c| c.prop_friction_mps2 = -1.0),

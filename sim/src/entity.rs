@@ -65,6 +65,13 @@ pub struct Player {
     pub respawn_ticks: u32,
     /// Ticks left before the weapon can fire again.
     pub cooldown_ticks: u32,
+    /// Ticks since death (0 while alive).
+    pub dead_ticks: u32,
+    /// During the trade window after death: where the player would be had they lived, moved
+    /// by their inputs, so a trade shot leaves from where the player saw themselves.
+    pub ghost_pos: Vec2,
+    /// The ghost's velocity (metres per second).
+    pub ghost_vel: Vec2,
     /// Input handed to the current step; always `None` between steps.
     #[serde(skip)]
     pub(crate) pending_input: Option<PlayerInput>,

@@ -14,6 +14,7 @@ pub struct Rules {
     dt_s: f32,
     fire_cooldown_ticks: u32,
     respawn_ticks: u32,
+    trade_window_ticks: u32,
     prop_kick_chance_per_tick: f32,
 }
 
@@ -28,6 +29,7 @@ impl Rules {
         Ok(Self {
             fire_cooldown_ticks: tick_rate.ticks_in_secs(config.fire_cooldown_s),
             respawn_ticks: tick_rate.ticks_in_secs(config.respawn_s),
+            trade_window_ticks: tick_rate.ticks_in_secs(config.trade_window_s),
             prop_kick_chance_per_tick: (config.prop_kick_per_s * dt_s).min(1.0),
             config,
             tick_rate,
@@ -63,6 +65,12 @@ impl Rules {
     #[must_use]
     pub fn respawn_ticks(&self) -> u32 {
         self.respawn_ticks
+    }
+
+    /// Ticks after death during which a player's shots still count.
+    #[must_use]
+    pub fn trade_window_ticks(&self) -> u32 {
+        self.trade_window_ticks
     }
 
     /// Chance per tick that a resting prop is kicked (0..=1).

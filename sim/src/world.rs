@@ -225,6 +225,23 @@ impl World {
             let input = player.pending_input.take();
             player.cooldown_ticks = player.cooldown_ticks.saturating_sub(1);
             if !player.is_alive() {
+                player.dead_ticks += 1;
+                // A trade: shots fired before the player could know they were dead count.
+                let trigger = input.is_some_and(|i| i.fire) && player.cooldown_ticks == 0;
+                if player.dead_ticks <= self.rules.trade_window_ticks() {
+                    let movement = input.map_or(Vec2::ZERO, |i| i.movement);
+                    move_player(
+                        &mut player.ghost_pos,
+                        &mut player.ghost_vel,
+                        movement,
+                        &self.rules,
+                    );
+                    if trigger {
+                        player.cooldown_ticks = self.rules.fire_cooldown_ticks();
+                        let aim = input.map_or(player.aim_rad, |i| i.aim_rad);
+                        ids.push((id, player.ghost_pos, aim));
+                    }
+                }
                 if player.respawn_ticks > 1 {
                     player.respawn_ticks -= 1;
                 } else {
@@ -232,6 +249,7 @@ impl World {
                     entity.pos = self.spawn_points.get(spot).copied().unwrap_or_default();
                     entity.vel = Vec2::ZERO;
                     player.respawn_ticks = 0;
+                    player.dead_ticks = 0;
                     player.health = self.rules.config().max_health;
                     self.events.push(GameEvent::Respawned { player: id });
                 }
@@ -278,7 +296,7 @@ impl World {
             let Some(Entity {
                 body: Body::Player(victim),
                 vel,
-                ..
+                pos,
             }) = self.entities.get_mut(target)
             else {
                 continue;
@@ -297,6 +315,8 @@ impl World {
             }
             victim.deaths += 1;
             victim.respawn_ticks = respawn.max(1);
+            victim.ghost_pos = *pos;
+            victim.ghost_vel = *vel;
             *vel = Vec2::ZERO;
             self.events.push(GameEvent::Killed { shooter, target });
             if let Some(Entity {
@@ -335,6 +355,9 @@ impl World {
                     h.u32(p.deaths);
                     h.u32(p.respawn_ticks);
                     h.u32(p.cooldown_ticks);
+                    h.u32(p.dead_ticks);
+                    h.vec2(p.ghost_pos);
+                    h.vec2(p.ghost_vel);
                 }
                 Body::Prop(p) => {
                     h.u32(1);

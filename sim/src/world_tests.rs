@@ -173,26 +173,31 @@ fn the_dead_respawn_at_a_spawn_point_after_the_delay() {
     place(&mut world, target, Vec2::new(30.0, 50.0));
     world.step(&[(shooter, fire_at(0.0))]);
     assert!(!player(&world, target).is_alive());
-    // The dead do not move or fire.
+    // The dead do not move; they fire only within the trade window after death.
     let at_death = world.get(target).unwrap().pos;
     let respawn = world.rules().respawn_ticks();
-    for _ in 1..respawn {
-        world.step(&[(
-            target,
-            PlayerInput {
-                movement: Vec2::X,
-                aim_rad: 3.1,
-                fire: true,
-            },
-        )]);
+    let window = world.rules().trade_window_ticks();
+    let mut shots = Vec::new();
+    for dead_for in 1..respawn {
+        let input = PlayerInput {
+            movement: Vec2::X,
+            aim_rad: 3.1,
+            fire: true,
+        };
+        world.step(&[(target, input)]);
         assert_eq!(world.get(target).unwrap().pos, at_death);
-        assert!(
-            !world
-                .events()
-                .iter()
-                .any(|e| matches!(e, GameEvent::Fired { .. }))
-        );
+        if world
+            .events()
+            .iter()
+            .any(|e| matches!(e, GameEvent::Fired { shooter, .. } if *shooter == target))
+        {
+            shots.push(dead_for);
+        }
     }
+    assert!(
+        !shots.is_empty() && shots.iter().all(|&t| t <= window),
+        "shots after death at {shots:?}"
+    );
     world.step(&[]);
     assert!(
         world

@@ -13,6 +13,7 @@ use serde::Serialize;
 use tickwire_benches::print_table;
 use tickwire_bot::Behaviour;
 use tickwire_bot::netsim::{NetSim, Script};
+use tickwire_netcode::Tick;
 use tickwire_netcode::link_conditioner::LinkConfig;
 
 /// Run the bot swarm over simulated bad networks.
@@ -49,6 +50,10 @@ struct Profile {
     extrapolated_frame_fraction: f64,
     hits_confirmed_fraction: f64,
     hits_in_view: u64,
+    /// In-view hits whose shooter was already dead on the server (the shot never happened).
+    hits_by_dead_shooter_fraction: f64,
+    /// Confirmed over in-view hits the server did fire (shooter alive on the server).
+    hits_confirmed_when_fired_fraction: f64,
     inputs_missing_fraction: f64,
     inputs_late_fraction: f64,
     clock_settle_s: f64,
@@ -86,6 +91,8 @@ fn main() -> Result<()> {
                     p.hits_confirmed_fraction * 100.0,
                     p.hits_in_view
                 ),
+                format!("{:.1}%", p.hits_by_dead_shooter_fraction * 100.0),
+                format!("{:.2}%", p.hits_confirmed_when_fired_fraction * 100.0),
                 format!("{:.4}%", p.inputs_missing_fraction * 100.0),
                 format!("{:.4}%", p.inputs_late_fraction * 100.0),
                 format!("{:.2}", p.clock_settle_s),
@@ -102,6 +109,8 @@ fn main() -> Result<()> {
             "max corr m",
             "extrapolated",
             "hits confirmed",
+            "by the dead",
+            "confirmed if fired",
             "inputs missing",
             "inputs late",
             "settle s",
@@ -176,7 +185,7 @@ fn run(name: &str, link: LinkConfig, args: &Args) -> Result<Profile> {
     let minutes = total.as_secs_f64() / 60.0;
     let (mut corrections, mut max_corr, mut frames, mut extrapolated, mut in_view, mut confirmed) =
         (0u64, 0f32, 0u64, 0u64, 0u64, 0u64);
-    let (mut missing, mut late, mut ticks) = (0u64, 0u64, 0u64);
+    let (mut missing, mut late, mut ticks, mut never_fired) = (0u64, 0u64, 0u64, 0u64);
     for bot in &sim.bots {
         let p = bot.net.prediction_stats();
         corrections += p.corrections;
@@ -184,8 +193,19 @@ fn run(name: &str, link: LinkConfig, args: &Args) -> Result<Profile> {
         let s = bot.net.stats();
         frames += s.frames;
         extrapolated += s.extrapolated_frames + s.held_frames;
-        in_view += bot.hits_in_view.len() as u64;
-        confirmed += bot.hits_confirmed;
+        // Shots still in flight when the run stops have not been judged: leave out the last
+        // second.
+        let judged = |t: &Tick| sim.room.world().tick().since(*t) > config.tick.tick_hz as i32;
+        let seen: Vec<_> = bot.hits_in_view.iter().filter(|(t, _)| judged(t)).collect();
+        in_view += seen.len() as u64;
+        confirmed += seen
+            .iter()
+            .filter(|(t, g)| bot.server_shots.contains(&(*t, Some(*g))))
+            .count() as u64;
+        never_fired += seen
+            .iter()
+            .filter(|(t, _)| !bot.server_shots.iter().any(|(s, _)| s == t))
+            .count() as u64;
         if let Some(i) = sim.room.input_stats(bot.id) {
             missing += u64::from(i.missing);
             late += u64::from(i.late);
@@ -208,6 +228,8 @@ fn run(name: &str, link: LinkConfig, args: &Args) -> Result<Profile> {
         extrapolated_frame_fraction: ratio(extrapolated, frames),
         hits_confirmed_fraction: ratio(confirmed, in_view),
         hits_in_view: in_view,
+        hits_by_dead_shooter_fraction: ratio(never_fired, in_view),
+        hits_confirmed_when_fired_fraction: ratio(confirmed, in_view.saturating_sub(never_fired)),
         inputs_missing_fraction: ratio(missing, ticks),
         inputs_late_fraction: ratio(late, ticks),
         clock_settle_s: settle,
