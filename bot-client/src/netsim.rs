@@ -238,6 +238,11 @@ impl SimBot {
                     self.brain.think(me.pos, &targets, arena, dt_s)
                 }
             };
+            // Like a player who has just spawned in, hold fire until inputs arrive in time.
+            let input = PlayerInput {
+                fire: input.fire && self.net.is_synced(),
+                ..input
+            };
             let wire = WireInput::from_input(&input);
             let Ok(datagram) = self.net.submit_input(tick, wire) else {
                 break;

@@ -111,6 +111,7 @@ where
     last_snapshot: Option<Tick>,
     last_frame: Option<Instant>,
     rendering: bool,
+    synced: bool,
     stats: ClientStats,
     out: Vec<u8>,
 }
@@ -148,6 +149,7 @@ where
             last_snapshot: None,
             last_frame: None,
             rendering: false,
+            synced: false,
             stats: ClientStats::default(),
             out: Vec::new(),
         }
@@ -181,6 +183,10 @@ where
                     f.inputs_late,
                     f.inputs_missing,
                 );
+                let clock = &self.clock;
+                self.synced |= clock
+                    .lead()
+                    .is_some_and(|lead| (lead - clock.target_lead()).abs() <= 1.0);
             }
         }
         if received.completed {
@@ -315,6 +321,13 @@ where
     #[must_use]
     pub fn predicted_tick(&self) -> Option<Tick> {
         self.predictor.current().map(|(t, _)| t)
+    }
+
+    /// Whether the input clock has reached its target lead at least once since connecting:
+    /// from then on inputs arrive in time. A game can hold the player's trigger until then.
+    #[must_use]
+    pub fn is_synced(&self) -> bool {
+        self.synced
     }
 
     /// The predicted local state (at the start of the next tick to predict).

@@ -27,7 +27,7 @@ const GAIN: f64 = 0.1;
 /// How long arrival samples are remembered (for jitter and loss).
 const ARRIVAL_WINDOW: Duration = Duration::from_secs(2);
 /// How long lead reports are remembered (the lowest steers).
-const LEAD_WINDOW: Duration = Duration::from_secs(1);
+const LEAD_WINDOW: Duration = Duration::from_secs(2);
 /// Missing inputs should be rarer than this once the lead is on target.
 const MISSING_GOAL: f64 = 1e-4;
 
@@ -156,7 +156,9 @@ impl ClientClock {
         if p <= 0.0 {
             return 0.0;
         }
-        ((MISSING_GOAL.ln() / p.ln()).ceil() - 1.0).max(0.0)
+        // Continuous rather than rounded up, so a loss estimate hovering at a threshold does
+        // not make the target jump by a whole tick back and forth.
+        (MISSING_GOAL.ln() / p.ln() - 1.0).max(0.0)
     }
 
     /// A snapshot part for `tick` arrived at `now`.

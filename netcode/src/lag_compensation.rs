@@ -71,7 +71,12 @@ impl HitboxHistory {
     /// The hitboxes as they were at fractional tick `view` (interpolated between the stored
     /// ticks around it), appended to `out`. A moment older than the maximum rewind is judged
     /// at the limit; one newer than the newest record at the newest.
-    pub fn rewind(&self, view: f64, out: &mut Vec<PastHitbox>) -> Rewind {
+    ///
+    /// Clients see the world in snapshots every `snapshot_interval` ticks and draw an entity
+    /// only when both snapshots around the moment hold it, so a hitbox counts only when it
+    /// was recorded at both of those ticks: nobody is hit who was not on the shooter's
+    /// screen (just respawned, or already dead in the newer snapshot).
+    pub fn rewind(&self, view: f64, snapshot_interval: u32, out: &mut Vec<PastHitbox>) -> Rewind {
         let (Some((newest, _)), Some((oldest, _))) = (self.ticks.back(), self.ticks.front()) else {
             return Rewind {
                 tick: view,
@@ -85,25 +90,20 @@ impl HitboxHistory {
         let floor = at.floor();
         let frac = (at - floor) as f32;
         let base = newest.sub((newest_f - floor) as u32);
-        let a = self
-            .ticks
-            .iter()
-            .find(|(t, _)| *t == base)
-            .map(|(_, b)| b.as_slice())
-            .unwrap_or(&[]);
-        let b = self
-            .ticks
-            .iter()
-            .find(|(t, _)| *t == base.next())
-            .map_or(a, |(_, b)| b.as_slice());
+        let a = self.at(base).unwrap_or(&[]);
+        let b = self.at(base.next()).unwrap_or(a);
+        let interval = snapshot_interval.max(1);
+        let shown_from = Tick(base.0 - base.0 % interval);
+        let shown_to = shown_from.add(interval);
+        let first = self.at(shown_from);
+        let second = self.at(shown_to);
         for h in a {
-            let later = b
-                .binary_search_by_key(&h.index, |x| x.index)
-                .ok()
-                .and_then(|i| b.get(i))
-                .filter(|x| x.uid == h.uid);
+            let seen_in = |ticks: Option<&[PastHitbox]>| ticks.is_none_or(|t| find(t, h).is_some());
+            if !seen_in(first) || !seen_in(second) {
+                continue;
+            }
             let mut center = h.center;
-            if let Some(l) = later {
+            if let Some(l) = find(b, h) {
                 for ((c, from), to) in center.iter_mut().zip(h.center).zip(l.center) {
                     *c = from + (to - from) * frac;
                 }
@@ -112,6 +112,23 @@ impl HitboxHistory {
         }
         Rewind { tick: at, clamped }
     }
+
+    fn at(&self, tick: Tick) -> Option<&[PastHitbox]> {
+        self.ticks
+            .iter()
+            .rev()
+            .find(|(t, _)| *t == tick)
+            .map(|(_, b)| b.as_slice())
+    }
+}
+
+/// The same entity (index and incarnation) in a sorted hitbox list.
+fn find<'a>(boxes: &'a [PastHitbox], h: &PastHitbox) -> Option<&'a PastHitbox> {
+    boxes
+        .binary_search_by_key(&h.index, |x| x.index)
+        .ok()
+        .and_then(|i| boxes.get(i))
+        .filter(|x| x.uid == h.uid)
 }
 
 #[cfg(test)]
@@ -134,7 +151,7 @@ mod tests {
             h.record(Tick(t), [at(t as f32)]);
         }
         let mut out = Vec::new();
-        let r = h.rewind(20.25, &mut out);
+        let r = h.rewind(20.25, 1, &mut out);
         assert!(!r.clamped);
         assert_eq!(out.len(), 1);
         assert!((out[0].center[0] - 20.25).abs() < 1e-5);
@@ -147,23 +164,50 @@ mod tests {
             h.record(Tick(t), [at(t as f32)]);
         }
         let mut out = Vec::new();
-        let r = h.rewind(3.0, &mut out);
+        let r = h.rewind(3.0, 1, &mut out);
         assert!(r.clamped);
         assert_eq!(r.tick, 14.0);
         assert!((out[0].center[0] - 14.0).abs() < 1e-5);
         out.clear();
-        let r = h.rewind(99.0, &mut out);
+        let r = h.rewind(99.0, 1, &mut out);
         assert!(!r.clamped);
         assert_eq!(r.tick, 29.0);
     }
 
     #[test]
-    fn a_new_incarnation_is_not_interpolated_with_the_old() {
+    fn only_what_both_bracketing_snapshots_held_can_be_hit() {
+        let mut h = HitboxHistory::new(15);
+        // Entity 1 exists from tick 0; entity 2 appears at tick 3 (snapshots every 2 ticks).
+        for t in 0..8u32 {
+            let mut boxes = vec![at(t as f32)];
+            if t >= 3 {
+                boxes.push(PastHitbox {
+                    index: 2,
+                    uid: 1,
+                    center: [50.0, 0.0, 0.0],
+                    radius: 0.5,
+                });
+            }
+            h.record(Tick(t), boxes);
+        }
+        let mut out = Vec::new();
+        h.rewind(3.5, 2, &mut out); // between snapshots 2 (without it) and 4 (with it)
+        assert_eq!(out.iter().map(|b| b.index).collect::<Vec<_>>(), vec![1]);
+        out.clear();
+        h.rewind(4.5, 2, &mut out); // between 4 and 6: both hold it
+        assert_eq!(out.len(), 2);
+    }
+
+    #[test]
+    fn a_replaced_incarnation_is_neither_interpolated_nor_hit() {
         let mut h = HitboxHistory::new(4);
         h.record(Tick(0), [at(0.0)]);
         h.record(Tick(1), [PastHitbox { uid: 2, ..at(50.0) }]);
         let mut out = Vec::new();
-        h.rewind(0.5, &mut out);
-        assert_eq!(out[0].center[0], 0.0);
+        h.rewind(0.5, 1, &mut out);
+        assert!(out.is_empty(), "{out:?}");
+        h.rewind(1.0, 1, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].center[0], 50.0);
     }
 }

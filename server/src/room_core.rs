@@ -278,6 +278,7 @@ impl RoomCore {
         }
         let source = Rewound {
             hitboxes: &self.hitboxes,
+            snapshot_interval: self.snapshot_interval(),
             views: &self.views,
             scratch: &self.rewind_scratch,
             clamped: RefCell::new(0),
@@ -381,6 +382,7 @@ fn priority(viewer: Vec2, own_index: u32, e: &NetEntity) -> f32 {
 /// Hitboxes rewound to what each shooter saw.
 struct Rewound<'a> {
     hitboxes: &'a HitboxHistory,
+    snapshot_interval: u32,
     views: &'a [(EntityId, f64)],
     scratch: &'a RefCell<Vec<PastHitbox>>,
     clamped: RefCell<u64>,
@@ -394,7 +396,11 @@ impl HitboxSource for Rewound<'_> {
         };
         let mut scratch = self.scratch.borrow_mut();
         scratch.clear();
-        if self.hitboxes.rewind(view, &mut scratch).clamped {
+        if self
+            .hitboxes
+            .rewind(view, self.snapshot_interval, &mut scratch)
+            .clamped
+        {
             *self.clamped.borrow_mut() += 1;
         }
         let me = net_id(shooter);
