@@ -68,14 +68,15 @@ impl HitboxHistory {
         self.ticks.push_back((tick, boxes));
     }
 
-    /// The hitboxes as they were at fractional tick `view` (interpolated between the stored
-    /// ticks around it), appended to `out`. A moment older than the maximum rewind is judged
-    /// at the limit; one newer than the newest record at the newest.
+    /// The hitboxes as the shooter saw them at fractional tick `view`, appended to `out`.
+    /// A moment older than the maximum rewind is judged at the limit; one newer than the
+    /// newest record at the newest.
     ///
-    /// Clients see the world in snapshots every `snapshot_interval` ticks and draw an entity
-    /// only when both snapshots around the moment hold it, so a hitbox counts only when it
-    /// was recorded at both of those ticks: nobody is hit who was not on the shooter's
-    /// screen (just respawned, or already dead in the newer snapshot).
+    /// Clients see the world in snapshots every `snapshot_interval` ticks and draw an
+    /// entity between the two snapshots around the moment, so the server does the same:
+    /// positions are interpolated between the records at those two snapshot ticks, and a
+    /// hitbox counts only when both hold it (nobody is hit who was not on the shooter's
+    /// screen: just respawned, or already dead in the newer snapshot).
     pub fn rewind(&self, view: f64, snapshot_interval: u32, out: &mut Vec<PastHitbox>) -> Rewind {
         let (Some((newest, _)), Some((oldest, _))) = (self.ticks.back(), self.ticks.front()) else {
             return Rewind {
@@ -87,23 +88,22 @@ impl HitboxHistory {
         let limit = (newest_f - f64::from(self.max_rewind_ticks)).max(f64::from(oldest.0));
         let clamped = view < limit;
         let at = view.clamp(limit, newest_f);
-        let floor = at.floor();
-        let frac = (at - floor) as f32;
-        let base = newest.sub((newest_f - floor) as u32);
-        let a = self.at(base).unwrap_or(&[]);
-        let b = self.at(base.next()).unwrap_or(a);
         let interval = snapshot_interval.max(1);
-        let shown_from = Tick(base.0 - base.0 % interval);
-        let shown_to = shown_from.add(interval);
-        let first = self.at(shown_from);
-        let second = self.at(shown_to);
+        let base = newest.sub((newest_f - at.floor()) as u32);
+        let from = Tick(base.0 - base.0 % interval);
+        let to = from.add(interval);
+        let frac = ((at - f64::from(from.0)) / f64::from(interval)) as f32;
+        let Some(a) = self.at(from).or_else(|| self.at(base)) else {
+            return Rewind { tick: at, clamped };
+        };
+        let b = self.at(to);
         for h in a {
-            let seen_in = |ticks: Option<&[PastHitbox]>| ticks.is_none_or(|t| find(t, h).is_some());
-            if !seen_in(first) || !seen_in(second) {
-                continue;
+            let later = b.map(|b| find(b, h));
+            if later == Some(None) {
+                continue; // gone (or replaced) by the newer snapshot
             }
             let mut center = h.center;
-            if let Some(l) = find(b, h) {
+            if let Some(Some(l)) = later {
                 for ((c, from), to) in center.iter_mut().zip(h.center).zip(l.center) {
                     *c = from + (to - from) * frac;
                 }
