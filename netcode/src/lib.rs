@@ -43,6 +43,8 @@ pub mod lag_compensation;
 pub mod link_conditioner;
 pub mod prediction;
 pub mod protocol;
+#[cfg(feature = "quic")]
+pub mod quic;
 pub mod rng;
 pub mod schema;
 pub mod snapshot;

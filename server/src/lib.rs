@@ -11,6 +11,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod endpoint;
 pub mod room;
 pub mod room_core;
 pub mod stats;

@@ -8,7 +8,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use std::sync::Arc;
 use tickwire_server::config::DEFAULT_TOML;
+
+use tickwire_netcode::quic::GameTransport;
+use tickwire_server::endpoint::{GameEndpoint, Identity};
 use tickwire_server::{ConfigLayers, Room, ServerConfig, TickStats};
 
 /// Tickwire: an authoritative game-state server that runs a match at a fixed tick.
@@ -129,7 +133,9 @@ fn load_config(args: &Args) -> Result<ServerConfig> {
 }
 
 fn run(config: &ServerConfig, args: &Args) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    // Connection tasks are light; the rooms tick on their own threads.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
@@ -137,17 +143,36 @@ fn run(config: &ServerConfig, args: &Args) -> Result<()> {
         .map(|i| Room::start(&format!("room-{i}"), config))
         .collect::<Result<Vec<_>, _>>()
         .context("cannot start rooms")?;
+    let rooms = Arc::new(rooms);
     let started = Instant::now();
-    eprintln!(
-        "tickwire-server: {} room(s) at {} Hz tick, {} Hz snapshots; Ctrl-C to stop",
-        rooms.len(),
-        config.tick.tick_hz,
-        config.tick.snapshot_hz
-    );
-    let reason = runtime.block_on(wait_for_stop(&rooms, args, started))?;
+    let reason = runtime.block_on(async {
+        let identity = Identity::self_signed().context("cannot make the development certificate")?;
+        let endpoint = GameEndpoint::start(config.server.bind, &identity, &GameTransport::default(), Arc::clone(&rooms))
+            .with_context(|| format!("cannot listen on {}", config.server.bind))?;
+        let cert_path = std::env::temp_dir().join("tickwire-dev-cert.der");
+        if let Some(leaf) = identity.leaf() {
+            std::fs::write(&cert_path, leaf.as_ref())
+                .with_context(|| format!("cannot write the certificate to {}", cert_path.display()))?;
+        }
+        eprintln!(
+            "tickwire-server: {} room(s) at {} Hz tick, {} Hz snapshots, listening on {}; Ctrl-C to stop",
+            rooms.len(),
+            config.tick.tick_hz,
+            config.tick.snapshot_hz,
+            endpoint.local_addr()?,
+        );
+        eprintln!(
+            "development certificate: {} (SHA-256 {})",
+            cert_path.display(),
+            identity.fingerprint()
+        );
+        let reason = wait_for_stop(&rooms, args, started).await?;
+        endpoint.shutdown(reason).await;
+        anyhow::Ok(reason)
+    })?;
     let finals: Vec<(String, TickStats)> = rooms
-        .into_iter()
-        .map(|r| (r.name().to_owned(), r.stop()))
+        .iter()
+        .map(|r| (r.name().to_owned(), r.stats()))
         .collect();
     eprintln!("stopped: {reason}");
     print_report(config, &finals, started.elapsed());

@@ -1,19 +1,32 @@
-//! A room: one match, with its own world and the thread that ticks it.
+//! A room: one match, with its own [`RoomCore`] and the thread that ticks it.
 //!
 //! Each room's tick loop runs on a dedicated `std::thread` (not a tokio task: an async timer
 //! is a millisecond late at best) and sleeps to absolute deadlines with [`SystemClock`].
+//! Connection tasks talk to it through a bounded channel of [`RoomCommand`]s, drained at the
+//! start of every tick (at most [`MAX_COMMANDS_PER_TICK`], so a flood cannot stall a tick);
+//! snapshots leave straight from the tick thread (`send_datagram` is synchronous).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
+use bytes::Bytes;
+use tickwire_netcode::protocol::{RejectReason, Welcome};
 use tickwire_netcode::{ConfigError, Tick};
-use tickwire_sim::{Body, World};
+use tickwire_sim::Body;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::ServerConfig;
+use crate::room_core::{ClientId, RoomCore, RoomStats};
 use crate::stats::TickStats;
 use crate::tick_loop::TickSchedule;
+
+/// Most commands a room handles per tick; the rest wait for the next tick.
+pub const MAX_COMMANDS_PER_TICK: usize = 4096;
+/// Commands that may wait for a room before senders are refused.
+const COMMAND_QUEUE: usize = 16 * 1024;
 
 /// A room could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +51,32 @@ pub struct RoomView {
     pub props: usize,
     /// Props in motion.
     pub moving_props: usize,
+    /// Room figures (shots, datagrams and bytes out, bad datagrams).
+    pub stats: RoomStats,
+}
+
+/// A request to a room from a connection task.
+#[derive(Debug)]
+pub enum RoomCommand {
+    /// Admit a client; the reply carries its id and welcome, or why not.
+    Join {
+        /// The client's connection (snapshots are sent on it).
+        connection: quinn::Connection,
+        /// Where to answer.
+        reply: tokio::sync::oneshot::Sender<Result<(ClientId, Welcome), RejectReason>>,
+    },
+    /// A datagram from a client.
+    Datagram {
+        /// Who sent it.
+        client: ClientId,
+        /// Its bytes.
+        bytes: Bytes,
+    },
+    /// A client left (or its connection was lost).
+    Leave {
+        /// Who.
+        client: ClientId,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -52,34 +91,38 @@ struct Shared {
 pub struct Room {
     name: String,
     shared: Arc<Shared>,
+    commands: SyncSender<RoomCommand>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Room {
-    /// Builds a world from `config` and starts ticking it.
+    /// Builds a room from `config` and starts ticking it.
     ///
     /// # Errors
     /// [`RoomError::Config`] if the arena or tick rate is invalid, [`RoomError::Thread`] if
     /// the thread cannot be spawned.
     pub fn start(name: &str, config: &ServerConfig) -> Result<Self, RoomError> {
-        let world = World::new(config.rules()?);
+        let core = RoomCore::new(name, config)?;
         let rate = config.tick_rate()?;
         let clock = SystemClock::new(config.spin());
         let max_catch_up = config.tick.max_catch_up_ticks;
         let shared = Arc::new(Shared::default());
+        let (commands, inbox) = sync_channel(COMMAND_QUEUE);
         let thread = std::thread::Builder::new()
             .name(format!("room-{name}"))
             .spawn({
                 let shared = Arc::clone(&shared);
                 move || {
-                    let schedule = TickSchedule::new(clock.now(), rate, world.tick(), max_catch_up);
-                    run(world, schedule, &clock, &shared, rate.hz());
+                    let schedule =
+                        TickSchedule::new(clock.now(), rate, core.world().tick(), max_catch_up);
+                    run(core, schedule, &clock, &shared, &inbox, rate.hz());
                 }
             })?;
         tracing::info!(room = name, tick_hz = rate.hz(), "room started");
         Ok(Self {
             name: name.to_owned(),
             shared,
+            commands,
             thread: Some(thread),
         })
     }
@@ -88,6 +131,14 @@ impl Room {
     #[must_use]
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Sends a command to the room without waiting.
+    ///
+    /// # Errors
+    /// The command back if the room's queue is full or the room has stopped.
+    pub fn send(&self, command: RoomCommand) -> Result<(), TrySendError<RoomCommand>> {
+        self.commands.try_send(command)
     }
 
     /// A copy of the tick figures so far.
@@ -141,12 +192,14 @@ impl Drop for Room {
 
 /// The tick thread's loop.
 fn run(
-    mut world: World,
+    mut core: RoomCore,
     mut schedule: TickSchedule,
     clock: &impl Clock,
     shared: &Shared,
+    inbox: &Receiver<RoomCommand>,
     view_every: u32,
 ) {
+    let mut connections: HashMap<ClientId, quinn::Connection> = HashMap::new();
     let mut since_view = 0;
     while !shared.stop.load(Ordering::Relaxed) {
         let start = schedule.wait(clock);
@@ -154,7 +207,18 @@ fn run(
             tracing::warn!(skipped = start.skipped, tick = %start.tick, "tick loop fell behind; skipped ticks");
         }
         let began = clock.now();
-        world.step(&[]);
+        for command in inbox.try_iter().take(MAX_COMMANDS_PER_TICK) {
+            handle(&mut core, &mut connections, command);
+        }
+        let sent = core.tick(&mut |client, bytes| {
+            if let Some(connection) = connections.get(&client) {
+                // quinn drops the oldest queued datagram when its buffer is full.
+                let _ = connection.send_datagram(Bytes::copy_from_slice(bytes));
+            }
+        });
+        if let Err(e) = sent {
+            tracing::error!(error = %e, "snapshot encoding failed");
+        }
         let took = clock.now().saturating_duration_since(began);
         shared
             .stats
@@ -164,14 +228,51 @@ fn run(
         since_view += 1;
         if since_view >= view_every {
             since_view = 0;
-            *shared.view.lock().unwrap_or_else(PoisonError::into_inner) = view_of(&world);
+            *shared.view.lock().unwrap_or_else(PoisonError::into_inner) = view_of(&core);
         }
     }
 }
 
-fn view_of(world: &World) -> RoomView {
+fn handle(
+    core: &mut RoomCore,
+    connections: &mut HashMap<ClientId, quinn::Connection>,
+    command: RoomCommand,
+) {
+    match command {
+        RoomCommand::Join { connection, reply } => {
+            let max = connection.max_datagram_size().unwrap_or(1200);
+            let result = core.join(max);
+            let joined = result.as_ref().ok().map(|(id, _)| *id);
+            if let Some(id) = joined {
+                tracing::info!(room = core.name(), client = id.0, remote = %connection.remote_address(), "client joined");
+                connections.insert(id, connection);
+            }
+            if reply.send(result).is_err() {
+                // The connection task is gone: undo the join.
+                if let Some(id) = joined {
+                    core.leave(id);
+                    connections.remove(&id);
+                }
+            }
+        }
+        RoomCommand::Datagram { client, bytes } => {
+            if let Err(e) = core.handle_datagram(client, &bytes) {
+                tracing::debug!(client = client.0, error = %e, "dropped a bad datagram");
+            }
+        }
+        RoomCommand::Leave { client } => {
+            core.leave(client);
+            connections.remove(&client);
+            tracing::info!(room = core.name(), client = client.0, "client left");
+        }
+    }
+}
+
+fn view_of(core: &RoomCore) -> RoomView {
+    let world = core.world();
     let mut view = RoomView {
         tick: world.tick(),
+        stats: core.stats(),
         ..RoomView::default()
     };
     for (_, e) in world.entities() {

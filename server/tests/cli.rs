@@ -137,7 +137,14 @@ fn help_lists_the_config_flags() {
 
 #[test]
 fn runs_on_the_embedded_default_and_reports() {
-    let out = server(&["--duration", "1s", "--status-every", "0s"]);
+    let out = server(&[
+        "--duration",
+        "1s",
+        "--status-every",
+        "0s",
+        "--bind",
+        "127.0.0.1:0",
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let report = text(&out.stdout);
     assert!(report.contains("Tickwire server report"), "{report}");

@@ -1,0 +1,252 @@
+//! The QUIC endpoint: TLS identity, accepting connections, and each connection's task.
+//!
+//! A connection opens one bidirectional control stream and says hello; the server answers
+//! with a welcome (having placed the player in a room with space) or a reject with a reason,
+//! then forwards the client's datagrams to its room until the client leaves or the
+//! connection is lost. Snapshots go out from the room's tick thread.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use quinn::Endpoint;
+use rustls::pki_types::CertificateDer;
+use sha2::{Digest, Sha256};
+use tickwire_netcode::protocol::{
+    ClientControl, Hello, PROTOCOL_VERSION, RejectReason, ServerControl,
+};
+use tickwire_netcode::quic::{GameTransport, QuicError, recv_control, send_control, server_config};
+
+use crate::room::{Room, RoomCommand};
+use crate::room_core::ClientId;
+
+/// How long a new connection may take to say hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The server's TLS identity.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// The certificate chain, leaf first (DER).
+    pub cert_chain: Vec<CertificateDer<'static>>,
+    /// The private key (PKCS#8 DER).
+    pub key_pkcs8: Vec<u8>,
+}
+
+impl Identity {
+    /// A fresh self-signed certificate for `localhost` and `127.0.0.1`, for development.
+    ///
+    /// # Errors
+    /// [`QuicError::Tls`] if generation fails.
+    pub fn self_signed() -> Result<Self, QuicError> {
+        let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+        let cert =
+            rcgen::generate_simple_self_signed(names).map_err(|e| QuicError::Tls(e.to_string()))?;
+        Ok(Self {
+            cert_chain: vec![cert.cert.der().clone()],
+            key_pkcs8: cert.signing_key.serialize_der(),
+        })
+    }
+
+    /// The leaf certificate, which a development client trusts directly.
+    #[must_use]
+    pub fn leaf(&self) -> Option<&CertificateDer<'static>> {
+        self.cert_chain.first()
+    }
+
+    /// SHA-256 of the leaf certificate, hex, for clients that pin it.
+    #[must_use]
+    pub fn fingerprint(&self) -> String {
+        self.leaf()
+            .map(|c| {
+                Sha256::digest(c.as_ref())
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// The listening endpoint and the rooms it places players in.
+#[derive(Debug)]
+pub struct GameEndpoint {
+    endpoint: Endpoint,
+}
+
+impl GameEndpoint {
+    /// Binds `addr` with `identity` and starts accepting connections into `rooms` (on the
+    /// current tokio runtime).
+    ///
+    /// # Errors
+    /// If TLS cannot be configured or the socket cannot be bound.
+    pub fn start(
+        addr: SocketAddr,
+        identity: &Identity,
+        transport: &GameTransport,
+        rooms: Arc<Vec<Room>>,
+    ) -> anyhow::Result<Self> {
+        let config = server_config(
+            identity.cert_chain.clone(),
+            identity.key_pkcs8.clone(),
+            transport,
+        )?;
+        let endpoint = Endpoint::server(config, addr)?;
+        tracing::info!(addr = %endpoint.local_addr()?, fingerprint = identity.fingerprint(), "listening");
+        let accepting = endpoint.clone();
+        tokio::spawn(async move {
+            while let Some(incoming) = accepting.accept().await {
+                let rooms = Arc::clone(&rooms);
+                tokio::spawn(async move {
+                    if let Err(e) = serve(incoming, rooms).await {
+                        tracing::debug!(error = %e, "connection ended");
+                    }
+                });
+            }
+        });
+        Ok(Self { endpoint })
+    }
+
+    /// The address actually bound (port 0 picks a free port).
+    ///
+    /// # Errors
+    /// If the socket is gone.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.endpoint.local_addr()
+    }
+
+    /// Closes every connection with `reason` and waits (bounded) for the goodbyes to leave.
+    pub async fn shutdown(&self, reason: &str) {
+        self.endpoint
+            .close(quinn::VarInt::from_u32(0), reason.as_bytes());
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.endpoint.wait_idle()).await;
+    }
+}
+
+/// One connection, from hello to goodbye.
+async fn serve(incoming: quinn::Incoming, rooms: Arc<Vec<Room>>) -> anyhow::Result<()> {
+    let connection = incoming.await?;
+    let remote = connection.remote_address();
+    let (mut send, mut recv) =
+        tokio::time::timeout(HELLO_TIMEOUT, connection.accept_bi()).await??;
+    let hello =
+        tokio::time::timeout(HELLO_TIMEOUT, recv_control::<ClientControl>(&mut recv)).await??;
+    let Some(ClientControl::Hello(hello)) = hello else {
+        reject(
+            &mut send,
+            &connection,
+            RejectReason::BadHello,
+            "expected a hello first",
+        )
+        .await;
+        return Ok(());
+    };
+    if hello.version != PROTOCOL_VERSION {
+        let message = format!(
+            "this server speaks protocol {PROTOCOL_VERSION}, the client {}",
+            hello.version
+        );
+        tracing::info!(%remote, client_version = hello.version, "rejected: protocol version");
+        reject(
+            &mut send,
+            &connection,
+            RejectReason::VersionMismatch {
+                server: PROTOCOL_VERSION,
+            },
+            &message,
+        )
+        .await;
+        return Ok(());
+    }
+    let Some((room, client, welcome)) = join(&rooms, &connection, &hello).await else {
+        tracing::info!(%remote, "rejected: server full");
+        reject(
+            &mut send,
+            &connection,
+            RejectReason::ServerFull,
+            "every room is full",
+        )
+        .await;
+        return Ok(());
+    };
+    send_control(&mut send, &ServerControl::Welcome(welcome)).await?;
+    let reason = forward(&connection, &mut recv, room, client).await;
+    let _ = room.send(RoomCommand::Leave { client });
+    tracing::info!(%remote, client = client.0, %reason, "client disconnected");
+    Ok(())
+}
+
+/// Places the client in the first room with space.
+async fn join<'r>(
+    rooms: &'r [Room],
+    connection: &quinn::Connection,
+    hello: &Hello,
+) -> Option<(&'r Room, ClientId, tickwire_netcode::protocol::Welcome)> {
+    let wanted = hello.room.as_deref();
+    for room in rooms
+        .iter()
+        .filter(|r| wanted.is_none_or(|w| w == r.name()))
+    {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        if room
+            .send(RoomCommand::Join {
+                connection: connection.clone(),
+                reply,
+            })
+            .is_err()
+        {
+            continue;
+        }
+        if let Ok(Ok((client, welcome))) = answer.await {
+            return Some((room, client, welcome));
+        }
+    }
+    None
+}
+
+/// Forwards datagrams to the room until the client leaves; returns why it ended.
+async fn forward(
+    connection: &quinn::Connection,
+    recv: &mut quinn::RecvStream,
+    room: &Room,
+    client: ClientId,
+) -> String {
+    loop {
+        tokio::select! {
+            datagram = connection.read_datagram() => match datagram {
+                Ok(bytes) => {
+                    // A full room queue drops the datagram: the client's redundancy covers it.
+                    let _ = room.send(RoomCommand::Datagram { client, bytes });
+                }
+                Err(e) => return format!("connection lost: {e}"),
+            },
+            message = recv_control::<ClientControl>(recv) => match message {
+                Ok(Some(ClientControl::Goodbye { reason })) => return format!("client left: {reason}"),
+                Ok(Some(ClientControl::Hello(_))) => return "a second hello".to_owned(),
+                Ok(None) => return "control stream finished".to_owned(),
+                Err(e) => {
+                    connection.close(quinn::VarInt::from_u32(1), b"protocol violation");
+                    return format!("bad control message: {e}");
+                }
+            },
+        }
+    }
+}
+
+async fn reject(
+    send: &mut quinn::SendStream,
+    connection: &quinn::Connection,
+    reason: RejectReason,
+    message: &str,
+) {
+    let _ = send_control(
+        send,
+        &ServerControl::Reject {
+            reason,
+            message: message.to_owned(),
+        },
+    )
+    .await;
+    let _ = send.finish();
+    let _ = tokio::time::timeout(Duration::from_secs(1), send.stopped()).await;
+    connection.close(quinn::VarInt::from_u32(2), message.as_bytes());
+}

@@ -1,0 +1,154 @@
+//! The real thing on loopback: the server's QUIC endpoint and rooms, a client over real UDP
+//! on 127.0.0.1 running the full client netcode.
+
+// Test code: a panic is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tickwire_netcode::client::{ClientConfig, ClientNetcode};
+use tickwire_netcode::protocol::{
+    ClientControl, Hello, PROTOCOL_VERSION, RejectReason, ServerControl, Welcome,
+};
+use tickwire_netcode::quic::{GameTransport, client_config, recv_control, send_control};
+use tickwire_netcode::{TickRate, codec};
+use tickwire_server::endpoint::{GameEndpoint, Identity};
+use tickwire_server::room::Room;
+use tickwire_sim::client::ArenaPrediction;
+use tickwire_sim::replication::{WireInput, arena_schema};
+use tickwire_sim::{ArenaConfig, PlayerInput, Rules};
+use tickwire_tests::config_with;
+
+struct Harness {
+    endpoint: GameEndpoint,
+    identity: Identity,
+}
+
+fn start_server() -> Harness {
+    let config = config_with(&["arena.prop_count=50"]);
+    let rooms = Arc::new(vec![Room::start("room-0", &config).unwrap()]);
+    let identity = Identity::self_signed().unwrap();
+    let endpoint = GameEndpoint::start(
+        "127.0.0.1:0".parse().unwrap(),
+        &identity,
+        &GameTransport::default(),
+        rooms,
+    )
+    .unwrap();
+    Harness { endpoint, identity }
+}
+
+async fn connect(h: &Harness) -> (quinn::Connection, quinn::SendStream, quinn::RecvStream) {
+    let mut client = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    client.set_default_client_config(
+        client_config(
+            h.identity.leaf().unwrap().clone(),
+            &GameTransport::default(),
+        )
+        .unwrap(),
+    );
+    let connection = client
+        .connect(h.endpoint.local_addr().unwrap(), "localhost")
+        .unwrap()
+        .await
+        .unwrap();
+    let (send, recv) = connection.open_bi().await.unwrap();
+    (connection, send, recv)
+}
+
+fn hello(version: u16) -> ClientControl {
+    ClientControl::Hello(Hello {
+        version,
+        name: "test".into(),
+        room: None,
+        token: None,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_joins_receives_snapshots_and_predicts_over_real_quic() {
+    let h = start_server();
+    let (connection, mut send, mut recv) = connect(&h).await;
+    send_control(&mut send, &hello(PROTOCOL_VERSION))
+        .await
+        .unwrap();
+    let Some(ServerControl::Welcome(welcome)) =
+        recv_control::<ServerControl>(&mut recv).await.unwrap()
+    else {
+        panic!("expected a welcome");
+    };
+    let mut client = client_for(&welcome);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        if let Ok(Ok(datagram)) =
+            tokio::time::timeout(Duration::from_millis(5), connection.read_datagram()).await
+        {
+            client.handle_datagram(Instant::now(), &datagram).unwrap();
+        }
+        let now = Instant::now();
+        while let Some(tick) = client.next_input_tick(now) {
+            let input = WireInput::from_input(&PlayerInput {
+                movement: glam::Vec2::X,
+                aim_rad: 0.0,
+                fire: false,
+            });
+            let datagram = client.submit_input(tick, input).unwrap().to_vec();
+            connection.send_datagram(datagram.into()).unwrap();
+        }
+        client.frame(now);
+    }
+    let stats = client.stats();
+    assert!(stats.snapshots > 60, "{stats:?}"); // 30 Hz for ~3 s
+    assert!(stats.inputs_sent > 100, "{stats:?}");
+    assert_eq!(stats.bad_datagrams, 0);
+    let prediction = client.prediction_stats();
+    assert!(prediction.checked > 30, "{prediction:?}");
+    assert_eq!(
+        prediction.corrections, 0,
+        "a runner on loopback is never corrected: {prediction:?}"
+    );
+    send_control(
+        &mut send,
+        &ClientControl::Goodbye {
+            reason: "done".into(),
+        },
+    )
+    .await
+    .unwrap();
+    h.endpoint.shutdown("test over").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_protocol_version_is_rejected_with_a_reason() {
+    let h = start_server();
+    let (_connection, mut send, mut recv) = connect(&h).await;
+    send_control(&mut send, &hello(PROTOCOL_VERSION + 1))
+        .await
+        .unwrap();
+    match recv_control::<ServerControl>(&mut recv).await.unwrap() {
+        Some(ServerControl::Reject { reason, message }) => {
+            assert_eq!(
+                reason,
+                RejectReason::VersionMismatch {
+                    server: PROTOCOL_VERSION
+                }
+            );
+            assert!(message.contains("protocol"), "{message}");
+        }
+        other => panic!("expected a reject, got {other:?}"),
+    }
+    h.endpoint.shutdown("test over").await;
+}
+
+fn client_for(welcome: &Welcome) -> ClientNetcode<ArenaPrediction> {
+    let arena: ArenaConfig = codec::decode(&welcome.game).unwrap();
+    let rules = Rules::new(arena, TickRate::new(welcome.tick_hz).unwrap()).unwrap();
+    let schema = arena_schema(rules.config());
+    ClientNetcode::new(
+        ArenaPrediction::new(rules),
+        schema,
+        ClientConfig::from_welcome(welcome).unwrap(),
+        Instant::now(),
+    )
+}
