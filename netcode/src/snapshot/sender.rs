@@ -16,7 +16,7 @@ use crate::tick::Tick;
 use super::history::{WorldAt, WorldHistory};
 use super::wire::{
     Coded, Extras, Feedback, Header, KTable, PartBits, extras_bits, header_bits, ktable_bits,
-    write_part,
+    write_entries, write_head, write_part,
 };
 use crate::bits::exp_golomb_len;
 
@@ -140,6 +140,8 @@ pub struct SnapshotSender {
     // Reused buffers: a warm sender allocates nothing per snapshot.
     work: Work,
     chosen: Vec<Coded>,
+    /// Scratch for a shared entity section.
+    section: BitWriter,
     indices: Vec<u32>,
     spare_overrides: Vec<Vec<Override>>,
     parts: Vec<BitWriter>,
@@ -157,6 +159,7 @@ impl SnapshotSender {
             credit_bits: 0,
             work: Work::default(),
             chosen: Vec::new(),
+            section: BitWriter::new(),
             indices: Vec::new(),
             spare_overrides: Vec::new(),
             parts: Vec::new(),
@@ -258,6 +261,7 @@ impl SnapshotSender {
         // world at both baselines share this work through `shared`.
         let exact = |r: Option<&Record>| r.is_none_or(|r| r.overrides.is_empty());
         let key = (tick, b1.map(|r| r.tick), b2.map(|r| r.tick));
+        let sharing = exact(b1) && exact(b2);
         let k = match shared.find(key).filter(|_| exact(b1) && exact(b2)) {
             Some(group) => {
                 self.work.candidates.clear();
@@ -360,60 +364,94 @@ impl SnapshotSender {
             ..SendReport::default()
         };
         self.parts_used = 0;
-        let mut start = 0;
-        loop {
-            let part = self.parts_used as u32;
-            let header = Header {
-                part,
-                ..header_base
-            };
-            let mut bits = header_bits(&header)
-                + exp_golomb_len(self.chosen.len() as u32, 0)
-                + 5
-                + ktable_bits(schema, all_kinds);
-            if part == 0 {
-                bits += extras_bits(schema, &extras, tick);
-            }
-            let mut end = start;
-            let mut prev = None;
-            while let Some(c) = self.chosen.get(end) {
-                let gap = prev.map_or(c.index, |p: u32| c.index - p - 1);
-                let entry = exp_golomb_len(gap, 0) + 1 + c.body_bits(schema, &k);
-                if bits + entry > max_bits as u32 {
-                    break;
-                }
-                bits += entry;
-                prev = Some(c.index);
-                end += 1;
-            }
-            if end == start && start < self.chosen.len() {
-                return Err(SendError::DatagramTooSmall(self.config.max_datagram_bytes));
-            }
-            let last = end >= self.chosen.len();
-            if self.parts.len() <= self.parts_used {
+        // Everything fits and the coding is shared: the entity section is the same bits for
+        // every client of the group, so write it once and copy it.
+        if sharing && self.chosen.len() == self.work.candidates.len() {
+            if self.parts.is_empty() {
                 self.parts
                     .push(BitWriter::with_capacity(self.config.max_datagram_bytes));
             }
-            let entries = self.chosen.get(start..end).unwrap_or(&[]);
-            if let Some(w) = self.parts.get_mut(self.parts_used) {
-                w.clear();
-                let header = Header { last, ..header };
-                let part_bits = write_part(
-                    w,
+            if shared.section(key).is_none() {
+                self.section.clear();
+                let bits = write_entries(
+                    &mut self.section,
                     schema,
-                    &header,
-                    (part == 0).then_some(&extras),
-                    entries,
+                    &header_base,
+                    &self.chosen,
                     &k,
                     &mut self.indices,
                 );
-                report.bytes += w.byte_len();
-                add_bits(&mut report.bits, &part_bits);
+                shared.store_section(key, &self.section, bits);
             }
-            self.parts_used += 1;
-            start = end;
-            if last {
-                break;
+            if let (Some(w), Some((section, section_bits))) =
+                (self.parts.get_mut(0), shared.section(key))
+            {
+                w.clear();
+                write_head(w, schema, &header_base, Some(&extras));
+                if w.bit_len() + section.bit_len() <= max_bits {
+                    w.append(section.as_bytes(), section.bit_len());
+                    report.bytes = w.byte_len();
+                    add_bits(&mut report.bits, section_bits);
+                    self.parts_used = 1;
+                }
+            }
+        }
+        let mut start = 0;
+        if self.parts_used == 0 {
+            loop {
+                let part = self.parts_used as u32;
+                let header = Header {
+                    part,
+                    ..header_base
+                };
+                let mut bits = header_bits(&header)
+                    + exp_golomb_len(self.chosen.len() as u32, 0)
+                    + 5
+                    + ktable_bits(schema, all_kinds);
+                if part == 0 {
+                    bits += extras_bits(schema, &extras, tick);
+                }
+                let mut end = start;
+                let mut prev = None;
+                while let Some(c) = self.chosen.get(end) {
+                    let gap = prev.map_or(c.index, |p: u32| c.index - p - 1);
+                    let entry = exp_golomb_len(gap, 0) + 1 + c.body_bits(schema, &k);
+                    if bits + entry > max_bits as u32 {
+                        break;
+                    }
+                    bits += entry;
+                    prev = Some(c.index);
+                    end += 1;
+                }
+                if end == start && start < self.chosen.len() {
+                    return Err(SendError::DatagramTooSmall(self.config.max_datagram_bytes));
+                }
+                let last = end >= self.chosen.len();
+                if self.parts.len() <= self.parts_used {
+                    self.parts
+                        .push(BitWriter::with_capacity(self.config.max_datagram_bytes));
+                }
+                let entries = self.chosen.get(start..end).unwrap_or(&[]);
+                if let Some(w) = self.parts.get_mut(self.parts_used) {
+                    w.clear();
+                    let header = Header { last, ..header };
+                    let part_bits = write_part(
+                        w,
+                        schema,
+                        &header,
+                        (part == 0).then_some(&extras),
+                        entries,
+                        &k,
+                        &mut self.indices,
+                    );
+                    report.bytes += w.byte_len();
+                    add_bits(&mut report.bits, &part_bits);
+                }
+                self.parts_used += 1;
+                start = end;
+                if last {
+                    break;
+                }
             }
         }
         report.parts = self.parts_used;
@@ -536,6 +574,10 @@ struct Group {
     candidates: Vec<Candidate>,
     removals: Vec<u32>,
     k: KTable,
+    /// The entity section when every candidate is sent, written once (valid if `has_section`).
+    section: BitWriter,
+    section_bits: PartBits,
+    has_section: bool,
 }
 
 type GroupKey = (Tick, Option<Tick>, Option<Tick>);
@@ -561,8 +603,25 @@ impl SharedEncoding {
         self.groups.iter().find(|g| g.key == key)
     }
 
+    fn section(&self, key: GroupKey) -> Option<(&BitWriter, &PartBits)> {
+        self.groups
+            .iter()
+            .find(|g| g.key == key && g.has_section)
+            .map(|g| (&g.section, &g.section_bits))
+    }
+
+    fn store_section(&mut self, key: GroupKey, section: &BitWriter, bits: PartBits) {
+        if let Some(group) = self.groups.iter_mut().find(|g| g.key == key) {
+            group.section.clear();
+            group.section.append(section.as_bytes(), section.bit_len());
+            group.section_bits = bits;
+            group.has_section = true;
+        }
+    }
+
     fn insert(&mut self, key: GroupKey, candidates: &[Candidate], removals: &[u32], k: KTable) {
         let mut group = self.spare.pop().unwrap_or_default();
+        group.has_section = false;
         group.key = key;
         group.candidates.clear();
         group.candidates.extend_from_slice(candidates);

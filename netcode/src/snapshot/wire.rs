@@ -357,7 +357,17 @@ pub(crate) fn write_part(
     k: &KTable,
     indices: &mut Vec<u32>,
 ) -> PartBits {
-    let mut stats = PartBits::default();
+    write_head(w, schema, header, extras);
+    write_entries(w, schema, header, entries, k, indices)
+}
+
+/// Writes the header and, for part 0, the extras: everything before the entity section.
+pub(crate) fn write_head(
+    w: &mut BitWriter,
+    schema: &Schema,
+    header: &Header,
+    extras: Option<&Extras<'_>>,
+) {
     w.bits(u64::from(SNAPSHOT_TAG), 8);
     w.bits(u64::from(header.tick.0 & 0xFFFF), 16);
     w.exp_golomb(header.part, 0);
@@ -392,6 +402,20 @@ pub(crate) fn write_part(
             prev = Some(r);
         }
     }
+}
+
+/// Writes the entity section (count, index coding, k table, entries). It depends only on
+/// the entries, the orders and whether there is a baseline, so clients that get the same
+/// entities against the same baselines can share its bits.
+pub(crate) fn write_entries(
+    w: &mut BitWriter,
+    schema: &Schema,
+    header: &Header,
+    entries: &[Coded],
+    k: &KTable,
+    indices: &mut Vec<u32>,
+) -> PartBits {
+    let mut stats = PartBits::default();
     w.exp_golomb(entries.len() as u32, 0);
     if entries.is_empty() {
         return stats;

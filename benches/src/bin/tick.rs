@@ -1,0 +1,202 @@
+//! One room's tick, as the server runs it: `cargo run --release -p tickwire-benches --bin tick -- --json`.
+//!
+//! Sim step, lag-compensation record and snapshot encoding for every client, through the
+//! real `RoomCore` (no sockets). Clients send an input each tick (moving and firing, with an
+//! ack 100 ms old, as a real client at 100 ms RTT would). Reports the tick-time distribution
+//! and heap allocations per tick once warm (a counting allocator wraps the system one).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use anyhow::Result;
+use clap::Parser;
+use serde::Serialize;
+use tickwire_benches::{print_table, quantile_us, timing_histogram};
+use tickwire_netcode::Tick;
+use tickwire_netcode::protocol::{InputDatagram, InputFrame, encode_input};
+use tickwire_server::ConfigLayers;
+use tickwire_server::room_core::RoomCore;
+use tickwire_sim::replication::WireInput;
+
+/// Counts allocations so the benchmark can report them per tick.
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: forwards every call to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Time one room's tick.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Ticks to time per case (after a 5 s warm-up).
+    #[arg(long, default_value_t = 3600)]
+    ticks: u32,
+    /// Print one JSON object as the last line.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Case {
+    name: &'static str,
+    clients: usize,
+    entities: usize,
+    tick_hz: u32,
+    tick_us_p50: f64,
+    tick_us_p99: f64,
+    tick_us_max: f64,
+    alloc_per_tick: f64,
+    snapshot_bytes_per_client_per_s: f64,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let cases = [
+        ("64p-1000e-60hz", 64usize, 1000u32, 60u32, 30u32),
+        ("10p-128hz", 10, 500, 128, 64),
+    ];
+    let mut results = Vec::new();
+    for (name, clients, entities, hz, snap) in cases {
+        results.push(run(name, clients, entities, hz, snap, args.ticks)?);
+    }
+    let rows: Vec<Vec<String>> = results
+        .iter()
+        .map(|c| {
+            vec![
+                c.name.to_owned(),
+                c.clients.to_string(),
+                c.entities.to_string(),
+                c.tick_hz.to_string(),
+                format!("{:.1}", c.tick_us_p50),
+                format!("{:.1}", c.tick_us_p99),
+                format!("{:.1}", c.tick_us_max),
+                format!("{:.2}", c.alloc_per_tick),
+                format!("{:.0}", c.snapshot_bytes_per_client_per_s),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "case",
+            "clients",
+            "entities",
+            "tick_hz",
+            "tick µs p50",
+            "p99",
+            "max",
+            "allocs/tick",
+            "B/s/client",
+        ],
+        &rows,
+    );
+    if args.json {
+        println!("{}", serde_json::json!({ "cases": results }));
+    }
+    Ok(())
+}
+
+fn run(
+    name: &'static str,
+    clients: usize,
+    entities: u32,
+    hz: u32,
+    snapshot_hz: u32,
+    ticks: u32,
+) -> Result<Case> {
+    let mut layers = ConfigLayers::new();
+    for set in [
+        format!("tick.tick_hz={hz}"),
+        format!("tick.snapshot_hz={snapshot_hz}"),
+        format!(
+            "arena.prop_count={}",
+            entities.saturating_sub(clients as u32)
+        ),
+        format!("server.max_clients_per_room={clients}"),
+    ] {
+        layers.set(&set, "bench")?;
+    }
+    let config = layers.load()?;
+    let mut room = RoomCore::new("bench", &config)?;
+    let ids: Vec<_> = (0..clients)
+        .map(|_| room.join(1200).map(|(id, _)| id))
+        .collect::<Result<_, _>>()
+        .map_err(|r| anyhow::anyhow!("{r:?}"))?;
+    let ack_delay = hz / 10; // 100 ms
+    let interval = hz / snapshot_hz;
+    let mut histogram = timing_histogram();
+    let (mut allocations, mut bytes, mut datagram) = (0u64, 0u64, Vec::with_capacity(256));
+    let warmup = hz * 5;
+    for n in 0..warmup + ticks {
+        let tick = room.world().tick();
+        // Each client's input for this tick, acking the snapshot sent 100 ms ago.
+        let acked = tick.0.saturating_sub(ack_delay) / interval * interval;
+        for (i, &id) in ids.iter().enumerate() {
+            let angle = (n as f32 * 0.01 + i as f32) % std::f32::consts::TAU;
+            let input = WireInput {
+                move_x: (angle.cos() * 127.0) as i8,
+                move_y: (angle.sin() * 127.0) as i8,
+                aim: (angle / std::f32::consts::TAU * 4096.0) as u16,
+                fire: n % 7 == 0,
+            };
+            datagram.clear();
+            let frame = InputFrame {
+                view_ago: 8,
+                view_fraction: 0,
+                input,
+            };
+            encode_input(
+                &InputDatagram {
+                    ack: (acked > 0).then_some(Tick(acked)),
+                    newest: tick,
+                    inputs: vec![frame],
+                },
+                &mut datagram,
+            )?;
+            room.handle_datagram(id, &datagram)?;
+        }
+        let before = ALLOCATIONS.load(Ordering::Relaxed);
+        let started = Instant::now();
+        room.tick(&mut |_, d| bytes += d.len() as u64)?;
+        let took = started.elapsed();
+        let allocated = ALLOCATIONS.load(Ordering::Relaxed) - before;
+        if n >= warmup {
+            histogram.saturating_record(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX).max(1));
+            allocations += allocated;
+        } else {
+            bytes = 0;
+        }
+    }
+    Ok(Case {
+        name,
+        clients,
+        entities: room.world().len(),
+        tick_hz: hz,
+        tick_us_p50: quantile_us(&histogram, 0.5),
+        tick_us_p99: quantile_us(&histogram, 0.99),
+        tick_us_max: histogram.max() as f64 / 1000.0,
+        alloc_per_tick: allocations as f64 / f64::from(ticks),
+        snapshot_bytes_per_client_per_s: bytes as f64
+            / clients as f64
+            / (f64::from(ticks) / f64::from(hz)),
+    })
+}
