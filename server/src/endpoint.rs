@@ -214,6 +214,8 @@ async fn forward(
         tokio::select! {
             datagram = connection.read_datagram() => match datagram {
                 Ok(bytes) => {
+                    metrics::counter!("tickwire_datagrams_in_total").increment(1);
+                    metrics::counter!("tickwire_bytes_in_total").increment(bytes.len() as u64);
                     // A full room queue drops the datagram: the client's redundancy covers it.
                     let _ = room.send(RoomCommand::Datagram { client, bytes });
                 }

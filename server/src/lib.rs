@@ -9,6 +9,7 @@
 //! - [`room`]: one match — a world and the thread that ticks it.
 //! - [`stats`]: tick duration and lateness distributions.
 
+pub mod admin;
 pub mod clock;
 pub mod config;
 pub mod endpoint;

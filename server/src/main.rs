@@ -149,6 +149,10 @@ fn run(config: &ServerConfig, args: &Args) -> Result<()> {
         let identity = Identity::self_signed().context("cannot make the development certificate")?;
         let endpoint = GameEndpoint::start(config.server.bind, &identity, &GameTransport::default(), Arc::clone(&rooms))
             .with_context(|| format!("cannot listen on {}", config.server.bind))?;
+        let admin = tickwire_server::admin::serve(config.server.admin, Arc::clone(&rooms))
+            .await
+            .with_context(|| format!("cannot serve the admin address {}", config.server.admin))?;
+        eprintln!("admin: http://{admin}/metrics and http://{admin}/status");
         let cert_path = std::env::temp_dir().join("tickwire-dev-cert.der");
         if let Some(leaf) = identity.leaf() {
             std::fs::write(&cert_path, leaf.as_ref())

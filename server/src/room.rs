@@ -102,6 +102,10 @@ impl Room {
     /// [`RoomError::Config`] if the arena or tick rate is invalid, [`RoomError::Thread`] if
     /// the thread cannot be spawned.
     pub fn start(name: &str, config: &ServerConfig) -> Result<Self, RoomError> {
+        // The metric handles the tick thread makes must bind to the real recorder.
+        if let Err(e) = crate::admin::prometheus() {
+            tracing::warn!(error = %e, "metrics recorder unavailable; /metrics will be empty");
+        }
         let core = RoomCore::new(name, config)?;
         let rate = config.tick_rate()?;
         let clock = SystemClock::new(config.spin());
@@ -201,6 +205,16 @@ fn run(
 ) {
     let mut connections: HashMap<ClientId, quinn::Connection> = HashMap::new();
     let mut since_view = 0;
+    // Metric handles made once: recording through them does not allocate.
+    let labels = [("room", core.name().to_owned())];
+    let tick_duration = metrics::histogram!("tickwire_tick_duration_seconds", &labels);
+    let tick_lateness = metrics::histogram!("tickwire_tick_lateness_seconds", &labels);
+    let ticks_skipped = metrics::counter!("tickwire_ticks_skipped_total", &labels);
+    let clients = metrics::gauge!("tickwire_clients", &labels);
+    let datagrams_out = metrics::counter!("tickwire_datagrams_out_total", &labels);
+    let bytes_out = metrics::counter!("tickwire_bytes_out_total", &labels);
+    let decode_errors = metrics::counter!("tickwire_decode_errors_total", &labels);
+    let shots = metrics::counter!("tickwire_shots_total", &labels);
     while !shared.stop.load(Ordering::Relaxed) {
         let start = schedule.wait(clock);
         if start.skipped > 0 {
@@ -210,12 +224,19 @@ fn run(
         for command in inbox.try_iter().take(MAX_COMMANDS_PER_TICK) {
             handle(&mut core, &mut connections, command);
         }
+        let before = core.stats();
         let sent = core.tick(&mut |client, bytes| {
             if let Some(connection) = connections.get(&client) {
                 // quinn drops the oldest queued datagram when its buffer is full.
                 let _ = connection.send_datagram(Bytes::copy_from_slice(bytes));
             }
         });
+        let after = core.stats();
+        datagrams_out.increment(after.datagrams_out - before.datagrams_out);
+        bytes_out.increment(after.bytes_out - before.bytes_out);
+        decode_errors.increment(after.bad_datagrams - before.bad_datagrams);
+        shots.increment(after.shots - before.shots);
+        clients.set(core.clients() as f64);
         if let Err(e) = sent {
             tracing::error!(error = %e, "snapshot encoding failed");
         }
@@ -225,6 +246,9 @@ fn run(
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .record(took, start.lateness, start.skipped);
+        tick_duration.record(took.as_secs_f64());
+        tick_lateness.record(start.lateness.as_secs_f64());
+        ticks_skipped.increment(start.skipped);
         since_view += 1;
         if since_view >= view_every {
             since_view = 0;

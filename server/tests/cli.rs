@@ -144,6 +144,8 @@ fn runs_on_the_embedded_default_and_reports() {
         "0s",
         "--bind",
         "127.0.0.1:0",
+        "--admin",
+        "127.0.0.1:0",
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let report = text(&out.stdout);

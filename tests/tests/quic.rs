@@ -152,3 +152,45 @@ fn client_for(welcome: &Welcome) -> ClientNetcode<ArenaPrediction> {
         Instant::now(),
     )
 }
+
+/// A plain HTTP/1.1 GET over TCP: what Prometheus does when it scrapes.
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nhost: tickwire\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    (head.to_owned(), body.to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_and_status_are_served_over_http() {
+    let config = config_with(&["arena.prop_count=20"]);
+    let rooms = Arc::new(vec![Room::start("room-0", &config).unwrap()]);
+    let admin = tickwire_server::admin::serve("127.0.0.1:0".parse().unwrap(), Arc::clone(&rooms))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await; // a second of ticks and a room view
+    let (head, body) = http_get(admin, "/metrics").await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    for metric in [
+        "tickwire_tick_duration_seconds_bucket",
+        "tickwire_tick_lateness_seconds_count",
+        "tickwire_clients",
+    ] {
+        assert!(body.contains(metric), "/metrics lacks {metric}:\n{body}");
+    }
+    let (head, body) = http_get(admin, "/status").await;
+    assert!(head.contains("application/json"), "{head}");
+    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let room = &status["rooms"][0];
+    assert_eq!(room["name"], "room-0");
+    assert_eq!(room["props"], 20);
+    assert!(room["ticks"].as_u64().unwrap() >= 60, "{room}");
+    let (head, _) = http_get(admin, "/nope").await;
+    assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+}

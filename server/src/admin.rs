@@ -1,0 +1,141 @@
+//! The admin HTTP address: Prometheus `/metrics` and a `/status` JSON page.
+//!
+//! A deliberately small HTTP/1.1 responder: GET only, one request per connection, request
+//! head capped at 8 KiB and 2 s. It defaults to loopback; it is not authenticated.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::room::Room;
+
+const MAX_REQUEST_BYTES: usize = 8 * 1024;
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The process-wide Prometheus recorder (the `metrics` facade has one recorder per process),
+/// installed on first use.
+///
+/// # Errors
+/// If another recorder was installed first.
+pub fn prometheus() -> Result<PrometheusHandle, String> {
+    static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.000_05, 0.000_1, 0.000_2, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05,
+                ])
+                .map_err(|e| e.to_string())?
+                .build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).map_err(|e| e.to_string())?;
+            Ok(handle)
+        })
+        .clone()
+}
+
+/// Serves `/metrics` and `/status` on `addr` until the runtime stops; returns the bound
+/// address.
+///
+/// # Errors
+/// If the address cannot be bound or the recorder cannot be installed.
+pub async fn serve(addr: SocketAddr, rooms: Arc<Vec<Room>>) -> anyhow::Result<SocketAddr> {
+    let handle = prometheus().map_err(anyhow::Error::msg)?;
+    let listener = TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    let started = Instant::now();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (handle, rooms) = (handle.clone(), Arc::clone(&rooms));
+            tokio::spawn(async move {
+                if let Err(e) = respond(stream, &handle, &rooms, started).await {
+                    tracing::debug!(error = %e, "admin request failed");
+                }
+            });
+        }
+    });
+    tracing::info!(addr = %bound, "admin: /metrics and /status");
+    Ok(bound)
+}
+
+async fn respond(
+    mut stream: TcpStream,
+    metrics: &PrometheusHandle,
+    rooms: &[Room],
+    started: Instant,
+) -> anyhow::Result<()> {
+    let mut head = Vec::with_capacity(512);
+    let mut buf = [0u8; 1024];
+    let read = async {
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut buf).await?;
+            if n == 0 || head.len() + n > MAX_REQUEST_BYTES {
+                break;
+            }
+            head.extend_from_slice(buf.get(..n).unwrap_or_default());
+        }
+        anyhow::Ok(())
+    };
+    tokio::time::timeout(REQUEST_TIMEOUT, read).await??;
+    let line = head.split(|b| *b == b'\n').next().unwrap_or_default();
+    let line = String::from_utf8_lossy(line);
+    let mut parts = line.split_whitespace();
+    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let (status, kind, body) = match (method, path) {
+        ("GET", "/metrics") => ("200 OK", "text/plain; version=0.0.4", metrics.render()),
+        ("GET", "/status") => (
+            "200 OK",
+            "application/json",
+            status_json(rooms, started).to_string(),
+        ),
+        ("GET", _) => (
+            "404 Not Found",
+            "text/plain",
+            "try /metrics or /status\n".to_owned(),
+        ),
+        _ => (
+            "405 Method Not Allowed",
+            "text/plain",
+            "GET only\n".to_owned(),
+        ),
+    };
+    let response = format!(
+        "HTTP/1.1 {status}\r\ncontent-type: {kind}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(response.as_bytes()).await?;
+    stream.shutdown().await?;
+    Ok(())
+}
+
+/// The `/status` document: uptime and, per room, its world and tick figures.
+#[must_use]
+pub fn status_json(rooms: &[Room], started: Instant) -> serde_json::Value {
+    let rooms: Vec<serde_json::Value> = rooms
+        .iter()
+        .map(|room| {
+            let view = room.view();
+            let tick = room.stats().summary();
+            serde_json::json!({
+                "name": room.name(),
+                "tick": view.tick.0,
+                "players": view.players,
+                "props": view.props,
+                "moving_props": view.moving_props,
+                "tick_us": {"p50": tick.tick_us_p50, "p99": tick.tick_us_p99, "max": tick.tick_us_max},
+                "tick_lateness_us": {"p50": tick.late_us_p50, "p99": tick.late_us_p99, "p999": tick.late_us_p999, "max": tick.late_us_max},
+                "ticks": tick.ticks,
+                "ticks_skipped": tick.skipped,
+                "shots": view.stats.shots,
+                "datagrams_out": view.stats.datagrams_out,
+                "bytes_out": view.stats.bytes_out,
+                "bad_datagrams": view.stats.bad_datagrams,
+            })
+        })
+        .collect();
+    serde_json::json!({ "uptime_s": started.elapsed().as_secs_f64(), "rooms": rooms })
+}
