@@ -13,7 +13,7 @@ use quinn::Endpoint;
 use rustls::pki_types::CertificateDer;
 use sha2::{Digest, Sha256};
 use tickwire_netcode::protocol::{
-    ClientControl, Hello, PROTOCOL_VERSION, RejectReason, ServerControl,
+    ClientControl, GoodbyeReason, Hello, PROTOCOL_VERSION, RejectReason, ServerControl,
 };
 use tickwire_netcode::quic::{GameTransport, QuicError, recv_control, send_control, server_config};
 
@@ -71,6 +71,8 @@ impl Identity {
 #[derive(Debug)]
 pub struct GameEndpoint {
     endpoint: Endpoint,
+    /// Tells every connection task to say goodbye (the reason travels with it).
+    shutdown: tokio::sync::watch::Sender<Option<String>>,
 }
 
 impl GameEndpoint {
@@ -93,17 +95,19 @@ impl GameEndpoint {
         let endpoint = Endpoint::server(config, addr)?;
         tracing::info!(addr = %endpoint.local_addr()?, fingerprint = identity.fingerprint(), "listening");
         let accepting = endpoint.clone();
+        let (shutdown, stopping) = tokio::sync::watch::channel(None);
         tokio::spawn(async move {
             while let Some(incoming) = accepting.accept().await {
                 let rooms = Arc::clone(&rooms);
+                let stopping = stopping.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = serve(incoming, rooms).await {
+                    if let Err(e) = serve(incoming, rooms, stopping).await {
                         tracing::debug!(error = %e, "connection ended");
                     }
                 });
             }
         });
-        Ok(Self { endpoint })
+        Ok(Self { endpoint, shutdown })
     }
 
     /// The address actually bound (port 0 picks a free port).
@@ -114,8 +118,15 @@ impl GameEndpoint {
         self.endpoint.local_addr()
     }
 
-    /// Closes every connection with `reason` and waits (bounded) for the goodbyes to leave.
+    /// Sends every client a goodbye with `reason`, then closes the endpoint, waiting
+    /// (bounded) for the goodbyes to leave.
     pub async fn shutdown(&self, reason: &str) {
+        let _ = self.shutdown.send(Some(reason.to_owned()));
+        // Give connection tasks a moment to write their goodbyes and finish their streams.
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
+        while self.endpoint.open_connections() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         self.endpoint
             .close(quinn::VarInt::from_u32(0), reason.as_bytes());
         let _ = tokio::time::timeout(Duration::from_secs(2), self.endpoint.wait_idle()).await;
@@ -123,7 +134,11 @@ impl GameEndpoint {
 }
 
 /// One connection, from hello to goodbye.
-async fn serve(incoming: quinn::Incoming, rooms: Arc<Vec<Room>>) -> anyhow::Result<()> {
+async fn serve(
+    incoming: quinn::Incoming,
+    rooms: Arc<Vec<Room>>,
+    stopping: tokio::sync::watch::Receiver<Option<String>>,
+) -> anyhow::Result<()> {
     let connection = incoming.await?;
     let remote = connection.remote_address();
     let (mut send, mut recv) =
@@ -169,7 +184,7 @@ async fn serve(incoming: quinn::Incoming, rooms: Arc<Vec<Room>>) -> anyhow::Resu
         return Ok(());
     };
     send_control(&mut send, &ServerControl::Welcome(welcome)).await?;
-    let reason = forward(&connection, &mut recv, room, client).await;
+    let reason = forward(&connection, &mut send, &mut recv, room, client, stopping).await;
     let _ = room.send(RoomCommand::Leave { client });
     tracing::info!(%remote, client = client.0, %reason, "client disconnected");
     Ok(())
@@ -206,12 +221,23 @@ async fn join<'r>(
 /// Forwards datagrams to the room until the client leaves; returns why it ended.
 async fn forward(
     connection: &quinn::Connection,
+    send: &mut quinn::SendStream,
     recv: &mut quinn::RecvStream,
     room: &Room,
     client: ClientId,
+    mut stopping: tokio::sync::watch::Receiver<Option<String>>,
 ) -> String {
     loop {
         tokio::select! {
+            _ = stopping.changed() => {
+                let message = stopping.borrow().clone().unwrap_or_else(|| "server shutting down".to_owned());
+                let goodbye = ServerControl::Goodbye { reason: GoodbyeReason::ServerShutdown, message: message.clone() };
+                let _ = send_control(send, &goodbye).await;
+                let _ = send.finish();
+                let _ = tokio::time::timeout(Duration::from_millis(400), send.stopped()).await;
+                connection.close(quinn::VarInt::from_u32(0), message.as_bytes());
+                return format!("server shutting down: {message}");
+            }
             datagram = connection.read_datagram() => match datagram {
                 Ok(bytes) => {
                     metrics::counter!("tickwire_datagrams_in_total").increment(1);

@@ -194,3 +194,30 @@ async fn metrics_and_status_are_served_over_http() {
     let (head, _) = http_get(admin, "/nope").await;
     assert!(head.starts_with("HTTP/1.1 404"), "{head}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_says_goodbye_with_the_reason() {
+    let h = start_server();
+    let (_connection, mut send, mut recv) = connect(&h).await;
+    send_control(&mut send, &hello(PROTOCOL_VERSION))
+        .await
+        .unwrap();
+    let Some(ServerControl::Welcome(_)) = recv_control::<ServerControl>(&mut recv).await.unwrap()
+    else {
+        panic!("expected a welcome");
+    };
+    let (_, goodbye) = tokio::join!(
+        h.endpoint.shutdown("maintenance"),
+        recv_control::<ServerControl>(&mut recv)
+    );
+    match goodbye.unwrap() {
+        Some(ServerControl::Goodbye { reason, message }) => {
+            assert_eq!(
+                reason,
+                tickwire_netcode::protocol::GoodbyeReason::ServerShutdown
+            );
+            assert_eq!(message, "maintenance");
+        }
+        other => panic!("expected a goodbye, got {other:?}"),
+    }
+}
