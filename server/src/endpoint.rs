@@ -20,6 +20,53 @@ use tickwire_netcode::quic::{GameTransport, QuicError, recv_control, send_contro
 use crate::room::{Room, RoomCommand};
 use crate::room_core::ClientId;
 
+/// Largest input datagram accepted (bytes); 16 inputs of the arena take under 200.
+const MAX_INPUT_DATAGRAM_BYTES: usize = 512;
+/// Sustained datagram rate a client may send (per second); a client sends one per tick.
+const MAX_DATAGRAMS_PER_S: f64 = 300.0;
+/// Datagrams a client may send in a burst above that rate.
+const MAX_DATAGRAM_BURST: f64 = 60.0;
+/// Datagrams dropped (too large or too fast) after which a client is disconnected.
+const MAX_DROPPED_DATAGRAMS: u64 = 600;
+
+/// A token bucket: `rate` per second, up to `burst` saved.
+#[derive(Debug)]
+struct RateLimit {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    last: Option<tokio::time::Instant>,
+    dropped: u64,
+}
+
+impl RateLimit {
+    fn new(rate: f64, burst: f64) -> Self {
+        Self {
+            rate,
+            burst,
+            tokens: burst,
+            last: None,
+            dropped: 0,
+        }
+    }
+
+    fn allow(&mut self, now: tokio::time::Instant) -> bool {
+        if let Some(last) = self.last {
+            self.tokens = (self.tokens
+                + now.saturating_duration_since(last).as_secs_f64() * self.rate)
+                .min(self.burst);
+        }
+        self.last = Some(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            self.dropped += 1;
+            false
+        }
+    }
+}
+
 /// How long a new connection may take to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -227,6 +274,7 @@ async fn forward(
     client: ClientId,
     mut stopping: tokio::sync::watch::Receiver<Option<String>>,
 ) -> String {
+    let mut limiter = RateLimit::new(MAX_DATAGRAMS_PER_S, MAX_DATAGRAM_BURST);
     loop {
         tokio::select! {
             _ = stopping.changed() => {
@@ -242,6 +290,15 @@ async fn forward(
                 Ok(bytes) => {
                     metrics::counter!("tickwire_datagrams_in_total").increment(1);
                     metrics::counter!("tickwire_bytes_in_total").increment(bytes.len() as u64);
+                    if bytes.len() > MAX_INPUT_DATAGRAM_BYTES || !limiter.allow(tokio::time::Instant::now()) {
+                        metrics::counter!("tickwire_datagrams_dropped_total").increment(1);
+                        limiter.dropped += u64::from(bytes.len() > MAX_INPUT_DATAGRAM_BYTES);
+                        if limiter.dropped > MAX_DROPPED_DATAGRAMS {
+                            connection.close(quinn::VarInt::from_u32(4), b"misbehaving: datagram flood");
+                            return "flooding".to_owned();
+                        }
+                        continue;
+                    }
                     // A full room queue drops the datagram: the client's redundancy covers it.
                     let _ = room.send(RoomCommand::Datagram { client, bytes });
                 }

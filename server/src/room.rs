@@ -25,6 +25,8 @@ use crate::tick_loop::TickSchedule;
 
 /// Most commands a room handles per tick; the rest wait for the next tick.
 pub const MAX_COMMANDS_PER_TICK: usize = 4096;
+/// Malformed datagrams after which a client is disconnected.
+pub const MAX_BAD_DATAGRAMS: u64 = 50;
 /// Commands that may wait for a room before senders are refused.
 const COMMAND_QUEUE: usize = 16 * 1024;
 
@@ -282,6 +284,22 @@ fn handle(
         RoomCommand::Datagram { client, bytes } => {
             if let Err(e) = core.handle_datagram(client, &bytes) {
                 tracing::debug!(client = client.0, error = %e, "dropped a bad datagram");
+                let bad = core.bad_datagrams(client);
+                if bad >= MAX_BAD_DATAGRAMS {
+                    tracing::warn!(
+                        room = core.name(),
+                        client = client.0,
+                        bad,
+                        "disconnecting: malformed datagrams"
+                    );
+                    if let Some(connection) = connections.remove(&client) {
+                        connection.close(
+                            quinn::VarInt::from_u32(3),
+                            b"misbehaving: malformed datagrams",
+                        );
+                    }
+                    core.leave(client);
+                }
             }
         }
         RoomCommand::Leave { client } => {

@@ -163,6 +163,12 @@ impl RoomCore {
         self.client(id).map(|c| c.entity)
     }
 
+    /// How many of a client's datagrams did not decode.
+    #[must_use]
+    pub fn bad_datagrams(&self, id: ClientId) -> u64 {
+        self.client(id).map_or(0, |c| c.bad_datagrams)
+    }
+
     /// A client's input counts.
     #[must_use]
     pub fn input_stats(&self, id: ClientId) -> Option<InputStats> {

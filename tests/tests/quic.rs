@@ -221,3 +221,80 @@ async fn shutdown_says_goodbye_with_the_reason() {
         other => panic!("expected a goodbye, got {other:?}"),
     }
 }
+
+/// Joins and returns the connection once welcomed.
+async fn joined(h: &Harness) -> (quinn::Connection, quinn::SendStream, quinn::RecvStream) {
+    let (connection, mut send, mut recv) = connect(h).await;
+    send_control(&mut send, &hello(PROTOCOL_VERSION))
+        .await
+        .unwrap();
+    let Some(ServerControl::Welcome(_)) = recv_control::<ServerControl>(&mut recv).await.unwrap()
+    else {
+        panic!("expected a welcome");
+    };
+    (connection, send, recv)
+}
+
+/// The reason the server gave for closing `connection` (waits at most 5 s).
+async fn close_reason(connection: &quinn::Connection) -> String {
+    match tokio::time::timeout(Duration::from_secs(5), connection.closed())
+        .await
+        .expect("the server never closed")
+    {
+        quinn::ConnectionError::ApplicationClosed(close) => {
+            String::from_utf8_lossy(&close.reason).into_owned()
+        }
+        other => format!("{other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_and_floods_disconnect_only_the_offender() {
+    let h = start_server();
+    let (good, _good_send, _good_recv) = joined(&h).await;
+    let (garbage, _s1, _r1) = joined(&h).await;
+    let (flood, _s2, _r2) = joined(&h).await;
+    // Malformed input datagrams (right type byte, nonsense after it), at a polite rate.
+    for i in 0..80u8 {
+        if garbage
+            .send_datagram(vec![0x02, 0xFF, i, 0xFF, 0xFF, 0xFF].into())
+            .is_err()
+        {
+            break; // already disconnected
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(
+        close_reason(&garbage).await.contains("malformed"),
+        "garbage sender not disconnected for malformed datagrams"
+    );
+    // A flood of oversized datagrams as fast as the socket takes them.
+    let until = Instant::now() + Duration::from_secs(4);
+    for n in 0u32.. {
+        if Instant::now() > until || flood.send_datagram(vec![0x02; 900].into()).is_err() {
+            break;
+        }
+        if n % 20 == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    assert!(
+        close_reason(&flood).await.contains("flood"),
+        "flooder not disconnected"
+    );
+    // The well-behaved client still gets its snapshots.
+    let mut received = 0;
+    let until = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < until {
+        if let Ok(Ok(_)) =
+            tokio::time::timeout(Duration::from_millis(100), good.read_datagram()).await
+        {
+            received += 1;
+        }
+    }
+    assert!(
+        received >= 20,
+        "the good client got only {received} snapshots in a second"
+    );
+    h.endpoint.shutdown("test over").await;
+}
