@@ -164,3 +164,77 @@ pub async fn recv_control<T: DeserializeOwned + Validate>(
         .map_err(|e| QuicError::Stream(e.to_string()))?;
     Ok(Some(decode_control(&body)?))
 }
+
+/// A client connected and welcomed: the connection, its control stream, and the welcome.
+#[derive(Debug)]
+pub struct Joined {
+    /// The QUIC connection (datagrams go both ways on it).
+    pub connection: quinn::Connection,
+    /// The control stream, client → server.
+    pub send: quinn::SendStream,
+    /// The control stream, server → client.
+    pub recv: quinn::RecvStream,
+    /// What the server said about this session.
+    pub welcome: crate::protocol::Welcome,
+}
+
+/// Why a client could not join.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JoinError {
+    /// The connection could not be made (refused, unreachable, TLS failure, timeout).
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    /// The server refused the client, with its reason.
+    #[error("refused: {reason:?}: {message}")]
+    Rejected {
+        /// Why, for logic.
+        reason: crate::protocol::RejectReason,
+        /// Why, for a person.
+        message: String,
+    },
+    /// The handshake failed on the control stream.
+    #[error(transparent)]
+    Control(#[from] QuicError),
+    /// The server answered with something other than a welcome or a reject.
+    #[error("unexpected answer to hello")]
+    Unexpected,
+}
+
+/// Connects to `addr` (whose certificate names `server_name`) through `endpoint`, says
+/// `hello`, and waits for the welcome.
+///
+/// # Errors
+/// [`JoinError`] saying what failed: the connection, a reject with its reason, or the
+/// handshake.
+pub async fn join(
+    endpoint: &quinn::Endpoint,
+    addr: std::net::SocketAddr,
+    server_name: &str,
+    hello: crate::protocol::Hello,
+) -> Result<Joined, JoinError> {
+    use crate::protocol::{ClientControl, ServerControl};
+    let connecting = endpoint
+        .connect(addr, server_name)
+        .map_err(|e| JoinError::Connect(e.to_string()))?;
+    let connection = connecting
+        .await
+        .map_err(|e| JoinError::Connect(e.to_string()))?;
+    let (mut send, mut recv) = connection
+        .open_bi()
+        .await
+        .map_err(|e| JoinError::Connect(e.to_string()))?;
+    send_control(&mut send, &ClientControl::Hello(hello)).await?;
+    match recv_control::<ServerControl>(&mut recv).await? {
+        Some(ServerControl::Welcome(welcome)) => Ok(Joined {
+            connection,
+            send,
+            recv,
+            welcome,
+        }),
+        Some(ServerControl::Reject { reason, message }) => {
+            Err(JoinError::Rejected { reason, message })
+        }
+        _ => Err(JoinError::Unexpected),
+    }
+}

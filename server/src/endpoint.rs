@@ -220,14 +220,16 @@ async fn serve(
         return Ok(());
     }
     let Some((room, client, welcome)) = join(&rooms, &connection, &hello).await else {
-        tracing::info!(%remote, "rejected: server full");
-        reject(
-            &mut send,
-            &connection,
-            RejectReason::ServerFull,
-            "every room is full",
-        )
-        .await;
+        let (reason, message) = match hello.room.as_deref() {
+            Some(name) if !rooms.iter().any(|r| r.name() == name) => (
+                RejectReason::NoSuchRoom,
+                format!("there is no room named {name:?}"),
+            ),
+            Some(name) => (RejectReason::RoomFull, format!("room {name:?} is full")),
+            None => (RejectReason::ServerFull, "every room is full".to_owned()),
+        };
+        tracing::info!(%remote, ?reason, "rejected");
+        reject(&mut send, &connection, reason, &message).await;
         return Ok(());
     };
     send_control(&mut send, &ServerControl::Welcome(welcome)).await?;

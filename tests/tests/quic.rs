@@ -298,3 +298,62 @@ async fn garbage_and_floods_disconnect_only_the_offender() {
     );
     h.endpoint.shutdown("test over").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_library_joins_or_reports_the_reject_reason() {
+    use tickwire_netcode::quic::{JoinError, join};
+    let h = start_server();
+    let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    endpoint.set_default_client_config(
+        client_config(
+            h.identity.leaf().unwrap().clone(),
+            &GameTransport::default(),
+        )
+        .unwrap(),
+    );
+    let addr = h.endpoint.local_addr().unwrap();
+    let joined = join(
+        &endpoint,
+        addr,
+        "localhost",
+        Hello {
+            version: PROTOCOL_VERSION,
+            name: "ada".into(),
+            room: None,
+            token: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (joined.welcome.tick_hz, joined.welcome.snapshot_hz),
+        (60, 30)
+    );
+    assert_eq!(joined.welcome.room, "room-0");
+    let old = Hello {
+        version: PROTOCOL_VERSION + 1,
+        name: "old".into(),
+        room: None,
+        token: None,
+    };
+    match join(&endpoint, addr, "localhost", old).await {
+        Err(JoinError::Rejected { reason, .. }) => assert_eq!(
+            reason,
+            RejectReason::VersionMismatch {
+                server: PROTOCOL_VERSION
+            }
+        ),
+        other => panic!("expected a reject, got {other:?}"),
+    }
+    let nowhere = Hello {
+        version: PROTOCOL_VERSION,
+        name: "lost".into(),
+        room: Some("room-9".into()),
+        token: None,
+    };
+    match join(&endpoint, addr, "localhost", nowhere).await {
+        Err(JoinError::Rejected { reason, .. }) => assert_eq!(reason, RejectReason::NoSuchRoom),
+        other => panic!("expected a reject, got {other:?}"),
+    }
+    h.endpoint.shutdown("test over").await;
+}
