@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -77,17 +77,16 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// A server configuration: TLS 1.3 with `cert_chain` and `key` (DER, PKCS#8), ALPN
+/// A server configuration: TLS 1.3 with `cert_chain` and `key` (DER), ALPN
 /// `tickwire/<version>`, game transport settings.
 ///
 /// # Errors
 /// [`QuicError::Tls`] if the certificate or key is unusable.
 pub fn server_config(
     cert_chain: Vec<CertificateDer<'static>>,
-    key_pkcs8: Vec<u8>,
+    key: PrivateKeyDer<'static>,
     transport: &GameTransport,
 ) -> Result<quinn::ServerConfig, QuicError> {
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_pkcs8));
     let mut tls = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|e| QuicError::Tls(e.to_string()))?

@@ -10,7 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use quinn::Endpoint;
-use rustls::pki_types::CertificateDer;
+use std::path::Path;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use sha2::{Digest, Sha256};
 use tickwire_netcode::protocol::{
     ClientControl, GoodbyeReason, Hello, PROTOCOL_VERSION, RejectReason, ServerControl,
@@ -71,12 +74,12 @@ impl RateLimit {
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The server's TLS identity.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Identity {
     /// The certificate chain, leaf first (DER).
     pub cert_chain: Vec<CertificateDer<'static>>,
-    /// The private key (PKCS#8 DER).
-    pub key_pkcs8: Vec<u8>,
+    /// The private key (DER).
+    pub key: PrivateKeyDer<'static>,
 }
 
 impl Identity {
@@ -88,10 +91,31 @@ impl Identity {
         let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
         let cert =
             rcgen::generate_simple_self_signed(names).map_err(|e| QuicError::Tls(e.to_string()))?;
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.signing_key.serialize_der()));
         Ok(Self {
             cert_chain: vec![cert.cert.der().clone()],
-            key_pkcs8: cert.signing_key.serialize_der(),
+            key,
         })
+    }
+
+    /// The certificate chain and key in the PEM files at `cert` and `key` (as `tls.cert`
+    /// and `tls.key` name them).
+    ///
+    /// # Errors
+    /// A message naming the file and what is wrong with it.
+    pub fn from_pem_files(cert: &Path, key: &Path) -> Result<Self, String> {
+        let read =
+            |p: &Path| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
+        let cert_pem = read(cert)?;
+        let cert_chain = CertificateDer::pem_slice_iter(&cert_pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("{} is not a PEM certificate chain: {e}", cert.display()))?;
+        if cert_chain.is_empty() {
+            return Err(format!("{} holds no certificate", cert.display()));
+        }
+        let key = PrivateKeyDer::from_pem_slice(&read(key)?)
+            .map_err(|e| format!("{} is not a PEM private key: {e}", key.display()))?;
+        Ok(Self { cert_chain, key })
     }
 
     /// The leaf certificate, which a development client trusts directly.
@@ -136,7 +160,7 @@ impl GameEndpoint {
     ) -> anyhow::Result<Self> {
         let config = server_config(
             identity.cert_chain.clone(),
-            identity.key_pkcs8.clone(),
+            identity.key.clone_key(),
             transport,
         )?;
         let endpoint = Endpoint::server(config, addr)?;

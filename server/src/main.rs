@@ -11,7 +11,6 @@ use clap::Parser;
 use std::sync::Arc;
 use tickwire_server::config::DEFAULT_TOML;
 
-use tickwire_netcode::quic::GameTransport;
 use tickwire_server::endpoint::{GameEndpoint, Identity};
 use tickwire_server::{ConfigLayers, Room, ServerConfig, TickStats};
 
@@ -146,8 +145,14 @@ fn run(config: &ServerConfig, args: &Args) -> Result<()> {
     let rooms = Arc::new(rooms);
     let started = Instant::now();
     let reason = runtime.block_on(async {
-        let identity = Identity::self_signed().context("cannot make the development certificate")?;
-        let endpoint = GameEndpoint::start(config.server.bind, &identity, &GameTransport::default(), Arc::clone(&rooms))
+        let identity = if config.tls.cert.is_empty() {
+            Identity::self_signed().context("cannot make the development certificate")?
+        } else {
+            Identity::from_pem_files(config.tls.cert.as_ref(), config.tls.key.as_ref())
+                .map_err(anyhow::Error::msg)
+                .context("tls.cert / tls.key")?
+        };
+        let endpoint = GameEndpoint::start(config.server.bind, &identity, &config.transport(), Arc::clone(&rooms))
             .with_context(|| format!("cannot listen on {}", config.server.bind))?;
         let admin = tickwire_server::admin::serve(config.server.admin, Arc::clone(&rooms))
             .await

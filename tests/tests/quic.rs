@@ -357,3 +357,48 @@ async fn the_client_library_joins_or_reports_the_reject_reason() {
     }
     h.endpoint.shutdown("test over").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_from_pem_files_is_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = rcgen::generate_simple_self_signed(vec!["game.example".to_owned()]).unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+    let identity = Identity::from_pem_files(&cert, &key).unwrap();
+    assert_eq!(identity.leaf().unwrap().as_ref(), made.cert.der().as_ref());
+    assert_eq!(identity.fingerprint().len(), 64);
+    let rooms = Arc::new(vec![
+        Room::start("room-0", &config_with(&["arena.prop_count=10"])).unwrap(),
+    ]);
+    let endpoint = GameEndpoint::start(
+        "127.0.0.1:0".parse().unwrap(),
+        &identity,
+        &GameTransport::default(),
+        rooms,
+    )
+    .unwrap();
+    let mut client = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    client.set_default_client_config(
+        client_config(made.cert.der().clone(), &GameTransport::default()).unwrap(),
+    );
+    let hello = Hello {
+        version: PROTOCOL_VERSION,
+        name: "ada".into(),
+        room: None,
+        token: None,
+    };
+    let joined = tickwire_netcode::quic::join(
+        &client,
+        endpoint.local_addr().unwrap(),
+        "game.example",
+        hello,
+    )
+    .await
+    .unwrap();
+    assert_eq!(joined.welcome.room, "room-0");
+    // A missing key file is reported with its path.
+    let err = Identity::from_pem_files(&cert, &dir.path().join("missing.pem")).unwrap_err();
+    assert!(err.contains("missing.pem"), "{err}");
+    endpoint.shutdown("test over").await;
+}

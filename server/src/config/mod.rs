@@ -33,6 +33,18 @@ pub struct ServerConfig {
     pub net: NetSection,
     /// Gameplay values of the reference arena.
     pub arena: ArenaConfig,
+    /// The TLS certificate; empty paths mean a self-signed development certificate.
+    pub tls: TlsSection,
+}
+
+/// `[tls]`: the server's certificate.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// PEM certificate chain, leaf first; empty for a self-signed development certificate.
+    pub cert: String,
+    /// PEM private key of that certificate; empty with `cert`.
+    pub key: String,
 }
 
 /// `[server]`: addresses and capacity.
@@ -77,6 +89,10 @@ pub struct NetSection {
     pub client_budget_bytes_per_s: u32,
     /// Largest snapshot datagram (bytes).
     pub max_datagram_bytes: u32,
+    /// Silence after which a connection is dropped (milliseconds).
+    pub idle_timeout_ms: u32,
+    /// Keep-alive interval when nothing else is sent (milliseconds).
+    pub keep_alive_ms: u32,
 }
 
 impl ServerConfig {
@@ -102,7 +118,26 @@ impl ServerConfig {
             tick,
             net,
             arena,
+            tls,
         } = self;
+        // Name the key that was set: its layer is the one to fix.
+        match (tls.cert.is_empty(), tls.key.is_empty()) {
+            (false, true) => {
+                return Err(ConfigError::invalid(
+                    "tls.cert",
+                    format!("{:?}", tls.cert),
+                    "tls.key must be set too (or neither, for a self-signed certificate)",
+                ));
+            }
+            (true, false) => {
+                return Err(ConfigError::invalid(
+                    "tls.key",
+                    format!("{:?}", tls.key),
+                    "tls.cert must be set too (or neither, for a self-signed certificate)",
+                ));
+            }
+            _ => {}
+        }
         check_range("server.rooms", server.rooms, 1..=64)?;
         check_range(
             "server.max_clients_per_room",
@@ -145,6 +180,12 @@ impl ServerConfig {
             1000..=10_000_000,
         )?;
         check_range("net.max_datagram_bytes", net.max_datagram_bytes, 256..=1452)?;
+        check_range("net.idle_timeout_ms", net.idle_timeout_ms, 1000..=600_000)?;
+        check_range(
+            "net.keep_alive_ms",
+            net.keep_alive_ms,
+            100..=net.idle_timeout_ms / 2,
+        )?;
         arena.validate().map_err(|e| e.in_section("arena"))
     }
 
@@ -175,6 +216,16 @@ impl ServerConfig {
     #[must_use]
     pub fn spin(&self) -> Duration {
         Duration::from_micros(u64::from(self.tick.spin_us))
+    }
+
+    /// The QUIC transport settings.
+    #[must_use]
+    pub fn transport(&self) -> tickwire_netcode::quic::GameTransport {
+        tickwire_netcode::quic::GameTransport {
+            idle_timeout: Duration::from_millis(u64::from(self.net.idle_timeout_ms)),
+            keep_alive: Duration::from_millis(u64::from(self.net.keep_alive_ms)),
+            ..tickwire_netcode::quic::GameTransport::default()
+        }
     }
 
     /// The effective configuration as TOML, for `--check-config` and logs.

@@ -108,6 +108,19 @@ fn out_of_range_values_name_key_value_range_and_file() {
 }
 
 #[test]
+fn tls_cert_and_key_come_together() {
+    let (key, message) = bad_key("prod.toml", "[tls]\ncert = \"/etc/tickwire/cert.pem\"\n");
+    assert_eq!(key, "tls.cert");
+    assert!(
+        message.contains("tls.key must be set too") && message.contains("prod.toml"),
+        "{message}"
+    );
+    let (key, _) = bad_key("prod.toml", "[tls]\nkey = \"/etc/tickwire/key.pem\"\n");
+    assert_eq!(key, "tls.key");
+    load_with("prod.toml", "[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n").unwrap();
+}
+
+#[test]
 fn snapshot_rate_must_divide_tick_rate() {
     let (key, message) = bad_key("my.toml", "[tick]\nsnapshot_hz = 25\n");
     assert_eq!(key, "tick.snapshot_hz");
@@ -134,6 +147,8 @@ fn every_range_check_fires() {
         ("arena.width_m", "5.0"),
         ("arena.prop_restitution", "2.0"),
         ("arena.max_health", "0"),
+        ("net.idle_timeout_ms", "500"),
+        ("net.keep_alive_ms", "6000"),
     ];
     for (key, value) in cases {
         let err = ConfigLayers::new()
