@@ -134,6 +134,13 @@ pub fn status_json(rooms: &[Room], started: Instant) -> serde_json::Value {
                 "datagrams_out": view.stats.datagrams_out,
                 "bytes_out": view.stats.bytes_out,
                 "bad_datagrams": view.stats.bad_datagrams,
+                "clients": room.clients().iter().map(|c| serde_json::json!({
+                    "id": c.id,
+                    "rtt_ms": c.rtt_ms,
+                    "loss": c.loss,
+                    "inputs_late": c.inputs_late,
+                    "inputs_missing": c.inputs_missing,
+                })).collect::<Vec<_>>(),
             })
         })
         .collect();

@@ -57,6 +57,21 @@ pub struct RoomView {
     pub stats: RoomStats,
 }
 
+/// One client as the room sees it, refreshed about once a second.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ClientView {
+    /// Its id in the room.
+    pub id: u32,
+    /// QUIC's smoothed round-trip time (milliseconds).
+    pub rtt_ms: f64,
+    /// Packets sent to it that QUIC declared lost, over packets sent.
+    pub loss: f64,
+    /// Its inputs that arrived after their tick.
+    pub inputs_late: u32,
+    /// Ticks run without its input.
+    pub inputs_missing: u32,
+}
+
 /// A request to a room from a connection task.
 #[derive(Debug)]
 pub enum RoomCommand {
@@ -86,6 +101,7 @@ struct Shared {
     stop: AtomicBool,
     stats: Mutex<TickStats>,
     view: Mutex<RoomView>,
+    clients: Mutex<Vec<ClientView>>,
 }
 
 /// A running room. Dropping it stops the tick thread and waits for it.
@@ -167,6 +183,16 @@ impl Room {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The clients, with their round-trip times and loss, as of the latest refresh.
+    #[must_use]
+    pub fn clients(&self) -> Vec<ClientView> {
+        self.shared
+            .clients
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     /// Whether the tick thread is still running.
     #[must_use]
     pub fn is_running(&self) -> bool {
@@ -217,6 +243,7 @@ fn run(
     let bytes_out = metrics::counter!("tickwire_bytes_out_total", &labels);
     let decode_errors = metrics::counter!("tickwire_decode_errors_total", &labels);
     let shots = metrics::counter!("tickwire_shots_total", &labels);
+    let rtt = metrics::histogram!("tickwire_client_rtt_seconds", &labels);
     while !shared.stop.load(Ordering::Relaxed) {
         let start = schedule.wait(clock);
         if start.skipped > 0 {
@@ -255,6 +282,24 @@ fn run(
         if since_view >= view_every {
             since_view = 0;
             *shared.view.lock().unwrap_or_else(PoisonError::into_inner) = view_of(&core);
+            let mut clients = shared
+                .clients
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            clients.clear();
+            for (id, connection) in &connections {
+                let path = connection.stats().path;
+                let inputs = core.input_stats(*id).unwrap_or_default();
+                rtt.record(connection.rtt().as_secs_f64());
+                clients.push(ClientView {
+                    id: id.0,
+                    rtt_ms: connection.rtt().as_secs_f64() * 1000.0,
+                    loss: path.lost_packets as f64 / path.sent_packets.max(1) as f64,
+                    inputs_late: inputs.late,
+                    inputs_missing: inputs.missing,
+                });
+            }
+            clients.sort_unstable_by_key(|c| c.id);
         }
     }
 }

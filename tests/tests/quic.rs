@@ -23,6 +23,7 @@ use tickwire_tests::config_with;
 struct Harness {
     endpoint: GameEndpoint,
     identity: Identity,
+    rooms: Arc<Vec<Room>>,
 }
 
 fn start_server() -> Harness {
@@ -33,10 +34,14 @@ fn start_server() -> Harness {
         "127.0.0.1:0".parse().unwrap(),
         &identity,
         &GameTransport::default(),
-        rooms,
+        Arc::clone(&rooms),
     )
     .unwrap();
-    Harness { endpoint, identity }
+    Harness {
+        endpoint,
+        identity,
+        rooms,
+    }
 }
 
 async fn connect(h: &Harness) -> (quinn::Connection, quinn::SendStream, quinn::RecvStream) {
@@ -401,4 +406,21 @@ async fn a_certificate_from_pem_files_is_served() {
     let err = Identity::from_pem_files(&cert, &dir.path().join("missing.pem")).unwrap_err();
     assert!(err.contains("missing.pem"), "{err}");
     endpoint.shutdown("test over").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_lists_clients_with_their_round_trip_time() {
+    let h = start_server();
+    let admin = tickwire_server::admin::serve("127.0.0.1:0".parse().unwrap(), Arc::clone(&h.rooms))
+        .await
+        .unwrap();
+    let (_connection, _send, _recv) = joined(&h).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await; // the once-a-second refresh
+    let (_, body) = http_get(admin, "/status").await;
+    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let clients = status["rooms"][0]["clients"].as_array().unwrap();
+    assert_eq!(clients.len(), 1, "{body}");
+    let rtt = clients[0]["rtt_ms"].as_f64().unwrap();
+    assert!(rtt > 0.0 && rtt < 100.0, "loopback RTT {rtt} ms");
+    h.endpoint.shutdown("test over").await;
 }
