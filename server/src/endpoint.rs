@@ -144,6 +144,8 @@ pub struct GameEndpoint {
     endpoint: Endpoint,
     /// Tells every connection task to say goodbye (the reason travels with it).
     shutdown: tokio::sync::watch::Sender<Option<String>>,
+    /// The newest tunables every connected client is told (a config reload).
+    tunables: tokio::sync::watch::Sender<Option<ServerControl>>,
 }
 
 impl GameEndpoint {
@@ -167,18 +169,30 @@ impl GameEndpoint {
         tracing::info!(addr = %endpoint.local_addr()?, fingerprint = identity.fingerprint(), "listening");
         let accepting = endpoint.clone();
         let (shutdown, stopping) = tokio::sync::watch::channel(None);
+        let (tunables, retuned) = tokio::sync::watch::channel(None);
         tokio::spawn(async move {
             while let Some(incoming) = accepting.accept().await {
                 let rooms = Arc::clone(&rooms);
                 let stopping = stopping.clone();
+                let mut retuned = retuned.clone();
+                retuned.mark_unchanged();
                 tokio::spawn(async move {
-                    if let Err(e) = serve(incoming, rooms, stopping).await {
+                    if let Err(e) = serve(incoming, rooms, stopping, retuned).await {
                         tracing::debug!(error = %e, "connection ended");
                     }
                 });
             }
         });
-        Ok(Self { endpoint, shutdown })
+        Ok(Self {
+            endpoint,
+            shutdown,
+            tunables,
+        })
+    }
+
+    /// Tells every connected client the new tunables (after the rooms took them).
+    pub fn broadcast_tunables(&self, message: ServerControl) {
+        let _ = self.tunables.send(Some(message));
     }
 
     /// The address actually bound (port 0 picks a free port).
@@ -209,6 +223,7 @@ async fn serve(
     incoming: quinn::Incoming,
     rooms: Arc<Vec<Room>>,
     stopping: tokio::sync::watch::Receiver<Option<String>>,
+    retuned: tokio::sync::watch::Receiver<Option<ServerControl>>,
 ) -> anyhow::Result<()> {
     let connection = incoming.await?;
     let remote = connection.remote_address();
@@ -257,7 +272,16 @@ async fn serve(
         return Ok(());
     };
     send_control(&mut send, &ServerControl::Welcome(welcome)).await?;
-    let reason = forward(&connection, &mut send, &mut recv, room, client, stopping).await;
+    let reason = forward(
+        &connection,
+        &mut send,
+        &mut recv,
+        room,
+        client,
+        stopping,
+        retuned,
+    )
+    .await;
     let _ = room.send(RoomCommand::Leave { client });
     tracing::info!(%remote, client = client.0, %reason, "client disconnected");
     Ok(())
@@ -299,10 +323,19 @@ async fn forward(
     room: &Room,
     client: ClientId,
     mut stopping: tokio::sync::watch::Receiver<Option<String>>,
+    mut retuned: tokio::sync::watch::Receiver<Option<ServerControl>>,
 ) -> String {
     let mut limiter = RateLimit::new(MAX_DATAGRAMS_PER_S, MAX_DATAGRAM_BURST);
     loop {
         tokio::select! {
+            Ok(()) = retuned.changed() => {
+                let message = retuned.borrow_and_update().clone();
+                if let Some(message) = message {
+                    if send_control(send, &message).await.is_err() {
+                        return "control stream lost".to_owned();
+                    }
+                }
+            }
             _ = stopping.changed() => {
                 let message = stopping.borrow().clone().unwrap_or_else(|| "server shutting down".to_owned());
                 let goodbye = ServerControl::Goodbye { reason: GoodbyeReason::ServerShutdown, message: message.clone() };

@@ -11,7 +11,9 @@ use clap::Parser;
 use std::sync::Arc;
 use tickwire_server::config::DEFAULT_TOML;
 
+use tickwire_netcode::protocol::ServerControl;
 use tickwire_server::endpoint::{GameEndpoint, Identity};
+use tickwire_server::room::RoomCommand;
 use tickwire_server::{ConfigLayers, Room, ServerConfig, TickStats};
 
 /// Tickwire: an authoritative game-state server that runs a match at a fixed tick.
@@ -175,7 +177,7 @@ fn run(config: &ServerConfig, args: &Args) -> Result<()> {
             cert_path.display(),
             identity.fingerprint()
         );
-        let reason = wait_for_stop(&rooms, args, started).await?;
+        let reason = wait_for_stop(&rooms, args, started, config, &endpoint).await?;
         endpoint.shutdown(reason).await;
         anyhow::Ok(reason)
     })?;
@@ -189,7 +191,16 @@ fn run(config: &ServerConfig, args: &Args) -> Result<()> {
 }
 
 /// Prints status lines until a signal or the --duration ends the run; returns why it stopped.
-async fn wait_for_stop(rooms: &[Room], args: &Args, started: Instant) -> Result<&'static str> {
+async fn wait_for_stop(
+    rooms: &[Room],
+    args: &Args,
+    started: Instant,
+    config: &ServerConfig,
+    endpoint: &GameEndpoint,
+) -> Result<&'static str> {
+    let mut current = config.clone();
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("cannot listen for SIGHUP")?;
     let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
     let until_deadline = async {
         match deadline {
@@ -208,6 +219,7 @@ async fn wait_for_stop(rooms: &[Room], args: &Args, started: Instant) -> Result<
         tokio::select! {
             _ = tokio::signal::ctrl_c() => return Ok("Ctrl-C"),
             _ = terminate.recv() => return Ok("SIGTERM"),
+            _ = hangup.recv() => reload(rooms, args, &mut current, endpoint),
             () = &mut until_deadline => return Ok("--duration reached"),
             _ = status.tick(), if status_every.is_some() => {
                 print_status(rooms, started.elapsed(), on_terminal);
@@ -217,6 +229,43 @@ async fn wait_for_stop(rooms: &[Room], args: &Args, started: Instant) -> Result<
             }
         }
     }
+}
+
+/// SIGHUP: reads the configuration again and applies what can change live; a bad file, or a
+/// change that needs a restart, keeps the running configuration and says why.
+fn reload(rooms: &[Room], args: &Args, current: &mut ServerConfig, endpoint: &GameEndpoint) {
+    let new = match load_config(args) {
+        Ok(new) => new,
+        Err(e) => {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "config reload refused; keeping the running config"
+            );
+            return;
+        }
+    };
+    if let Err(keys) = current.live_changes(&new) {
+        tracing::warn!(
+            keys = keys.join(", "),
+            "config reload refused: these need a restart; keeping the running config"
+        );
+        return;
+    }
+    for room in rooms {
+        if room
+            .send(RoomCommand::Retune(Box::new(new.clone())))
+            .is_err()
+        {
+            tracing::warn!(room = room.name(), "room busy; tunables not delivered");
+        }
+    }
+    endpoint.broadcast_tunables(ServerControl::Tunables {
+        snapshot_hz: new.tick.snapshot_hz,
+        interpolation_delay_ms: new.net.interpolation_delay_ms,
+        game: tickwire_netcode::codec::encode(&new.arena).unwrap_or_default(),
+    });
+    tracing::info!("config reloaded: tunables applied and sent to clients");
+    *current = new;
 }
 
 #[cfg(unix)]

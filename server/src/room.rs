@@ -94,6 +94,8 @@ pub enum RoomCommand {
         /// Who.
         client: ClientId,
     },
+    /// New live tunables (a config reload).
+    Retune(Box<ServerConfig>),
 }
 
 #[derive(Debug, Default)]
@@ -347,6 +349,10 @@ fn handle(
                 }
             }
         }
+        RoomCommand::Retune(config) => match core.retune(&config) {
+            Ok(()) => tracing::info!(room = core.name(), "tunables applied"),
+            Err(e) => tracing::warn!(room = core.name(), error = %e, "tunables refused"),
+        },
         RoomCommand::Leave { client } => {
             core.leave(client);
             connections.remove(&client);

@@ -183,6 +183,19 @@ impl RoomCore {
         self.config.snapshot_interval_ticks()
     }
 
+    /// Applies live-tunable values of `config` (gameplay rules, interpolation delay) from the
+    /// next tick. The caller checks [`ServerConfig::live_changes`] first.
+    ///
+    /// # Errors
+    /// [`ConfigError`] if the new arena values are invalid (nothing changes then).
+    pub fn retune(&mut self, config: &ServerConfig) -> Result<(), ConfigError> {
+        let rules = config.rules()?;
+        self.world.set_rules(rules);
+        self.config.arena = config.arena.clone();
+        self.config.net.interpolation_delay_ms = config.net.interpolation_delay_ms;
+        Ok(())
+    }
+
     /// Admits a client: spawns its player and returns the welcome to send it.
     ///
     /// # Errors

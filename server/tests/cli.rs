@@ -158,3 +158,69 @@ fn runs_on_the_embedded_default_and_reports() {
     let ticks: u64 = row.split_whitespace().nth(1).unwrap().parse().unwrap();
     assert!(ticks > 0, "{row}");
 }
+
+#[test]
+fn sighup_applies_tunables_and_refuses_what_needs_a_restart() {
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "live.toml", "[arena]\nmax_speed_mps = 6.0\n");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tickwire-server"))
+        .args([
+            "--config",
+            &path,
+            "--bind",
+            "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
+            "--status-every",
+            "0s",
+            "--duration",
+            "4s",
+        ])
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let hup = |pid: u32| {
+        assert!(
+            Command::new("kill")
+                .args(["-HUP", &pid.to_string()])
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    std::thread::sleep(Duration::from_millis(700));
+    write(dir.path(), "live.toml", "[arena]\nmax_speed_mps = 7.5\n");
+    hup(child.id());
+    std::thread::sleep(Duration::from_millis(400));
+    write(dir.path(), "live.toml", "[arena]\nprop_count = 3\n");
+    hup(child.id());
+    std::thread::sleep(Duration::from_millis(400));
+    write(dir.path(), "live.toml", "[arena]\nmax_speed_mps = -1.0\n");
+    hup(child.id());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("config reloaded"), "{stderr}");
+    assert!(
+        stderr.contains("need a restart") && stderr.contains("arena.prop_count"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("arena.max_speed_mps") && stderr.contains("keeping the running config"),
+        "{stderr}"
+    );
+}

@@ -424,3 +424,40 @@ async fn status_lists_clients_with_their_round_trip_time() {
     assert!(rtt > 0.0 && rtt < 100.0, "loopback RTT {rtt} ms");
     h.endpoint.shutdown("test over").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connected_clients_are_told_new_tunables() {
+    let h = start_server();
+    let (_connection, _send, mut recv) = joined(&h).await;
+    let arena = ArenaConfig {
+        max_speed_mps: 7.5,
+        ..ArenaConfig::default()
+    };
+    h.endpoint.broadcast_tunables(ServerControl::Tunables {
+        snapshot_hz: 30,
+        interpolation_delay_ms: 120,
+        game: codec::encode(&arena).unwrap(),
+    });
+    match tokio::time::timeout(
+        Duration::from_secs(2),
+        recv_control::<ServerControl>(&mut recv),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    {
+        Some(ServerControl::Tunables {
+            interpolation_delay_ms,
+            game,
+            ..
+        }) => {
+            assert_eq!(interpolation_delay_ms, 120);
+            assert_eq!(
+                codec::decode::<ArenaConfig>(&game).unwrap().max_speed_mps,
+                7.5
+            );
+        }
+        other => panic!("expected tunables, got {other:?}"),
+    }
+    h.endpoint.shutdown("test over").await;
+}

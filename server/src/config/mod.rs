@@ -218,6 +218,53 @@ impl ServerConfig {
         Duration::from_micros(u64::from(self.tick.spin_us))
     }
 
+    /// Checks that `new` differs from `self` only in what a running server can take live:
+    /// gameplay tunables (everything in `[arena]` except the arena's shape: seed, size,
+    /// obstacles, spawn points, prop count) and `net.interpolation_delay_ms`.
+    ///
+    /// # Errors
+    /// The keys (or sections) that changed but need a restart.
+    pub fn live_changes(&self, new: &Self) -> Result<(), Vec<&'static str>> {
+        let mut restart = Vec::new();
+        let (a, b) = (&self.arena, &new.arena);
+        let checks: [(&'static str, bool); 11] = [
+            ("server", self.server != new.server),
+            ("tick", self.tick != new.tick),
+            ("tls", self.tls != new.tls),
+            (
+                "net (other than interpolation_delay_ms)",
+                NetSection {
+                    interpolation_delay_ms: 0,
+                    ..self.net.clone()
+                } != NetSection {
+                    interpolation_delay_ms: 0,
+                    ..new.net.clone()
+                },
+            ),
+            ("arena.seed", a.seed != b.seed),
+            ("arena.width_m", a.width_m != b.width_m),
+            ("arena.height_m", a.height_m != b.height_m),
+            ("arena.obstacles", a.obstacles != b.obstacles),
+            ("arena.spawn_points", a.spawn_points != b.spawn_points),
+            ("arena.prop_count", a.prop_count != b.prop_count),
+            (
+                "arena.player_radius_m",
+                a.player_radius_m != b.player_radius_m,
+            ),
+        ];
+        restart.extend(
+            checks
+                .iter()
+                .filter(|(_, changed)| *changed)
+                .map(|(key, _)| *key),
+        );
+        if restart.is_empty() {
+            Ok(())
+        } else {
+            Err(restart)
+        }
+    }
+
     /// The QUIC transport settings.
     #[must_use]
     pub fn transport(&self) -> tickwire_netcode::quic::GameTransport {
