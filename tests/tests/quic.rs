@@ -45,14 +45,7 @@ fn start_server() -> Harness {
 }
 
 async fn connect(h: &Harness) -> (quinn::Connection, quinn::SendStream, quinn::RecvStream) {
-    let mut client = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-    client.set_default_client_config(
-        client_config(
-            h.identity.leaf().unwrap().clone(),
-            &GameTransport::default(),
-        )
-        .unwrap(),
-    );
+    let client = client_endpoint(h.identity.leaf().unwrap());
     let connection = client
         .connect(h.endpoint.local_addr().unwrap(), "localhost")
         .unwrap()
@@ -60,6 +53,14 @@ async fn connect(h: &Harness) -> (quinn::Connection, quinn::SendStream, quinn::R
         .unwrap();
     let (send, recv) = connection.open_bi().await.unwrap();
     (connection, send, recv)
+}
+
+/// A client endpoint on 127.0.0.1 that trusts `cert`.
+fn client_endpoint(cert: &rustls::pki_types::CertificateDer<'static>) -> quinn::Endpoint {
+    let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    endpoint
+        .set_default_client_config(client_config(cert.clone(), &GameTransport::default()).unwrap());
+    endpoint
 }
 
 fn hello(version: u16) -> ClientControl {
@@ -308,14 +309,7 @@ async fn garbage_and_floods_disconnect_only_the_offender() {
 async fn the_client_library_joins_or_reports_the_reject_reason() {
     use tickwire_netcode::quic::{JoinError, join};
     let h = start_server();
-    let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-    endpoint.set_default_client_config(
-        client_config(
-            h.identity.leaf().unwrap().clone(),
-            &GameTransport::default(),
-        )
-        .unwrap(),
-    );
+    let endpoint = client_endpoint(h.identity.leaf().unwrap());
     let addr = h.endpoint.local_addr().unwrap();
     let joined = join(
         &endpoint,
@@ -383,10 +377,7 @@ async fn a_certificate_from_pem_files_is_served() {
         rooms,
     )
     .unwrap();
-    let mut client = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-    client.set_default_client_config(
-        client_config(made.cert.der().clone(), &GameTransport::default()).unwrap(),
-    );
+    let client = client_endpoint(made.cert.der());
     let hello = Hello {
         version: PROTOCOL_VERSION,
         name: "ada".into(),
