@@ -246,16 +246,19 @@ fn run(
     let decode_errors = metrics::counter!("tickwire_decode_errors_total", &labels);
     let shots = metrics::counter!("tickwire_shots_total", &labels);
     let rtt = metrics::histogram!("tickwire_client_rtt_seconds", &labels);
+    let inputs_late = metrics::counter!("tickwire_inputs_late_total", &labels);
+    let inputs_missing = metrics::counter!("tickwire_inputs_missing_total", &labels);
     while !shared.stop.load(Ordering::Relaxed) {
         let start = schedule.wait(clock);
         if start.skipped > 0 {
             tracing::warn!(skipped = start.skipped, tick = %start.tick, "tick loop fell behind; skipped ticks");
         }
         let began = clock.now();
+        // Commands change figures too (malformed datagrams, late inputs): count from here.
+        let before = core.stats();
         for command in inbox.try_iter().take(MAX_COMMANDS_PER_TICK) {
             handle(&mut core, &mut connections, command);
         }
-        let before = core.stats();
         let sent = core.tick(&mut |client, bytes| {
             if let Some(connection) = connections.get(&client) {
                 // quinn drops the oldest queued datagram when its buffer is full.
@@ -267,6 +270,8 @@ fn run(
         bytes_out.increment(after.bytes_out - before.bytes_out);
         decode_errors.increment(after.bad_datagrams - before.bad_datagrams);
         shots.increment(after.shots - before.shots);
+        inputs_late.increment(after.inputs_late - before.inputs_late);
+        inputs_missing.increment(after.inputs_missing - before.inputs_missing);
         clients.set(core.clients() as f64);
         if let Err(e) = sent {
             tracing::error!(error = %e, "snapshot encoding failed");

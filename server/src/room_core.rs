@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 
 use glam::Vec2;
-use tickwire_netcode::input_buffer::{InputBuffer, InputStats};
+use tickwire_netcode::input_buffer::{InputBuffer, InputSource, InputStats};
 use tickwire_netcode::lag_compensation::{HitboxHistory, PastHitbox};
 use tickwire_netcode::protocol::{InputFrame, ProtocolError, RejectReason, Welcome, decode_input};
 use tickwire_netcode::schema::{NetEntity, Schema};
@@ -52,6 +52,10 @@ pub struct RoomStats {
     pub bytes_out: u64,
     /// Input datagrams that did not decode.
     pub bad_datagrams: u64,
+    /// Inputs that arrived after their tick had run (all clients).
+    pub inputs_late: u64,
+    /// Ticks a client's input was missing and its last one repeated (all clients).
+    pub inputs_missing: u64,
 }
 
 /// One room: the arena world and the server side of every client's netcode.
@@ -257,7 +261,9 @@ impl RoomCore {
         };
         match decode_input::<WireInput>(bytes) {
             Ok(datagram) => {
+                let late = client.inputs.stats().late;
                 client.inputs.receive(&datagram);
+                self.stats.inputs_late += u64::from(client.inputs.stats().late - late);
                 if let Some(ack) = datagram.ack {
                     client.sender.on_ack(ack);
                 }
@@ -282,11 +288,12 @@ impl RoomCore {
         self.views.clear();
         self.fired.clear();
         for client in &mut self.clients {
-            let (frame, _) = client.inputs.take(tick, || InputFrame {
+            let (frame, source) = client.inputs.take(tick, || InputFrame {
                 view_ago: 0,
                 view_fraction: 0,
                 input: WireInput::default(),
             });
+            self.stats.inputs_missing += u64::from(source == InputSource::Repeated);
             let input = frame.input.to_input();
             if input.fire {
                 let view = f64::from(tick.0) - f64::from(frame.view_ago)

@@ -274,6 +274,20 @@ async fn garbage_and_floods_disconnect_only_the_offender() {
         close_reason(&garbage).await.contains("malformed"),
         "garbage sender not disconnected for malformed datagrams"
     );
+    let admin = tickwire_server::admin::serve("127.0.0.1:0".parse().unwrap(), Arc::clone(&h.rooms))
+        .await
+        .unwrap();
+    let (_, metrics) = http_get(admin, "/metrics").await;
+    let decode_errors: f64 = metrics
+        .lines()
+        .find(|l| l.starts_with("tickwire_decode_errors_total"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    assert!(
+        decode_errors >= 50.0,
+        "decode errors not counted: {decode_errors}"
+    );
     // A flood of oversized datagrams as fast as the socket takes them.
     let until = Instant::now() + Duration::from_secs(4);
     for n in 0u32.. {
