@@ -162,7 +162,8 @@ mod tests {
     use super::*;
     use crate::Tick;
     use crate::schema::{FieldSpec, KindSpec, NetEntity};
-    use crate::snapshot::{Private, SenderConfig, SharedEncoding, SnapshotSender, WorldHistory};
+    use crate::snapshot::test_util::{deliver, plain};
+    use crate::snapshot::{SenderConfig, SnapshotSender, WorldHistory};
 
     fn schema() -> Schema {
         Schema::new(
@@ -198,19 +199,8 @@ mod tests {
                     state,
                 })
             });
-            sender
-                .encode(
-                    &schema,
-                    &history,
-                    &mut SharedEncoding::new(),
-                    Tick(t),
-                    Private::default(),
-                    &mut |_| 1.0,
-                )
-                .unwrap();
-            for p in sender.datagrams() {
-                receiver.handle_datagram(p).unwrap();
-            }
+            plain(&mut sender, &schema, &history, Tick(t));
+            deliver(&sender, &mut receiver);
             sender.on_ack(Tick(t));
         }
         receiver

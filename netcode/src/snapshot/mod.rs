@@ -22,4 +22,6 @@ pub use sender::{Private, SendError, SendReport, SenderConfig, SharedEncoding, S
 pub use wire::{Feedback, MAX_INDEX, PartBits, SNAPSHOT_TAG, SnapshotError};
 
 #[cfg(test)]
+pub(crate) mod test_util;
+#[cfg(test)]
 mod tests;

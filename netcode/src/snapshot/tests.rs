@@ -7,6 +7,7 @@ use proptest::prelude::*;
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 
+use super::test_util::{deliver, plain};
 use super::*;
 use crate::schema::{EntityState, FieldSpec, KindSpec, MAX_FIELDS, NetEntity, Schema};
 use crate::tick::Tick;
@@ -220,16 +221,7 @@ fn run_chain(
             sender.on_ack(ack);
             acks.pop_front();
         }
-        let report = sender
-            .encode(
-                &schema,
-                &history,
-                &mut SharedEncoding::new(),
-                tick,
-                Private::default(),
-                &mut |_| 1.0,
-            )
-            .unwrap();
+        let report = plain(&mut sender, &schema, &history, tick);
         bytes += report.bytes;
         for part in sender.datagrams() {
             assert!(part.len() <= config.max_datagram_bytes);
@@ -289,17 +281,7 @@ fn deltas_are_much_smaller_than_full_snapshots() {
     let mut history = WorldHistory::new(4);
     history.record_with(Tick(1), |out| out.extend(scene.world()));
     let mut sender = SnapshotSender::new(CONFIG);
-    let full = sender
-        .encode(
-            &schema,
-            &history,
-            &mut SharedEncoding::new(),
-            Tick(1),
-            Private::default(),
-            &mut |_| 1.0,
-        )
-        .unwrap()
-        .bytes;
+    let full = plain(&mut sender, &schema, &history, Tick(1)).bytes;
     assert!(
         delta_bytes / 300 < full / 3,
         "delta {} B/snapshot vs full {full} B",
@@ -316,19 +298,8 @@ fn unchanged_entities_cost_nothing() {
     let mut receiver = SnapshotReceiver::new(schema.clone(), 64, Tick(0));
     for t in 1..=3 {
         history.record_with(Tick(t), |out| out.extend(scene.world()));
-        let report = sender
-            .encode(
-                &schema,
-                &history,
-                &mut SharedEncoding::new(),
-                Tick(t),
-                Private::default(),
-                &mut |_| 1.0,
-            )
-            .unwrap();
-        for part in sender.datagrams() {
-            receiver.handle_datagram(part).unwrap();
-        }
+        let report = plain(&mut sender, &schema, &history, Tick(t));
+        deliver(&sender, &mut receiver);
         sender.on_ack(receiver.ack().unwrap());
         if t == 3 {
             assert_eq!(report.changed, 0);
@@ -412,20 +383,9 @@ fn a_tight_budget_starves_nobody() {
                 scene.step();
             }
             history.record_with(Tick(t), |out| out.extend(scene.world()));
-            let report = sender
-                .encode(
-                    &schema,
-                    &history,
-                    &mut SharedEncoding::new(),
-                    Tick(t),
-                    Private::default(),
-                    &mut |_| 1.0,
-                )
-                .unwrap();
+            let report = plain(&mut sender, &schema, &history, Tick(t));
             sent_bytes += report.bytes;
-            for part in sender.datagrams() {
-                receiver.handle_datagram(part).unwrap();
-            }
+            deliver(&sender, &mut receiver);
             if let Some(ack) = receiver.ack() {
                 sender.on_ack(ack);
             }
@@ -458,19 +418,8 @@ fn reused_indices_are_sent_as_new_entities() {
     };
     for (t, world) in [(1, vec![a]), (2, vec![b]), (3, vec![])] {
         history.record_with(Tick(t), |out| out.extend(world.iter().copied()));
-        let report = sender
-            .encode(
-                &schema,
-                &history,
-                &mut SharedEncoding::new(),
-                Tick(t),
-                Private::default(),
-                &mut |_| 1.0,
-            )
-            .unwrap();
-        for part in sender.datagrams() {
-            receiver.handle_datagram(part).unwrap();
-        }
+        let report = plain(&mut sender, &schema, &history, Tick(t));
+        deliver(&sender, &mut receiver);
         sender.on_ack(receiver.ack().unwrap());
         assert_eq!(receiver.latest().unwrap().entities, as_pairs(&world));
         if t == 2 {
@@ -591,10 +540,8 @@ proptest! {
         for t in 1..=ticks {
             scene.step();
             history.record_with(Tick(t), |out| out.extend(scene.world()));
-            sender.encode(&schema, &history, &mut SharedEncoding::new(), Tick(t), Private::default(), &mut |_| 1.0).unwrap();
-            for part in sender.datagrams() {
-                receiver.handle_datagram(part).unwrap();
-            }
+            plain(&mut sender, &schema, &history, Tick(t));
+            deliver(&sender, &mut receiver);
             let world: Vec<NetEntity> = scene.world().collect();
             prop_assert_eq!(&receiver.latest().unwrap().entities, &as_pairs(&world));
             sender.on_ack(receiver.ack().unwrap());
@@ -621,15 +568,7 @@ fn clients_with_the_same_baselines_share_one_coding_and_get_the_same_bytes() {
         let tick = Tick(t);
         history.record_with(tick, |out| out.extend(scene.world()));
         for (a, b) in alone.iter_mut().zip(&mut together) {
-            a.encode(
-                &schema,
-                &history,
-                &mut SharedEncoding::new(),
-                tick,
-                Private::default(),
-                &mut |_| 1.0,
-            )
-            .unwrap();
+            plain(a, &schema, &history, tick);
             b.encode(
                 &schema,
                 &history,
@@ -653,9 +592,7 @@ fn clients_with_the_same_baselines_share_one_coding_and_get_the_same_bytes() {
                 &mut |_| 1.0,
             )
             .unwrap();
-        for part in tight.datagrams() {
-            tight_receiver.handle_datagram(part).unwrap();
-        }
+        deliver(&tight, &mut tight_receiver);
         let world: Vec<NetEntity> = scene.world().collect();
         let latest = tight_receiver.latest().unwrap();
         // The tight client lags but never decodes garbage: every entity it holds is the
