@@ -11,7 +11,7 @@ use tickwire_netcode::client::{ClientConfig, ClientNetcode};
 use tickwire_netcode::protocol::{
     ClientControl, Hello, PROTOCOL_VERSION, RejectReason, ServerControl, Welcome,
 };
-use tickwire_netcode::quic::{GameTransport, client_config, recv_control, send_control};
+use tickwire_netcode::quic::{GameTransport, Joined, client_config, recv_control, send_control};
 use tickwire_netcode::{TickRate, codec};
 use tickwire_server::endpoint::{GameEndpoint, Identity};
 use tickwire_server::room::Room;
@@ -75,15 +75,12 @@ fn hello(version: u16) -> ClientControl {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_joins_receives_snapshots_and_predicts_over_real_quic() {
     let h = start_server();
-    let (connection, mut send, mut recv) = connect(&h).await;
-    send_control(&mut send, &hello(PROTOCOL_VERSION))
-        .await
-        .unwrap();
-    let Some(ServerControl::Welcome(welcome)) =
-        recv_control::<ServerControl>(&mut recv).await.unwrap()
-    else {
-        panic!("expected a welcome");
-    };
+    let Joined {
+        connection,
+        mut send,
+        welcome,
+        ..
+    } = joined(&h).await;
     let mut client = client_for(&welcome);
     let deadline = Instant::now() + Duration::from_secs(3);
     while Instant::now() < deadline {
@@ -204,17 +201,10 @@ async fn metrics_and_status_are_served_over_http() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_says_goodbye_with_the_reason() {
     let h = start_server();
-    let (_connection, mut send, mut recv) = connect(&h).await;
-    send_control(&mut send, &hello(PROTOCOL_VERSION))
-        .await
-        .unwrap();
-    let Some(ServerControl::Welcome(_)) = recv_control::<ServerControl>(&mut recv).await.unwrap()
-    else {
-        panic!("expected a welcome");
-    };
+    let mut client = joined(&h).await;
     let (_, goodbye) = tokio::join!(
         h.endpoint.shutdown("maintenance"),
-        recv_control::<ServerControl>(&mut recv)
+        recv_control::<ServerControl>(&mut client.recv)
     );
     match goodbye.unwrap() {
         Some(ServerControl::Goodbye { reason, message }) => {
@@ -229,16 +219,22 @@ async fn shutdown_says_goodbye_with_the_reason() {
 }
 
 /// Joins and returns the connection once welcomed.
-async fn joined(h: &Harness) -> (quinn::Connection, quinn::SendStream, quinn::RecvStream) {
+async fn joined(h: &Harness) -> Joined {
     let (connection, mut send, mut recv) = connect(h).await;
     send_control(&mut send, &hello(PROTOCOL_VERSION))
         .await
         .unwrap();
-    let Some(ServerControl::Welcome(_)) = recv_control::<ServerControl>(&mut recv).await.unwrap()
+    let Some(ServerControl::Welcome(welcome)) =
+        recv_control::<ServerControl>(&mut recv).await.unwrap()
     else {
         panic!("expected a welcome");
     };
-    (connection, send, recv)
+    Joined {
+        connection,
+        send,
+        recv,
+        welcome,
+    }
 }
 
 /// The reason the server gave for closing `connection` (waits at most 5 s).
@@ -257,12 +253,13 @@ async fn close_reason(connection: &quinn::Connection) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_and_floods_disconnect_only_the_offender() {
     let h = start_server();
-    let (good, _good_send, _good_recv) = joined(&h).await;
-    let (garbage, _s1, _r1) = joined(&h).await;
-    let (flood, _s2, _r2) = joined(&h).await;
+    let good = joined(&h).await; // keep its control stream open: dropping it leaves
+    let garbage = joined(&h).await;
+    let flood = joined(&h).await;
     // Malformed input datagrams (right type byte, nonsense after it), at a polite rate.
     for i in 0..80u8 {
         if garbage
+            .connection
             .send_datagram(vec![0x02, 0xFF, i, 0xFF, 0xFF, 0xFF].into())
             .is_err()
         {
@@ -271,7 +268,9 @@ async fn garbage_and_floods_disconnect_only_the_offender() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     assert!(
-        close_reason(&garbage).await.contains("malformed"),
+        close_reason(&garbage.connection)
+            .await
+            .contains("malformed"),
         "garbage sender not disconnected for malformed datagrams"
     );
     let admin = tickwire_server::admin::serve("127.0.0.1:0".parse().unwrap(), Arc::clone(&h.rooms))
@@ -291,7 +290,12 @@ async fn garbage_and_floods_disconnect_only_the_offender() {
     // A flood of oversized datagrams as fast as the socket takes them.
     let until = Instant::now() + Duration::from_secs(4);
     for n in 0u32.. {
-        if Instant::now() > until || flood.send_datagram(vec![0x02; 900].into()).is_err() {
+        if Instant::now() > until
+            || flood
+                .connection
+                .send_datagram(vec![0x02; 900].into())
+                .is_err()
+        {
             break;
         }
         if n % 20 == 0 {
@@ -299,7 +303,7 @@ async fn garbage_and_floods_disconnect_only_the_offender() {
         }
     }
     assert!(
-        close_reason(&flood).await.contains("flood"),
+        close_reason(&flood.connection).await.contains("flood"),
         "flooder not disconnected"
     );
     // The well-behaved client still gets its snapshots.
@@ -307,7 +311,7 @@ async fn garbage_and_floods_disconnect_only_the_offender() {
     let until = Instant::now() + Duration::from_secs(1);
     while Instant::now() < until {
         if let Ok(Ok(_)) =
-            tokio::time::timeout(Duration::from_millis(100), good.read_datagram()).await
+            tokio::time::timeout(Duration::from_millis(100), good.connection.read_datagram()).await
         {
             received += 1;
         }
@@ -419,7 +423,7 @@ async fn status_lists_clients_with_their_round_trip_time() {
     let admin = tickwire_server::admin::serve("127.0.0.1:0".parse().unwrap(), Arc::clone(&h.rooms))
         .await
         .unwrap();
-    let (_connection, _send, _recv) = joined(&h).await;
+    let _client = joined(&h).await;
     tokio::time::sleep(Duration::from_millis(1200)).await; // the once-a-second refresh
     let (_, body) = http_get(admin, "/status").await;
     let status: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -433,7 +437,7 @@ async fn status_lists_clients_with_their_round_trip_time() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connected_clients_are_told_new_tunables() {
     let h = start_server();
-    let (_connection, _send, mut recv) = joined(&h).await;
+    let mut client = joined(&h).await;
     let arena = ArenaConfig {
         max_speed_mps: 7.5,
         ..ArenaConfig::default()
@@ -445,7 +449,7 @@ async fn connected_clients_are_told_new_tunables() {
     });
     match tokio::time::timeout(
         Duration::from_secs(2),
-        recv_control::<ServerControl>(&mut recv),
+        recv_control::<ServerControl>(&mut client.recv),
     )
     .await
     .unwrap()
