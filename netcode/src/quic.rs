@@ -10,6 +10,7 @@ use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
 
 use crate::protocol::{
     ProtocolError, Validate, alpn, control_frame_len, decode_control, encode_control,
@@ -100,24 +101,142 @@ pub fn server_config(
     Ok(config)
 }
 
-/// A client configuration that trusts exactly `server_cert` (the server's self-signed
-/// development certificate, or its CA).
+/// How a client decides the server is the one it meant to reach.
+#[derive(Debug, Clone)]
+pub enum ServerTrust {
+    /// Trust exactly this certificate (the server's self-signed development certificate,
+    /// or the CA that signed its chain).
+    Certificate(CertificateDer<'static>),
+    /// Trust whichever certificate has this SHA-256 (of its DER), as the server logs it:
+    /// a development server's certificate changes every start, its fingerprint is one line
+    /// to copy. The TLS 1.3 handshake signature is still checked against that certificate.
+    Fingerprint([u8; 32]),
+}
+
+/// SHA-256 of a certificate's DER as 64 lowercase hex digits, the form servers log and
+/// [`parse_fingerprint`] reads.
+#[must_use]
+pub fn fingerprint(cert: &CertificateDer<'_>) -> String {
+    use std::fmt::Write as _;
+    Sha256::digest(cert.as_ref())
+        .iter()
+        .fold(String::with_capacity(64), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
+}
+
+/// Reads a SHA-256 fingerprint: 64 hex digits, either case, optionally separated by `:`
+/// (as `openssl x509 -fingerprint` prints it).
+///
+/// # Errors
+/// [`QuicError::Tls`] saying what is wrong with the text.
+pub fn parse_fingerprint(text: &str) -> Result<[u8; 32], QuicError> {
+    let digits: Vec<u8> = text.bytes().filter(|&b| b != b':').collect();
+    if digits.len() != 64 {
+        return Err(QuicError::Tls(format!(
+            "a SHA-256 fingerprint is 64 hex digits, got {} in {text:?}",
+            digits.len()
+        )));
+    }
+    let mut out = [0u8; 32];
+    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+        let pair = std::str::from_utf8(pair).unwrap_or("");
+        *byte = u8::from_str_radix(pair, 16)
+            .map_err(|_| QuicError::Tls(format!("{pair:?} in fingerprint {text:?} is not hex")))?;
+    }
+    Ok(out)
+}
+
+/// Accepts the one certificate whose SHA-256 is pinned, whatever names it holds, and checks
+/// the handshake signatures with it as usual.
+#[derive(Debug)]
+struct PinnedFingerprint {
+    sha256: [u8; 32],
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for PinnedFingerprint {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        if Sha256::digest(end_entity.as_ref()).as_slice() == self.sha256 {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        } else {
+            tracing::warn!(
+                got = fingerprint(end_entity),
+                "server certificate does not match the pinned fingerprint"
+            );
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        // Only TLS 1.3 is offered.
+        Err(rustls::Error::PeerIncompatible(
+            rustls::PeerIncompatible::Tls12NotOffered,
+        ))
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// A client configuration that trusts the server as `trust` says: TLS 1.3, ALPN
+/// `tickwire/<version>`, game transport settings.
 ///
 /// # Errors
 /// [`QuicError::Tls`] if the certificate is unusable.
 pub fn client_config(
-    server_cert: CertificateDer<'static>,
+    trust: ServerTrust,
     transport: &GameTransport,
 ) -> Result<quinn::ClientConfig, QuicError> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(server_cert)
-        .map_err(|e| QuicError::Tls(e.to_string()))?;
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider())
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| QuicError::Tls(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .map_err(|e| QuicError::Tls(e.to_string()))?;
+    let mut tls = match trust {
+        ServerTrust::Certificate(cert) => {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(cert).map_err(|e| QuicError::Tls(e.to_string()))?;
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
+        ServerTrust::Fingerprint(sha256) => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(PinnedFingerprint {
+                sha256,
+                provider: provider(),
+            }))
+            .with_no_client_auth(),
+    };
     tls.alpn_protocols = vec![alpn()];
     let crypto = QuicClientConfig::try_from(tls).map_err(|e| QuicError::Tls(e.to_string()))?;
     let mut config = quinn::ClientConfig::new(Arc::new(crypto));

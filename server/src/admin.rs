@@ -140,6 +140,8 @@ pub fn status_json(rooms: &[Room], started: Instant) -> serde_json::Value {
                     "loss": c.loss,
                     "inputs_late": c.inputs_late,
                     "inputs_missing": c.inputs_missing,
+                    "datagrams_dropped": c.datagrams_dropped,
+                    "send_queue_bytes": c.send_queue_bytes,
                 })).collect::<Vec<_>>(),
             })
         })

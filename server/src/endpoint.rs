@@ -14,7 +14,6 @@ use std::path::Path;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use sha2::{Digest, Sha256};
 use tickwire_netcode::protocol::{
     ClientControl, GoodbyeReason, Hello, PROTOCOL_VERSION, RejectReason, ServerControl,
 };
@@ -128,12 +127,7 @@ impl Identity {
     #[must_use]
     pub fn fingerprint(&self) -> String {
         self.leaf()
-            .map(|c| {
-                Sha256::digest(c.as_ref())
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect()
-            })
+            .map(tickwire_netcode::quic::fingerprint)
             .unwrap_or_default()
     }
 }

@@ -70,6 +70,12 @@ pub struct ClientView {
     pub inputs_late: u32,
     /// Ticks run without its input.
     pub inputs_missing: u32,
+    /// Snapshots that pushed an older one out of QUIC's send queue: the client (or its
+    /// path) is not keeping up, so it loses its oldest snapshots rather than growing a queue.
+    pub datagrams_dropped: u64,
+    /// Bytes of datagrams waiting in QUIC's send queue for it (bounded by the transport's
+    /// datagram send buffer).
+    pub send_queue_bytes: usize,
 }
 
 /// A request to a room from a connection task.
@@ -130,6 +136,7 @@ impl Room {
         let rate = config.tick_rate()?;
         let clock = SystemClock::new(config.spin());
         let max_catch_up = config.tick.max_catch_up_ticks;
+        let send_buffer = config.transport().datagram_send_buffer_bytes;
         let shared = Arc::new(Shared::default());
         let (commands, inbox) = sync_channel(COMMAND_QUEUE);
         let thread = std::thread::Builder::new()
@@ -139,7 +146,15 @@ impl Room {
                 move || {
                     let schedule =
                         TickSchedule::new(clock.now(), rate, core.world().tick(), max_catch_up);
-                    run(core, schedule, &clock, &shared, &inbox, rate.hz());
+                    run(
+                        core,
+                        schedule,
+                        &clock,
+                        &shared,
+                        &inbox,
+                        rate.hz(),
+                        send_buffer,
+                    );
                 }
             })?;
         tracing::info!(room = name, tick_hz = rate.hz(), "room started");
@@ -232,8 +247,9 @@ fn run(
     shared: &Shared,
     inbox: &Receiver<RoomCommand>,
     view_every: u32,
+    send_buffer: usize,
 ) {
-    let mut connections: HashMap<ClientId, quinn::Connection> = HashMap::new();
+    let mut connections: HashMap<ClientId, Link> = HashMap::new();
     let mut since_view = 0;
     // Metric handles made once: recording through them does not allocate.
     let labels = [("room", core.name().to_owned())];
@@ -248,6 +264,7 @@ fn run(
     let rtt = metrics::histogram!("tickwire_client_rtt_seconds", &labels);
     let inputs_late = metrics::counter!("tickwire_inputs_late_total", &labels);
     let inputs_missing = metrics::counter!("tickwire_inputs_missing_total", &labels);
+    let datagrams_dropped = metrics::counter!("tickwire_datagrams_dropped_total", &labels);
     while !shared.stop.load(Ordering::Relaxed) {
         let start = schedule.wait(clock);
         if start.skipped > 0 {
@@ -260,9 +277,13 @@ fn run(
             handle(&mut core, &mut connections, command);
         }
         let sent = core.tick(&mut |client, bytes| {
-            if let Some(connection) = connections.get(&client) {
-                // quinn drops the oldest queued datagram when its buffer is full.
-                let _ = connection.send_datagram(Bytes::copy_from_slice(bytes));
+            if let Some(link) = connections.get_mut(&client) {
+                // quinn drops the oldest queued datagram when its buffer is full: count it.
+                if link.connection.datagram_send_buffer_space() < bytes.len() {
+                    link.dropped += 1;
+                    datagrams_dropped.increment(1);
+                }
+                let _ = link.connection.send_datagram(Bytes::copy_from_slice(bytes));
             }
         });
         let after = core.stats();
@@ -294,7 +315,14 @@ fn run(
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
             clients.clear();
-            for (id, connection) in &connections {
+            for (
+                id,
+                Link {
+                    connection,
+                    dropped,
+                },
+            ) in &connections
+            {
                 let path = connection.stats().path;
                 let inputs = core.input_stats(*id).unwrap_or_default();
                 rtt.record(connection.rtt().as_secs_f64());
@@ -304,6 +332,9 @@ fn run(
                     loss: path.lost_packets as f64 / path.sent_packets.max(1) as f64,
                     inputs_late: inputs.late,
                     inputs_missing: inputs.missing,
+                    datagrams_dropped: *dropped,
+                    send_queue_bytes: send_buffer
+                        .saturating_sub(connection.datagram_send_buffer_space()),
                 });
             }
             clients.sort_unstable_by_key(|c| c.id);
@@ -311,11 +342,15 @@ fn run(
     }
 }
 
-fn handle(
-    core: &mut RoomCore,
-    connections: &mut HashMap<ClientId, quinn::Connection>,
-    command: RoomCommand,
-) {
+/// A client's connection as the tick thread holds it.
+#[derive(Debug)]
+struct Link {
+    connection: quinn::Connection,
+    /// Snapshots that displaced an older one from QUIC's send queue.
+    dropped: u64,
+}
+
+fn handle(core: &mut RoomCore, connections: &mut HashMap<ClientId, Link>, command: RoomCommand) {
     match command {
         RoomCommand::Join { connection, reply } => {
             let max = connection.max_datagram_size().unwrap_or(1200);
@@ -323,7 +358,13 @@ fn handle(
             let joined = result.as_ref().ok().map(|(id, _)| *id);
             if let Some(id) = joined {
                 tracing::info!(room = core.name(), client = id.0, remote = %connection.remote_address(), "client joined");
-                connections.insert(id, connection);
+                connections.insert(
+                    id,
+                    Link {
+                        connection,
+                        dropped: 0,
+                    },
+                );
             }
             if reply.send(result).is_err() {
                 // The connection task is gone: undo the join.
@@ -344,7 +385,7 @@ fn handle(
                         bad,
                         "disconnecting: malformed datagrams"
                     );
-                    if let Some(connection) = connections.remove(&client) {
+                    if let Some(Link { connection, .. }) = connections.remove(&client) {
                         connection.close(
                             quinn::VarInt::from_u32(3),
                             b"misbehaving: malformed datagrams",

@@ -11,7 +11,9 @@ use tickwire_netcode::client::{ClientConfig, ClientNetcode};
 use tickwire_netcode::protocol::{
     ClientControl, Hello, PROTOCOL_VERSION, RejectReason, ServerControl, Welcome,
 };
-use tickwire_netcode::quic::{GameTransport, Joined, client_config, recv_control, send_control};
+use tickwire_netcode::quic::{
+    GameTransport, Joined, ServerTrust, client_config, recv_control, send_control,
+};
 use tickwire_netcode::{TickRate, codec};
 use tickwire_server::endpoint::{GameEndpoint, Identity};
 use tickwire_server::room::Room;
@@ -27,8 +29,18 @@ struct Harness {
 }
 
 fn start_server() -> Harness {
-    let config = config_with(&["arena.prop_count=50"]);
-    let rooms = Arc::new(vec![Room::start("room-0", &config).unwrap()]);
+    start_rooms(&["room-0"], &["arena.prop_count=50"])
+}
+
+/// A server with a room for each of `names`, on the default config with `overrides`.
+fn start_rooms(names: &[&str], overrides: &[&str]) -> Harness {
+    let config = config_with(overrides);
+    let rooms = Arc::new(
+        names
+            .iter()
+            .map(|name| Room::start(name, &config).unwrap())
+            .collect::<Vec<_>>(),
+    );
     let identity = Identity::self_signed().unwrap();
     let endpoint = GameEndpoint::start(
         "127.0.0.1:0".parse().unwrap(),
@@ -58,8 +70,13 @@ async fn connect(h: &Harness) -> (quinn::Connection, quinn::SendStream, quinn::R
 /// A client endpoint on 127.0.0.1 that trusts `cert`.
 fn client_endpoint(cert: &rustls::pki_types::CertificateDer<'static>) -> quinn::Endpoint {
     let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-    endpoint
-        .set_default_client_config(client_config(cert.clone(), &GameTransport::default()).unwrap());
+    endpoint.set_default_client_config(
+        client_config(
+            ServerTrust::Certificate(cert.clone()),
+            &GameTransport::default(),
+        )
+        .unwrap(),
+    );
     endpoint
 }
 
@@ -277,12 +294,12 @@ async fn garbage_and_floods_disconnect_only_the_offender() {
         .await
         .unwrap();
     let (_, metrics) = http_get(admin, "/metrics").await;
+    // Summed over rooms: other tests' rooms share the process's recorder.
     let decode_errors: f64 = metrics
         .lines()
-        .find(|l| l.starts_with("tickwire_decode_errors_total"))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
+        .filter(|l| l.starts_with("tickwire_decode_errors_total"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
     assert!(
         decode_errors >= 50.0,
         "decode errors not counted: {decode_errors}"
@@ -469,4 +486,171 @@ async fn connected_clients_are_told_new_tunables() {
         other => panic!("expected tunables, got {other:?}"),
     }
     h.endpoint.shutdown("test over").await;
+}
+
+fn hello_to(room: Option<&str>) -> Hello {
+    Hello {
+        version: PROTOCOL_VERSION,
+        name: "player".into(),
+        room: room.map(str::to_owned),
+        token: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_join_rooms_by_name_or_the_first_with_space() {
+    use tickwire_netcode::quic::{JoinError, join};
+    let h = start_rooms(&["red", "blue"], &["server.max_clients_per_room=1"]);
+    let endpoint = client_endpoint(h.identity.leaf().unwrap());
+    let addr = h.endpoint.local_addr().unwrap();
+    let try_join = |room| join(&endpoint, addr, "localhost", hello_to(room));
+    let in_blue = try_join(Some("blue")).await.unwrap();
+    assert_eq!(in_blue.welcome.room, "blue");
+    match try_join(Some("blue")).await {
+        Err(JoinError::Rejected { reason, message }) => {
+            assert_eq!(reason, RejectReason::RoomFull);
+            assert!(message.contains("blue"), "{message}");
+        }
+        other => panic!("expected room full, got {other:?}"),
+    }
+    let placed = try_join(None).await.unwrap();
+    assert_eq!(placed.welcome.room, "red", "placed in the room with space");
+    match try_join(None).await {
+        Err(JoinError::Rejected { reason, .. }) => assert_eq!(reason, RejectReason::ServerFull),
+        other => panic!("expected server full, got {other:?}"),
+    }
+    // Each room ticks its own world: both clients get snapshots.
+    for joined in [&in_blue, &placed] {
+        tokio::time::timeout(Duration::from_secs(2), joined.connection.read_datagram())
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    h.endpoint.shutdown("test over").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_pins_the_server_by_its_fingerprint() {
+    use tickwire_netcode::quic::{JoinError, join, parse_fingerprint};
+    let h = start_server();
+    let addr = h.endpoint.local_addr().unwrap();
+    let pinned = |sha256| {
+        let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+        endpoint.set_default_client_config(
+            client_config(ServerTrust::Fingerprint(sha256), &GameTransport::default()).unwrap(),
+        );
+        endpoint
+    };
+    // As the server logs it, and as openssl prints it (upper case, colons).
+    let logged = h.identity.fingerprint();
+    let openssl = logged
+        .to_uppercase()
+        .as_bytes()
+        .chunks(2)
+        .map(|pair| std::str::from_utf8(pair).unwrap())
+        .collect::<Vec<_>>()
+        .join(":");
+    assert_eq!(
+        parse_fingerprint(&logged).unwrap(),
+        parse_fingerprint(&openssl).unwrap()
+    );
+    let right = pinned(parse_fingerprint(&logged).unwrap());
+    // The name does not matter with a pin: the certificate is the identity.
+    let joined = join(&right, addr, "any-name", hello_to(None))
+        .await
+        .unwrap();
+    assert_eq!(joined.welcome.room, "room-0");
+    let mut other = parse_fingerprint(&logged).unwrap();
+    other[0] ^= 1;
+    match join(&pinned(other), addr, "localhost", hello_to(None)).await {
+        Err(JoinError::Connect(message)) => {
+            assert!(message.contains("certificate"), "{message}");
+        }
+        other => panic!("a wrong pin must not connect: {other:?}"),
+    }
+    for bad in ["abc", &"zz".repeat(32)] {
+        assert!(parse_fingerprint(bad).is_err(), "{bad} accepted");
+    }
+    h.endpoint.shutdown("test over").await;
+}
+
+/// A client whose process stops reading (its runtime is not driven, so it neither reads
+/// nor acknowledges) costs the server a bounded queue, not a growing one; the others keep
+/// their snapshots, and it recovers when it reads again.
+#[test]
+fn a_client_that_stops_reading_loses_old_snapshots_not_memory() {
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let h = server_rt.block_on(async { start_server() });
+    let client_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let slow = client_rt.block_on(joined(&h));
+    let buffer = GameTransport::default().datagram_send_buffer_bytes;
+    let (received, stalled_for, slow_view) = server_rt.block_on(async {
+        let admin =
+            tickwire_server::admin::serve("127.0.0.1:0".parse().unwrap(), Arc::clone(&h.rooms))
+                .await
+                .unwrap();
+        let good = joined(&h).await;
+        let mut received = 0;
+        let began = Instant::now();
+        let mut peak_queue = 0;
+        let mut slow_view = serde_json::Value::Null;
+        // Until its queue overflows (the congestion window fills first: a few seconds), well
+        // inside the 10 s idle timeout.
+        while began.elapsed() < Duration::from_secs(8) {
+            if let Ok(Ok(_)) =
+                tokio::time::timeout(Duration::from_millis(100), good.connection.read_datagram())
+                    .await
+            {
+                received += 1;
+            }
+            let (_, body) = http_get(admin, "/status").await;
+            let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+            for client in status["rooms"][0]["clients"].as_array().unwrap() {
+                peak_queue = peak_queue.max(client["send_queue_bytes"].as_u64().unwrap());
+            }
+            slow_view = status["rooms"][0]["clients"][0].clone(); // the first to join
+            if slow_view["datagrams_dropped"].as_u64() > Some(0) {
+                break;
+            }
+        }
+        assert!(
+            peak_queue <= buffer as u64,
+            "queue {peak_queue} B over {buffer}"
+        );
+        (received, began.elapsed().as_secs_f64(), slow_view)
+    });
+    assert!(
+        f64::from(received) >= 25.0 * stalled_for,
+        "the reading client got {received} snapshots in {stalled_for:.1} s"
+    );
+    assert!(
+        slow_view["datagrams_dropped"].as_u64().unwrap() > 0,
+        "no snapshot dropped for the stalled client: {slow_view}"
+    );
+    // Driven again, the stalled client gets snapshots again.
+    let resumed = client_rt.block_on(async {
+        let mut n = 0;
+        let until = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < until {
+            if let Ok(Ok(_)) =
+                tokio::time::timeout(Duration::from_millis(100), slow.connection.read_datagram())
+                    .await
+            {
+                n += 1;
+            }
+        }
+        n
+    });
+    assert!(
+        resumed >= 20,
+        "the stalled client got {resumed} after resuming"
+    );
+    server_rt.block_on(h.endpoint.shutdown("test over"));
 }
