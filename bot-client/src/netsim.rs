@@ -141,6 +141,23 @@ impl NetSim {
         Ok(self.bots.len() - 1)
     }
 
+    /// A config reload: the room applies `config`'s live tunables and every bot is told at
+    /// once (as `ServerControl::Tunables` would tell it, minus the control stream's delay).
+    ///
+    /// # Errors
+    /// If the new values do not make a valid room or client (nothing changes then).
+    pub fn retune(&mut self, config: &ServerConfig) -> Result<(), tickwire_netcode::ConfigError> {
+        self.room.retune(config)?;
+        for bot in &mut self.bots {
+            bot.net.retune(
+                config.tick.snapshot_hz,
+                config.net.interpolation_delay_ms,
+                ArenaPrediction::new(config.rules()?),
+            )?;
+        }
+        Ok(())
+    }
+
     /// Runs until `elapsed()` reaches `until`.
     pub fn run_until(&mut self, until: Duration) {
         while self.elapsed() < until {

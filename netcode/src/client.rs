@@ -212,6 +212,37 @@ where
         }
     }
 
+    /// Applies tunables the server sent mid-session (`ServerControl::Tunables`, after a
+    /// config reload): its new snapshot rate (Hz), which the clocks follow, the
+    /// interpolation delay to start from (milliseconds; the render clock keeps measuring
+    /// jitter), and `game`, the prediction rules the game built from the message's bytes.
+    /// Predictions already made under the old rules are corrected by the next snapshot.
+    ///
+    /// # Errors
+    /// [`crate::ConfigError`] if `snapshot_hz` is 0 or does not divide the tick rate;
+    /// nothing changes then.
+    pub fn retune(
+        &mut self,
+        snapshot_hz: u32,
+        interpolation_delay_ms: u32,
+        game: G,
+    ) -> Result<(), crate::ConfigError> {
+        let tick_hz = self.config.tick_rate.hz();
+        if snapshot_hz == 0 || tick_hz % snapshot_hz != 0 {
+            return Err(crate::ConfigError::invalid(
+                "snapshot_hz",
+                snapshot_hz,
+                format!("must divide the tick rate, {tick_hz} Hz"),
+            ));
+        }
+        self.config.snapshot_interval_ticks = tick_hz / snapshot_hz;
+        self.config.initial_delay = Duration::from_millis(u64::from(interpolation_delay_ms));
+        self.clock
+            .set_snapshot_interval(self.config.snapshot_interval_ticks);
+        self.game = game;
+        Ok(())
+    }
+
     /// The next tick whose input is due by `now`, if any: call repeatedly until `None`.
     pub fn next_input_tick(&mut self, now: Instant) -> Option<Tick> {
         self.clock.advance(now);

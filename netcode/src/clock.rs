@@ -96,6 +96,18 @@ impl ClientClock {
         }
     }
 
+    /// Follows a snapshot rate changed by the server: the render delay's target (two
+    /// intervals plus jitter) and the loss estimate count in the new interval from now on.
+    pub fn set_snapshot_interval(&mut self, ticks: u32) {
+        self.config.snapshot_interval_ticks = ticks.max(1);
+    }
+
+    /// The clock's configuration.
+    #[must_use]
+    pub fn config(&self) -> &ClockConfig {
+        &self.config
+    }
+
     /// Whether a first snapshot has set the clocks.
     #[must_use]
     pub fn is_started(&self) -> bool {

@@ -32,9 +32,19 @@ pub struct Rewind {
 /// A ring of hitboxes for the last `max_rewind_ticks` + 1 ticks.
 #[derive(Debug)]
 pub struct HitboxHistory {
-    ticks: VecDeque<(Tick, Vec<PastHitbox>)>,
+    ticks: VecDeque<Record>,
     max_rewind_ticks: u32,
     spare: Vec<Vec<PastHitbox>>,
+}
+
+/// The hitboxes of one tick.
+#[derive(Debug)]
+struct Record {
+    tick: Tick,
+    /// Whether a snapshot was taken at this tick (clients only ever see those).
+    snapshot: bool,
+    /// Sorted by index.
+    boxes: Vec<PastHitbox>,
 }
 
 impl HitboxHistory {
@@ -54,31 +64,45 @@ impl HitboxHistory {
         self.max_rewind_ticks
     }
 
-    /// Records the hitboxes at `tick` (sorted by index), newest last.
-    pub fn record(&mut self, tick: Tick, hitboxes: impl IntoIterator<Item = PastHitbox>) {
+    /// Records the hitboxes at `tick`, newest last; `snapshot` says whether clients are
+    /// sent a snapshot of this tick (the ticks they interpolate between).
+    pub fn record(
+        &mut self,
+        tick: Tick,
+        snapshot: bool,
+        hitboxes: impl IntoIterator<Item = PastHitbox>,
+    ) {
         while self.ticks.len() > self.max_rewind_ticks as usize {
-            if let Some((_, old)) = self.ticks.pop_front() {
-                self.spare.push(old);
+            if let Some(old) = self.ticks.pop_front() {
+                self.spare.push(old.boxes);
             }
         }
         let mut boxes = self.spare.pop().unwrap_or_default();
         boxes.clear();
         boxes.extend(hitboxes);
         boxes.sort_unstable_by_key(|h| h.index);
-        self.ticks.push_back((tick, boxes));
+        self.ticks.push_back(Record {
+            tick,
+            snapshot,
+            boxes,
+        });
     }
 
     /// The hitboxes as the shooter saw them at fractional tick `view`, appended to `out`.
     /// A moment older than the maximum rewind is judged at the limit; one newer than the
     /// newest record at the newest.
     ///
-    /// Clients see the world in snapshots every `snapshot_interval` ticks and draw an
-    /// entity between the two snapshots around the moment, so the server does the same:
-    /// positions are interpolated between the records at those two snapshot ticks, and a
-    /// hitbox counts only when both hold it (nobody is hit who was not on the shooter's
-    /// screen: just respawned, or already dead in the newer snapshot).
-    pub fn rewind(&self, view: f64, snapshot_interval: u32, out: &mut Vec<PastHitbox>) -> Rewind {
-        let (Some((newest, _)), Some((oldest, _))) = (self.ticks.back(), self.ticks.front()) else {
+    /// Clients see the world only in snapshots and draw an entity between the two snapshots
+    /// around the moment, so the server does the same: positions are interpolated between
+    /// the records of those two snapshot ticks (found by their flag, so a snapshot rate
+    /// changed mid-match is followed), and a hitbox counts only when both hold it (nobody
+    /// is hit who was not on the shooter's screen: just respawned, or already dead in the
+    /// newer snapshot).
+    pub fn rewind(&self, view: f64, out: &mut Vec<PastHitbox>) -> Rewind {
+        let (Some(newest), Some(oldest)) = (
+            self.ticks.back().map(|r| r.tick),
+            self.ticks.front().map(|r| r.tick),
+        ) else {
             return Rewind {
                 tick: view,
                 clamped: false,
@@ -88,16 +112,26 @@ impl HitboxHistory {
         let limit = (newest_f - f64::from(self.max_rewind_ticks)).max(f64::from(oldest.0));
         let clamped = view < limit;
         let at = view.clamp(limit, newest_f);
-        let interval = snapshot_interval.max(1);
         let base = newest.sub((newest_f - at.floor()) as u32);
-        let from = Tick(base.0 - base.0 % interval);
-        let to = from.add(interval);
-        let frac = ((at - f64::from(from.0)) / f64::from(interval)) as f32;
-        let Some(a) = self.at(from).or_else(|| self.at(base)) else {
+        // The newest snapshot at or before the moment (or the moment's own record when the
+        // history holds no snapshot that old), and the snapshot after it.
+        let Some(from) = self
+            .ticks
+            .iter()
+            .rposition(|r| r.snapshot && !r.tick.is_after(base))
+            .or_else(|| self.ticks.iter().position(|r| r.tick == base))
+        else {
             return Rewind { tick: at, clamped };
         };
-        let b = self.at(to);
-        for h in a {
+        let Some(a) = self.ticks.get(from) else {
+            return Rewind { tick: at, clamped };
+        };
+        let b = self.ticks.range(from + 1..).find(|r| r.snapshot);
+        let frac = b.map_or(0.0, |b| {
+            ((at - f64::from(a.tick.0)) / f64::from(b.tick.since(a.tick).max(1))) as f32
+        });
+        let b = b.map(|b| b.boxes.as_slice());
+        for h in &a.boxes {
             let later = b.map(|b| find(b, h));
             if later == Some(None) {
                 continue; // gone (or replaced) by the newer snapshot
@@ -111,14 +145,6 @@ impl HitboxHistory {
             out.push(PastHitbox { center, ..*h });
         }
         Rewind { tick: at, clamped }
-    }
-
-    fn at(&self, tick: Tick) -> Option<&[PastHitbox]> {
-        self.ticks
-            .iter()
-            .rev()
-            .find(|(t, _)| *t == tick)
-            .map(|(_, b)| b.as_slice())
     }
 }
 
@@ -148,10 +174,10 @@ mod tests {
     fn rewinds_interpolate_between_ticks() {
         let mut h = HitboxHistory::new(15);
         for t in 0..30u32 {
-            h.record(Tick(t), [at(t as f32)]);
+            h.record(Tick(t), true, [at(t as f32)]);
         }
         let mut out = Vec::new();
-        let r = h.rewind(20.25, 1, &mut out);
+        let r = h.rewind(20.25, &mut out);
         assert!(!r.clamped);
         assert_eq!(out.len(), 1);
         assert!((out[0].center[0] - 20.25).abs() < 1e-5);
@@ -161,15 +187,15 @@ mod tests {
     fn rewinds_past_the_limit_are_clamped_and_flagged() {
         let mut h = HitboxHistory::new(15);
         for t in 0..30u32 {
-            h.record(Tick(t), [at(t as f32)]);
+            h.record(Tick(t), true, [at(t as f32)]);
         }
         let mut out = Vec::new();
-        let r = h.rewind(3.0, 1, &mut out);
+        let r = h.rewind(3.0, &mut out);
         assert!(r.clamped);
         assert_eq!(r.tick, 14.0);
         assert!((out[0].center[0] - 14.0).abs() < 1e-5);
         out.clear();
-        let r = h.rewind(99.0, 1, &mut out);
+        let r = h.rewind(99.0, &mut out);
         assert!(!r.clamped);
         assert_eq!(r.tick, 29.0);
     }
@@ -188,26 +214,47 @@ mod tests {
                     radius: 0.5,
                 });
             }
-            h.record(Tick(t), boxes);
+            h.record(Tick(t), t % 2 == 0, boxes);
         }
         let mut out = Vec::new();
-        h.rewind(3.5, 2, &mut out); // between snapshots 2 (without it) and 4 (with it)
+        h.rewind(3.5, &mut out); // between snapshots 2 (without it) and 4 (with it)
         assert_eq!(out.iter().map(|b| b.index).collect::<Vec<_>>(), vec![1]);
         out.clear();
-        h.rewind(4.5, 2, &mut out); // between 4 and 6: both hold it
+        h.rewind(4.5, &mut out); // between 4 and 6: both hold it
         assert_eq!(out.len(), 2);
     }
 
     #[test]
     fn a_replaced_incarnation_is_neither_interpolated_nor_hit() {
         let mut h = HitboxHistory::new(4);
-        h.record(Tick(0), [at(0.0)]);
-        h.record(Tick(1), [PastHitbox { uid: 2, ..at(50.0) }]);
+        h.record(Tick(0), true, [at(0.0)]);
+        h.record(Tick(1), true, [PastHitbox { uid: 2, ..at(50.0) }]);
         let mut out = Vec::new();
-        h.rewind(0.5, 1, &mut out);
+        h.rewind(0.5, &mut out);
         assert!(out.is_empty(), "{out:?}");
-        h.rewind(1.0, 1, &mut out);
+        h.rewind(1.0, &mut out);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].center[0], 50.0);
+    }
+
+    #[test]
+    fn a_snapshot_rate_changed_mid_history_is_followed() {
+        // Snapshots every 2 ticks up to tick 8, then every 4; x = t² so interpolating
+        // between the wrong pair of ticks shows.
+        let mut h = HitboxHistory::new(30);
+        for t in 0..20u32 {
+            let snapshot = if t <= 8 { t % 2 == 0 } else { t % 4 == 0 };
+            h.record(Tick(t), snapshot, [at((t * t) as f32)]);
+        }
+        let mut out = Vec::new();
+        for (view, x) in [
+            (5.0, 26.0),   // 4 → 6, halfway: 16 + 20 / 2
+            (9.0, 84.0),   // 8 → 12, a quarter: 64 + 80 / 4
+            (13.0, 172.0), // 12 → 16, a quarter: 144 + 112 / 4
+        ] {
+            out.clear();
+            h.rewind(view, &mut out);
+            assert!((out[0].center[0] - x).abs() < 1e-3, "at {view}: {out:?}");
+        }
     }
 }

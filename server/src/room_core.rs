@@ -66,6 +66,9 @@ pub struct RoomCore {
     schema: Schema,
     config: ServerConfig,
     history: WorldHistory,
+    /// How far back (ticks) baselines reach, fixed when the room starts (clients are told at
+    /// welcome), so it stays valid when the snapshot rate changes live.
+    window_ticks: u32,
     shared: SharedEncoding,
     hitboxes: HitboxHistory,
     clients: Vec<Client>,
@@ -108,6 +111,7 @@ impl RoomCore {
             schema,
             config: config.clone(),
             history: WorldHistory::new(BASELINE_SNAPSHOTS as usize + 1),
+            window_ticks: BASELINE_SNAPSHOTS * config.snapshot_interval_ticks(),
             shared: SharedEncoding::new(),
             hitboxes: HitboxHistory::new(max_rewind_ticks),
             clients: Vec::new(),
@@ -187,8 +191,18 @@ impl RoomCore {
         self.config.snapshot_interval_ticks()
     }
 
-    /// Applies live-tunable values of `config` (gameplay rules, interpolation delay) from the
-    /// next tick. The caller checks [`ServerConfig::live_changes`] first.
+    /// Each client's byte budget per snapshot at the current snapshot rate.
+    fn budget_bytes_per_snapshot(&self) -> usize {
+        (self.config.net.client_budget_bytes_per_s / self.config.tick.snapshot_hz.max(1)) as usize
+    }
+
+    /// Applies live-tunable values of `config` (gameplay rules, snapshot rate, interpolation
+    /// delay) from the next tick. The caller checks [`ServerConfig::live_changes`] first.
+    ///
+    /// A new snapshot rate takes effect on the next tick that falls on its grid; each
+    /// client's budget per snapshot follows it so bytes per second stay the same, baselines
+    /// keep their window in ticks, and lag compensation brackets shots with the snapshot
+    /// ticks actually sent.
     ///
     /// # Errors
     /// [`ConfigError`] if the new arena values are invalid (nothing changes then).
@@ -197,6 +211,17 @@ impl RoomCore {
         self.world.set_rules(rules);
         self.config.arena = config.arena.clone();
         self.config.net.interpolation_delay_ms = config.net.interpolation_delay_ms;
+        if self.config.tick.snapshot_hz != config.tick.snapshot_hz {
+            self.config.tick.snapshot_hz = config.tick.snapshot_hz;
+            let budget_bytes_per_snapshot = self.budget_bytes_per_snapshot();
+            for client in &mut self.clients {
+                let sizes = SenderConfig {
+                    budget_bytes_per_snapshot,
+                    ..*client.sender.config()
+                };
+                client.sender.set_config(sizes);
+            }
+        }
         Ok(())
     }
 
@@ -211,13 +236,10 @@ impl RoomCore {
         let id = ClientId(self.next_id);
         self.next_id += 1;
         let entity = self.world.spawn_player();
-        let interval = self.snapshot_interval();
-        let window_ticks = BASELINE_SNAPSHOTS * interval;
+        let window_ticks = self.window_ticks;
         let sender = SnapshotSender::new(SenderConfig {
             max_datagram_bytes: max_datagram_bytes.min(self.config.net.max_datagram_bytes as usize),
-            budget_bytes_per_snapshot: (self.config.net.client_budget_bytes_per_s
-                / self.config.tick.snapshot_hz.max(1))
-                as usize,
+            budget_bytes_per_snapshot: self.budget_bytes_per_snapshot(),
             window_ticks,
         });
         self.clients.push(Client {
@@ -304,7 +326,6 @@ impl RoomCore {
         }
         let source = Rewound {
             hitboxes: &self.hitboxes,
-            snapshot_interval: self.snapshot_interval(),
             views: &self.views,
             scratch: &self.rewind_scratch,
             clamped: RefCell::new(0),
@@ -325,8 +346,10 @@ impl RoomCore {
         }
         let now = self.world.tick();
         let radius = self.world.rules().config().player_radius_m;
+        let snapshot_due = now.0 % self.snapshot_interval() == 0;
         self.hitboxes.record(
             now,
+            snapshot_due,
             self.world
                 .players()
                 .filter(|(_, _, p)| p.is_alive())
@@ -340,7 +363,7 @@ impl RoomCore {
                     }
                 }),
         );
-        if now.0 % self.snapshot_interval() == 0 {
+        if snapshot_due {
             self.send_snapshots(now, send)?;
         }
         Ok(())
@@ -408,7 +431,6 @@ fn priority(viewer: Vec2, own_index: u32, e: &NetEntity) -> f32 {
 /// Hitboxes rewound to what each shooter saw.
 struct Rewound<'a> {
     hitboxes: &'a HitboxHistory,
-    snapshot_interval: u32,
     views: &'a [(EntityId, f64)],
     scratch: &'a RefCell<Vec<PastHitbox>>,
     clamped: RefCell<u64>,
@@ -422,11 +444,7 @@ impl HitboxSource for Rewound<'_> {
         };
         let mut scratch = self.scratch.borrow_mut();
         scratch.clear();
-        if self
-            .hitboxes
-            .rewind(view, self.snapshot_interval, &mut scratch)
-            .clamped
-        {
+        if self.hitboxes.rewind(view, &mut scratch).clamped {
             *self.clamped.borrow_mut() += 1;
         }
         let me = net_id(shooter);

@@ -145,3 +145,69 @@ fn inputs_survive_ten_percent_loss() {
         "{missing} of {ticks} inputs missing at 10 % loss"
     );
 }
+
+#[test]
+fn a_snapshot_rate_and_rules_changed_live_are_followed() {
+    let mut config = config_with(&[]);
+    config.arena.obstacles.clear();
+    config.arena.weapon_damage = 0;
+    let mut sim = NetSim::new(&config).unwrap();
+    let link = LinkConfig::symmetric(ms(100), ms(5), 0.0);
+    sim.add_bot(Script::Play(Behaviour::Chase), link, link, 1)
+        .unwrap();
+    sim.add_bot(Script::Run, link, link, 2).unwrap();
+    sim.run_until(Duration::from_secs(6));
+    let delay_at_30hz = sim.bots[0].net.clock().delay_ticks();
+    // A designer halves the snapshot rate's cost and slows everyone down, mid-match.
+    config.tick.snapshot_hz = 20;
+    config.arena.max_speed_mps = 6.0;
+    sim.retune(&config).unwrap();
+    let changed_at = sim.room.world().tick();
+    sim.run_until(Duration::from_secs(9)); // the transition
+    let stats_before: Vec<_> = sim.bots.iter().map(|b| b.net.stats()).collect();
+    let runner_corrections = sim.bots[1].net.prediction_stats().corrections;
+    sim.run_until(Duration::from_secs(19));
+    for (bot, before) in sim.bots.iter().zip(&stats_before) {
+        let snapshots = bot.net.stats().snapshots - before.snapshots;
+        assert!(
+            (195..=205).contains(&snapshots),
+            "{snapshots} snapshots in 10 s at 20 Hz"
+        );
+        let after = bot.net.stats();
+        assert_eq!(
+            after.extrapolated_frames, before.extrapolated_frames,
+            "the render delay follows the longer interval"
+        );
+    }
+    let delay = sim.bots[0].net.clock().delay_ticks();
+    assert!(
+        delay >= 6.0 && delay > delay_at_30hz,
+        "render delay {delay_at_30hz:.1} → {delay:.1} ticks"
+    );
+    let runner = &sim.bots[1].net;
+    assert_eq!(
+        runner.prediction_stats().corrections,
+        runner_corrections,
+        "predicted under the new rules, the runner is not corrected"
+    );
+    let speed = runner.predicted().unwrap().vel.length();
+    assert!(speed <= 6.0 + 1e-3, "runs at {speed} m/s, above the new 6");
+    // Lag compensation brackets shots with the snapshots actually sent.
+    let shooter = &sim.bots[0];
+    let judged = |t: &Tick| t.since(changed_at) > 60 * 3 && t.since(changed_at) < 60 * 12;
+    let seen: Vec<_> = shooter
+        .hits_in_view
+        .iter()
+        .filter(|(t, _)| judged(t))
+        .collect();
+    let confirmed = seen
+        .iter()
+        .filter(|(t, target)| shooter.server_shots.contains(&(*t, Some(*target))))
+        .count();
+    assert!(seen.len() > 20, "only {} hits in view", seen.len());
+    assert_eq!(
+        confirmed,
+        seen.len(),
+        "hits in view confirmed after the change"
+    );
+}

@@ -220,7 +220,8 @@ impl ServerConfig {
 
     /// Checks that `new` differs from `self` only in what a running server can take live:
     /// gameplay tunables (everything in `[arena]` except the arena's shape: seed, size,
-    /// obstacles, spawn points, prop count) and `net.interpolation_delay_ms`.
+    /// obstacles, spawn points, prop count), `tick.snapshot_hz` and
+    /// `net.interpolation_delay_ms`.
     ///
     /// # Errors
     /// The keys (or sections) that changed but need a restart.
@@ -229,7 +230,16 @@ impl ServerConfig {
         let (a, b) = (&self.arena, &new.arena);
         let checks: [(&'static str, bool); 11] = [
             ("server", self.server != new.server),
-            ("tick", self.tick != new.tick),
+            (
+                "tick (other than snapshot_hz)",
+                TickSection {
+                    snapshot_hz: 0,
+                    ..self.tick.clone()
+                } != TickSection {
+                    snapshot_hz: 0,
+                    ..new.tick.clone()
+                },
+            ),
             ("tls", self.tls != new.tls),
             (
                 "net (other than interpolation_delay_ms)",
