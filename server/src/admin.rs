@@ -112,10 +112,11 @@ async fn respond(
     Ok(())
 }
 
-/// The `/status` document: uptime and, per room, its world and tick figures.
+/// The `/status` document: uptime, clients, resident memory and tick figures of the whole
+/// process, and per room its world, tick figures and clients.
 #[must_use]
 pub fn status_json(rooms: &[Room], started: Instant) -> serde_json::Value {
-    let rooms: Vec<serde_json::Value> = rooms
+    let room_list: Vec<serde_json::Value> = rooms
         .iter()
         .map(|room| {
             let view = room.view();
@@ -146,5 +147,32 @@ pub fn status_json(rooms: &[Room], started: Instant) -> serde_json::Value {
             })
         })
         .collect();
-    serde_json::json!({ "uptime_s": started.elapsed().as_secs_f64(), "rooms": rooms })
+    let mut all = crate::stats::TickStats::new();
+    let mut clients = 0;
+    for room in rooms {
+        all.merge(&room.stats());
+        clients += room.view().clients;
+    }
+    let tick = all.summary();
+    serde_json::json!({
+        "uptime_s": started.elapsed().as_secs_f64(),
+        "clients": clients,
+        "rss_bytes": rss_bytes(),
+        // Every room together (the rooms' histograms merged).
+        "tick_us": {"p50": tick.tick_us_p50, "p99": tick.tick_us_p99, "max": tick.tick_us_max},
+        "tick_lateness_us": {"p50": tick.late_us_p50, "p99": tick.late_us_p99, "p999": tick.late_us_p999, "max": tick.late_us_max},
+        "ticks": tick.ticks,
+        "ticks_skipped": tick.skipped,
+        "rooms": room_list,
+    })
+}
+
+/// The process's resident memory (bytes), from `/proc/self/status`; `None` where there is
+/// no procfs.
+#[must_use]
+pub fn rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }

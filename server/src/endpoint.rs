@@ -71,6 +71,9 @@ impl RateLimit {
 
 /// How long a new connection may take to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
+/// Reliable events that may wait for a client's control stream; beyond it the room drops
+/// new ones (and counts them) rather than queueing without bound.
+const EVENT_QUEUE: usize = 256;
 
 /// The server's TLS identity.
 #[derive(Debug)]
@@ -252,7 +255,8 @@ async fn serve(
         .await;
         return Ok(());
     }
-    let Some((room, client, welcome)) = join(&rooms, &connection, &hello).await else {
+    let (events, mut events_out) = tokio::sync::mpsc::channel(EVENT_QUEUE);
+    let Some((room, client, welcome)) = join(&rooms, &connection, &hello, &events).await else {
         let (reason, message) = match hello.room.as_deref() {
             Some(name) if !rooms.iter().any(|r| r.name() == name) => (
                 RejectReason::NoSuchRoom,
@@ -266,16 +270,26 @@ async fn serve(
         return Ok(());
     };
     send_control(&mut send, &ServerControl::Welcome(welcome)).await?;
-    let reason = forward(
-        &connection,
-        &mut send,
-        &mut recv,
-        room,
-        client,
+    // Control messages are read on their own task: a read cut short by `select!` would
+    // lose the bytes already taken from the stream.
+    let (control_in, mut control) = tokio::sync::mpsc::channel(4);
+    let reader = tokio::spawn(async move {
+        loop {
+            let message = recv_control::<ClientControl>(&mut recv).await;
+            let end = !matches!(message, Ok(Some(_)));
+            if control_in.send(message).await.is_err() || end {
+                break;
+            }
+        }
+    });
+    let channels = Channels {
+        control: &mut control,
+        events: &mut events_out,
         stopping,
         retuned,
-    )
-    .await;
+    };
+    let reason = forward(&connection, &mut send, room, client, channels).await;
+    reader.abort();
     let _ = room.send(RoomCommand::Leave { client });
     tracing::info!(%remote, client = client.0, %reason, "client disconnected");
     Ok(())
@@ -286,6 +300,7 @@ async fn join<'r>(
     rooms: &'r [Room],
     connection: &quinn::Connection,
     hello: &Hello,
+    events: &tokio::sync::mpsc::Sender<ServerControl>,
 ) -> Option<(&'r Room, ClientId, tickwire_netcode::protocol::Welcome)> {
     let wanted = hello.room.as_deref();
     for room in rooms
@@ -296,6 +311,7 @@ async fn join<'r>(
         if room
             .send(RoomCommand::Join {
                 connection: connection.clone(),
+                events: events.clone(),
                 reply,
             })
             .is_err()
@@ -309,19 +325,41 @@ async fn join<'r>(
     None
 }
 
-/// Forwards datagrams to the room until the client leaves; returns why it ended.
+/// What a connection task listens to besides the connection itself.
+struct Channels<'a> {
+    /// Control messages from the client, read on their own task.
+    control: &'a mut tokio::sync::mpsc::Receiver<Result<Option<ClientControl>, QuicError>>,
+    /// Reliable events from the room for this client.
+    events: &'a mut tokio::sync::mpsc::Receiver<ServerControl>,
+    /// The server is shutting down, with the reason.
+    stopping: tokio::sync::watch::Receiver<Option<String>>,
+    /// New tunables after a config reload.
+    retuned: tokio::sync::watch::Receiver<Option<ServerControl>>,
+}
+
+/// Forwards datagrams to the room and events to the client until the client leaves;
+/// returns why it ended.
 async fn forward(
     connection: &quinn::Connection,
     send: &mut quinn::SendStream,
-    recv: &mut quinn::RecvStream,
     room: &Room,
     client: ClientId,
-    mut stopping: tokio::sync::watch::Receiver<Option<String>>,
-    mut retuned: tokio::sync::watch::Receiver<Option<ServerControl>>,
+    channels: Channels<'_>,
 ) -> String {
+    let Channels {
+        control,
+        events,
+        mut stopping,
+        mut retuned,
+    } = channels;
     let mut limiter = RateLimit::new(MAX_DATAGRAMS_PER_S, MAX_DATAGRAM_BURST);
     loop {
         tokio::select! {
+            Some(event) = events.recv() => {
+                if send_control(send, &event).await.is_err() {
+                    return "control stream lost".to_owned();
+                }
+            }
             Ok(()) = retuned.changed() => {
                 let message = retuned.borrow_and_update().clone();
                 if let Some(message) = message {
@@ -357,11 +395,11 @@ async fn forward(
                 }
                 Err(e) => return format!("connection lost: {e}"),
             },
-            message = recv_control::<ClientControl>(recv) => match message {
-                Ok(Some(ClientControl::Goodbye { reason })) => return format!("client left: {reason}"),
-                Ok(Some(ClientControl::Hello(_))) => return "a second hello".to_owned(),
-                Ok(None) => return "control stream finished".to_owned(),
-                Err(e) => {
+            message = control.recv() => match message {
+                Some(Ok(Some(ClientControl::Goodbye { reason }))) => return format!("client left: {reason}"),
+                Some(Ok(Some(ClientControl::Hello(_)))) => return "a second hello".to_owned(),
+                Some(Ok(None)) | None => return "control stream finished".to_owned(),
+                Some(Err(e)) => {
                     connection.close(quinn::VarInt::from_u32(1), b"protocol violation");
                     return format!("bad control message: {e}");
                 }

@@ -8,16 +8,19 @@
 //! - [`tick_loop`]: absolute tick deadlines, bounded catch-up, counted skips.
 //! - [`room`]: one match — a world and the thread that ticks it.
 //! - [`stats`]: tick duration and lateness distributions.
+//! - [`launch`]: a whole server (rooms, QUIC endpoint, admin address) from a config.
 
 pub mod admin;
 pub mod clock;
 pub mod config;
 pub mod endpoint;
+pub mod launch;
 pub mod room;
 pub mod room_core;
 pub mod stats;
 pub mod tick_loop;
 
+pub use launch::Server;
 pub use room::{Room, RoomError, RoomView};
 pub use stats::{TickStats, TickSummary};
 

@@ -8,13 +8,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use std::sync::Arc;
 use tickwire_server::config::DEFAULT_TOML;
 
-use tickwire_netcode::protocol::ServerControl;
-use tickwire_server::endpoint::{GameEndpoint, Identity};
-use tickwire_server::room::RoomCommand;
-use tickwire_server::{ConfigLayers, Room, ServerConfig, TickStats};
+use tickwire_server::{ConfigLayers, Room, Server, ServerConfig, TickStats};
 
 /// Tickwire: an authoritative game-state server that runs a match at a fixed tick.
 ///
@@ -140,51 +136,32 @@ fn run(config: &ServerConfig, args: &Args) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let rooms = (0..config.server.rooms)
-        .map(|i| Room::start(&format!("room-{i}"), config))
-        .collect::<Result<Vec<_>, _>>()
-        .context("cannot start rooms")?;
-    let rooms = Arc::new(rooms);
     let started = Instant::now();
-    let reason = runtime.block_on(async {
-        let identity = if config.tls.cert.is_empty() {
-            Identity::self_signed().context("cannot make the development certificate")?
-        } else {
-            Identity::from_pem_files(config.tls.cert.as_ref(), config.tls.key.as_ref())
-                .map_err(anyhow::Error::msg)
-                .context("tls.cert / tls.key")?
-        };
-        let endpoint = GameEndpoint::start(config.server.bind, &identity, &config.transport(), Arc::clone(&rooms))
-            .with_context(|| format!("cannot listen on {}", config.server.bind))?;
-        let admin = tickwire_server::admin::serve(config.server.admin, Arc::clone(&rooms))
-            .await
-            .with_context(|| format!("cannot serve the admin address {}", config.server.admin))?;
+    let (reason, finals) = runtime.block_on(async {
+        let server = Server::start(config).await?;
+        let admin = server.admin_addr();
         eprintln!("admin: http://{admin}/metrics and http://{admin}/status");
         let cert_path = std::env::temp_dir().join("tickwire-dev-cert.der");
-        if let Some(leaf) = identity.leaf() {
-            std::fs::write(&cert_path, leaf.as_ref())
-                .with_context(|| format!("cannot write the certificate to {}", cert_path.display()))?;
+        if let Some(leaf) = server.identity().leaf() {
+            std::fs::write(&cert_path, leaf.as_ref()).with_context(|| {
+                format!("cannot write the certificate to {}", cert_path.display())
+            })?;
         }
         eprintln!(
             "tickwire-server: {} room(s) at {} Hz tick, {} Hz snapshots, listening on {}; Ctrl-C to stop",
-            rooms.len(),
+            server.rooms().len(),
             config.tick.tick_hz,
             config.tick.snapshot_hz,
-            endpoint.local_addr()?,
+            server.game_addr()?,
         );
         eprintln!(
             "development certificate: {} (SHA-256 {})",
             cert_path.display(),
-            identity.fingerprint()
+            server.identity().fingerprint()
         );
-        let reason = wait_for_stop(&rooms, args, started, config, &endpoint).await?;
-        endpoint.shutdown(reason).await;
-        anyhow::Ok(reason)
+        let reason = wait_for_stop(&server, args, started, config).await?;
+        anyhow::Ok((reason, server.shutdown(reason).await))
     })?;
-    let finals: Vec<(String, TickStats)> = rooms
-        .iter()
-        .map(|r| (r.name().to_owned(), r.stats()))
-        .collect();
     eprintln!("stopped: {reason}");
     print_report(config, &finals, started.elapsed());
     Ok(())
@@ -192,12 +169,12 @@ fn run(config: &ServerConfig, args: &Args) -> Result<()> {
 
 /// Prints status lines until a signal or the --duration ends the run; returns why it stopped.
 async fn wait_for_stop(
-    rooms: &[Room],
+    server: &Server,
     args: &Args,
     started: Instant,
     config: &ServerConfig,
-    endpoint: &GameEndpoint,
 ) -> Result<&'static str> {
+    let rooms = server.rooms();
     let mut current = config.clone();
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
         .context("cannot listen for SIGHUP")?;
@@ -219,7 +196,7 @@ async fn wait_for_stop(
         tokio::select! {
             _ = tokio::signal::ctrl_c() => return Ok("Ctrl-C"),
             _ = terminate.recv() => return Ok("SIGTERM"),
-            _ = hangup.recv() => reload(rooms, args, &mut current, endpoint),
+            _ = hangup.recv() => reload(server, args, &mut current),
             () = &mut until_deadline => return Ok("--duration reached"),
             _ = status.tick(), if status_every.is_some() => {
                 print_status(rooms, started.elapsed(), on_terminal);
@@ -233,7 +210,7 @@ async fn wait_for_stop(
 
 /// SIGHUP: reads the configuration again and applies what can change live; a bad file, or a
 /// change that needs a restart, keeps the running configuration and says why.
-fn reload(rooms: &[Room], args: &Args, current: &mut ServerConfig, endpoint: &GameEndpoint) {
+fn reload(server: &Server, args: &Args, current: &mut ServerConfig) {
     let new = match load_config(args) {
         Ok(new) => new,
         Err(e) => {
@@ -251,19 +228,7 @@ fn reload(rooms: &[Room], args: &Args, current: &mut ServerConfig, endpoint: &Ga
         );
         return;
     }
-    for room in rooms {
-        if room
-            .send(RoomCommand::Retune(Box::new(new.clone())))
-            .is_err()
-        {
-            tracing::warn!(room = room.name(), "room busy; tunables not delivered");
-        }
-    }
-    endpoint.broadcast_tunables(ServerControl::Tunables {
-        snapshot_hz: new.tick.snapshot_hz,
-        interpolation_delay_ms: new.net.interpolation_delay_ms,
-        game: tickwire_netcode::codec::encode(&new.arena).unwrap_or_default(),
-    });
+    server.retune(&new);
     tracing::info!("config reloaded: tunables applied and sent to clients");
     *current = new;
 }

@@ -13,9 +13,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
-use tickwire_netcode::protocol::{RejectReason, Welcome};
+use tickwire_netcode::protocol::{RejectReason, ServerControl, Welcome};
 use tickwire_netcode::{ConfigError, Tick};
 use tickwire_sim::Body;
+use tickwire_sim::replication::{ArenaEvent, net_id};
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::ServerConfig;
@@ -53,6 +54,8 @@ pub struct RoomView {
     pub props: usize,
     /// Props in motion.
     pub moving_props: usize,
+    /// Clients connected.
+    pub clients: usize,
     /// Room figures (shots, datagrams and bytes out, bad datagrams).
     pub stats: RoomStats,
 }
@@ -85,6 +88,8 @@ pub enum RoomCommand {
     Join {
         /// The client's connection (snapshots are sent on it).
         connection: quinn::Connection,
+        /// Where the room posts reliable events for the client's control stream.
+        events: tokio::sync::mpsc::Sender<ServerControl>,
         /// Where to answer.
         reply: tokio::sync::oneshot::Sender<Result<(ClientId, Welcome), RejectReason>>,
     },
@@ -264,7 +269,8 @@ fn run(
     let rtt = metrics::histogram!("tickwire_client_rtt_seconds", &labels);
     let inputs_late = metrics::counter!("tickwire_inputs_late_total", &labels);
     let inputs_missing = metrics::counter!("tickwire_inputs_missing_total", &labels);
-    let datagrams_dropped = metrics::counter!("tickwire_datagrams_dropped_total", &labels);
+    let snapshots_dropped = metrics::counter!("tickwire_snapshots_dropped_total", &labels);
+    let events_dropped = metrics::counter!("tickwire_events_dropped_total", &labels);
     while !shared.stop.load(Ordering::Relaxed) {
         let start = schedule.wait(clock);
         if start.skipped > 0 {
@@ -281,11 +287,25 @@ fn run(
                 // quinn drops the oldest queued datagram when its buffer is full: count it.
                 if link.connection.datagram_send_buffer_space() < bytes.len() {
                     link.dropped += 1;
-                    datagrams_dropped.increment(1);
+                    snapshots_dropped.increment(1);
                 }
                 let _ = link.connection.send_datagram(Bytes::copy_from_slice(bytes));
             }
         });
+        for shot in core.shots() {
+            if let Some(link) = connections.get(&shot.client) {
+                let event = ArenaEvent::ShotJudged {
+                    tick: shot.tick,
+                    target: shot.hit.map(|e| net_id(e).0),
+                };
+                let sent = tickwire_netcode::codec::encode(&event)
+                    .map(ServerControl::Event)
+                    .map(|message| link.events.try_send(message).is_ok());
+                if sent.ok() != Some(true) {
+                    events_dropped.increment(1);
+                }
+            }
+        }
         let after = core.stats();
         datagrams_out.increment(after.datagrams_out - before.datagrams_out);
         bytes_out.increment(after.bytes_out - before.bytes_out);
@@ -320,6 +340,7 @@ fn run(
                 Link {
                     connection,
                     dropped,
+                    ..
                 },
             ) in &connections
             {
@@ -346,13 +367,20 @@ fn run(
 #[derive(Debug)]
 struct Link {
     connection: quinn::Connection,
+    /// Reliable events for the client's control stream (bounded: a client that does not
+    /// read them loses the newest, counted in `tickwire_events_dropped_total`).
+    events: tokio::sync::mpsc::Sender<ServerControl>,
     /// Snapshots that displaced an older one from QUIC's send queue.
     dropped: u64,
 }
 
 fn handle(core: &mut RoomCore, connections: &mut HashMap<ClientId, Link>, command: RoomCommand) {
     match command {
-        RoomCommand::Join { connection, reply } => {
+        RoomCommand::Join {
+            connection,
+            events,
+            reply,
+        } => {
             let max = connection.max_datagram_size().unwrap_or(1200);
             let result = core.join(max);
             let joined = result.as_ref().ok().map(|(id, _)| *id);
@@ -362,6 +390,7 @@ fn handle(core: &mut RoomCore, connections: &mut HashMap<ClientId, Link>, comman
                     id,
                     Link {
                         connection,
+                        events,
                         dropped: 0,
                     },
                 );
@@ -411,6 +440,7 @@ fn view_of(core: &RoomCore) -> RoomView {
     let world = core.world();
     let mut view = RoomView {
         tick: world.tick(),
+        clients: core.clients(),
         stats: core.stats(),
         ..RoomView::default()
     };

@@ -344,3 +344,17 @@ mod tests {
         }
     }
 }
+
+/// A reliable game event the server sends one client on its control stream, encoded with
+/// `tickwire_netcode::codec` inside `ServerControl::Event`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum ArenaEvent {
+    /// The server judged a shot this client fired (after lag compensation).
+    ShotJudged {
+        /// The input tick the shot was fired at.
+        tick: tickwire_netcode::Tick,
+        /// Network index of the player struck, if any.
+        target: Option<u32>,
+    },
+}
