@@ -8,6 +8,7 @@
 
 pub mod behaviour;
 pub mod netsim;
+pub mod pilot;
 pub mod view;
 
 pub use behaviour::{Behaviour, Brain};

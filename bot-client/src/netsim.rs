@@ -6,34 +6,21 @@
 
 use std::time::{Duration, Instant};
 
-use glam::Vec2;
 use tickwire_netcode::client::{ClientConfig, ClientNetcode};
 use tickwire_netcode::link_conditioner::{LinkConditioner, LinkConfig};
 use tickwire_netcode::{Tick, testing};
 use tickwire_server::ServerConfig;
 use tickwire_server::room_core::{ClientId, RoomCore};
 use tickwire_sim::client::ArenaPrediction;
-use tickwire_sim::replication::{WireInput, net_id};
-use tickwire_sim::{Hitbox, PlayerInput, hit_test};
+use tickwire_sim::replication::net_id;
 
-use crate::behaviour::{Behaviour, Brain};
-use crate::view::{Seen, enemies, hitboxes};
+pub use crate::pilot::Script;
+use crate::pilot::{Pilot, Verdict};
 
 /// Simulation step.
 const STEP: Duration = Duration::from_millis(1);
 /// Client frame rate (Hz).
 const FRAME_HZ: u64 = 120;
-
-/// What a bot does each tick.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Script {
-    /// Play: one of the seeded behaviours.
-    Play(Behaviour),
-    /// Run in a fixed direction, bouncing between walls, never firing.
-    Run,
-    /// Stand still and do nothing.
-    Idle,
-}
 
 /// One simulated bot.
 #[derive(Debug)]
@@ -42,20 +29,15 @@ pub struct SimBot {
     pub id: ClientId,
     /// Its full client netcode.
     pub net: ClientNetcode<ArenaPrediction>,
-    script: Script,
-    brain: Brain,
+    /// Its decisions and the hits it saw.
+    pub pilot: Pilot,
     up: LinkConditioner,
     down: LinkConditioner,
     next_frame: Instant,
-    run_dir: Vec2,
-    /// Shots the bot saw hit in its own view: (input tick, target's network index).
-    pub hits_in_view: Vec<(Tick, u32)>,
-    /// Of those, how many the server confirmed (same target).
+    /// Hits seen in its own view the server confirmed (same target).
     pub hits_confirmed: u64,
     /// Every shot the server resolved for this bot: (input tick, network index struck).
     pub server_shots: Vec<(Tick, Option<u32>)>,
-    seen: Vec<Seen>,
-    boxes: Vec<Hitbox>,
 }
 
 /// A room and its bots on one simulated clock.
@@ -118,25 +100,15 @@ impl NetSim {
             config,
             self.now,
         );
-        let behaviour = match script {
-            Script::Play(b) => b,
-            _ => Behaviour::Wander,
-        };
-        let angle = seed as f32 * 2.4;
         self.bots.push(SimBot {
             id,
             net,
-            script,
-            brain: Brain::new(behaviour, seed),
+            pilot: Pilot::new(script, seed).with_log(),
             up: LinkConditioner::new(up, seed.wrapping_mul(2).wrapping_add(1)),
             down: LinkConditioner::new(down, seed.wrapping_mul(2).wrapping_add(2)),
             next_frame: self.now,
-            run_dir: Vec2::from_angle(angle),
-            hits_in_view: Vec::new(),
             hits_confirmed: 0,
             server_shots: Vec::new(),
-            seen: Vec::new(),
-            boxes: Vec::new(),
         });
         Ok(self.bots.len() - 1)
     }
@@ -188,20 +160,14 @@ impl NetSim {
                 };
                 let hit = shot.hit.map(|e| net_id(e).0);
                 bot.server_shots.push((shot.tick, hit));
-                if bot
-                    .hits_in_view
-                    .iter()
-                    .any(|&(t, target)| t == shot.tick && Some(target) == hit)
-                {
+                if bot.pilot.judged(shot.tick, hit) == Verdict::Confirmed {
                     bot.hits_confirmed += 1;
                 }
             }
             self.next_tick += 1;
         }
         let frame_every = Duration::from_nanos(1_000_000_000 / FRAME_HZ);
-        let radius = self.room.world().rules().config().player_radius_m;
-        let arena = self.room.world().rules().config().clone();
-        let dt_s = self.dt.as_secs_f32();
+        let arena = self.room.world().rules().config();
         for bot in &mut self.bots {
             while let Some(d) = bot.down.poll(now) {
                 let _ = bot.net.handle_datagram(now, &d);
@@ -210,80 +176,14 @@ impl NetSim {
                 continue;
             }
             bot.next_frame += frame_every;
-            bot.frame(now, &arena, radius, dt_s);
+            let up = &mut bot.up;
+            bot.pilot
+                .frame(&mut bot.net, now, arena, &mut |d| up.send(now, d));
         }
     }
 }
 
 impl SimBot {
-    fn frame(&mut self, now: Instant, arena: &tickwire_sim::ArenaConfig, radius: f32, dt_s: f32) {
-        if self.net.frame(now).is_some() {
-            if let Some(frame) = self.net.render_frame() {
-                enemies(&self.net, &frame, &mut self.seen);
-            }
-        }
-        while let Some(tick) = self.net.next_input_tick(now) {
-            let Some(me) = self.net.predicted().copied() else {
-                break;
-            };
-            let input = match self.script {
-                Script::Idle => PlayerInput::default(),
-                Script::Run => {
-                    let margin = 5.0;
-                    if me.pos.x < margin || me.pos.x > arena.width_m - margin {
-                        self.run_dir.x = if me.pos.x < margin {
-                            self.run_dir.x.abs()
-                        } else {
-                            -self.run_dir.x.abs()
-                        };
-                    }
-                    if me.pos.y < margin || me.pos.y > arena.height_m - margin {
-                        self.run_dir.y = if me.pos.y < margin {
-                            self.run_dir.y.abs()
-                        } else {
-                            -self.run_dir.y.abs()
-                        };
-                    }
-                    PlayerInput {
-                        movement: self.run_dir.normalize_or_zero(),
-                        aim_rad: 0.0,
-                        fire: false,
-                    }
-                }
-                Script::Play(_) => {
-                    let targets: Vec<Vec2> = self.seen.iter().map(|s| s.pos).collect();
-                    self.brain.think(me.pos, &targets, arena, dt_s)
-                }
-            };
-            // Like a player who has just spawned in, hold fire until inputs arrive in time.
-            let input = PlayerInput {
-                fire: input.fire && self.net.is_synced(),
-                ..input
-            };
-            let wire = WireInput::from_input(&input);
-            let Ok(datagram) = self.net.submit_input(tick, wire) else {
-                break;
-            };
-            self.up.send(now, datagram);
-            let sent = wire.to_input();
-            if self.net.predicted().is_some_and(|p| p.fired) {
-                // Judge the shot in the bot's own view: from where it now predicts itself,
-                // against the enemies as rendered this frame.
-                let origin = self.net.predicted().map_or(me.pos, |p| p.pos);
-                hitboxes(&self.seen, radius, &mut self.boxes);
-                if let Some(hit) = hit_test(
-                    origin,
-                    sent.aim_rad,
-                    arena.weapon_range_m,
-                    &self.boxes,
-                    &arena.obstacles,
-                ) {
-                    self.hits_in_view.push((tick, net_id(hit.target).0));
-                }
-            }
-        }
-    }
-
     /// The bot's link toward the server.
     #[must_use]
     pub fn uplink(&self) -> &LinkConditioner {

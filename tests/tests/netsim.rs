@@ -67,7 +67,8 @@ fn duel(overrides: &[&str]) -> (usize, usize) {
     let shooter = &sim.bots[0];
     let window = |t: &Tick| (120..14 * 60).contains(&t.0);
     let seen: Vec<_> = shooter
-        .hits_in_view
+        .pilot
+        .hits_in_view()
         .iter()
         .filter(|(t, _)| window(t))
         .collect();
@@ -196,7 +197,8 @@ fn a_snapshot_rate_and_rules_changed_live_are_followed() {
     let shooter = &sim.bots[0];
     let judged = |t: &Tick| t.since(changed_at) > 60 * 3 && t.since(changed_at) < 60 * 12;
     let seen: Vec<_> = shooter
-        .hits_in_view
+        .pilot
+        .hits_in_view()
         .iter()
         .filter(|(t, _)| judged(t))
         .collect();

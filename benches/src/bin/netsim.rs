@@ -196,7 +196,12 @@ fn run(name: &str, link: LinkConfig, args: &Args) -> Result<Profile> {
         // Shots still in flight when the run stops have not been judged: leave out the last
         // second.
         let judged = |t: &Tick| sim.room.world().tick().since(*t) > config.tick.tick_hz as i32;
-        let seen: Vec<_> = bot.hits_in_view.iter().filter(|(t, _)| judged(t)).collect();
+        let seen: Vec<_> = bot
+            .pilot
+            .hits_in_view()
+            .iter()
+            .filter(|(t, _)| judged(t))
+            .collect();
         in_view += seen.len() as u64;
         confirmed += seen
             .iter()
