@@ -7,8 +7,15 @@
 #![forbid(unsafe_code)]
 
 pub mod behaviour;
+pub mod conditioned_socket;
+pub mod fail_if;
+pub mod load_test;
+pub mod monitor;
 pub mod netsim;
 pub mod pilot;
+pub mod report;
+pub mod status;
+pub mod swarm;
 pub mod view;
 
 pub use behaviour::{Behaviour, Brain};

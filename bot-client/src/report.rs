@@ -1,0 +1,443 @@
+//! The load test's report: what the players would have felt and what the server went
+//! through, as a table for people, JSON for tools, and an HTML page of plots over time.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+/// Bots asked for and what became of them.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct BotCounts {
+    /// Bots asked for.
+    pub requested: usize,
+    /// Bots welcomed (including those later dropped).
+    pub connected: usize,
+    /// Bots that never got in.
+    pub failed: usize,
+    /// Bots that got in and lost their connection before the end.
+    pub dropped: usize,
+}
+
+/// A median and a minimum.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct P50Min {
+    /// Median.
+    pub p50: f64,
+    /// Smallest.
+    pub min: f64,
+}
+
+/// A median and a 99th percentile.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct P50P99 {
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile.
+    pub p99: f64,
+}
+
+/// Tick durations (microseconds).
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct TickFigures {
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+/// How late ticks started (microseconds).
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct LatenessFigures {
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+/// The server's figures, as the server reported them on `/status`.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ServerFigures {
+    /// Tick durations over every room since the server started.
+    pub tick_us: TickFigures,
+    /// Tick lateness over every room since the server started.
+    pub tick_lateness_us: LatenessFigures,
+    /// Ticks skipped after overruns.
+    pub ticks_skipped: u64,
+    /// The server process's resident memory (bytes), if it could tell.
+    pub rss_bytes: Option<u64>,
+    /// `rss_bytes` over the clients connected (the whole process, idle rooms included).
+    pub rss_bytes_per_client: Option<u64>,
+    /// Clients connected when the figures were taken.
+    pub clients: u64,
+    /// Rooms running.
+    pub rooms: usize,
+}
+
+/// One moment of the run (about once a second).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Sample {
+    /// Seconds since the swarm started.
+    pub t_s: f64,
+    /// Bots playing.
+    pub bots_connected: usize,
+    /// Complete snapshots per second per playing bot over the last interval (mean).
+    pub snapshots_per_s_per_bot: f64,
+    /// Kilobits per second received per playing bot (UDP, QUIC included; mean).
+    pub down_kbit_per_s_per_bot: f64,
+    /// Kilobits per second sent per playing bot (mean).
+    pub up_kbit_per_s_per_bot: f64,
+    /// Round-trip time over the playing bots (milliseconds).
+    pub rtt_ms_p50: f64,
+    /// See `rtt_ms_p50`.
+    pub rtt_ms_p99: f64,
+    /// Prediction corrections so far, all bots.
+    pub corrections: u64,
+    /// The server's tick duration p99 since it started (µs), if it reports it.
+    pub server_tick_us_p99: Option<f64>,
+    /// The server's tick lateness p99 since it started (µs).
+    pub server_tick_lateness_us_p99: Option<f64>,
+}
+
+/// Everything a load test found. Its JSON is the `--report-json` file.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Report {
+    /// Bots asked for and what became of them.
+    pub bots: BotCounts,
+    /// Length of the run (seconds).
+    pub duration_s: f64,
+    /// The network profile the bots' sockets had.
+    pub profile: String,
+    /// The server's tick rate (Hz).
+    pub tick_hz: u32,
+    /// The server's snapshot rate (Hz).
+    pub snapshot_hz: u32,
+    /// Complete snapshots per second, per bot (each bot's mean once settled), over bots.
+    pub snapshots_per_s_per_bot: P50Min,
+    /// Kilobits per second received per bot (UDP payload, QUIC included), over bots.
+    pub down_kbit_per_s_per_bot: P50P99,
+    /// Kilobits per second sent per bot, over bots.
+    pub up_kbit_per_s_per_bot: P50P99,
+    /// Round-trip times sampled once a second from every bot (milliseconds).
+    pub rtt_ms: P50P99,
+    /// Prediction corrections per bot-minute.
+    pub corrections_per_min: f64,
+    /// Rendered frames that extrapolated past the newest snapshot, of all frames.
+    pub extrapolated_frame_fraction: f64,
+    /// Hits the shooters saw in their own view that the server confirmed, of those judged.
+    pub hits_confirmed_fraction: f64,
+    /// Hits seen in view that the server judged.
+    pub hits_judged: u64,
+    /// The server's own figures (`null` without its admin address).
+    pub server: Option<ServerFigures>,
+    /// Why bots failed or dropped, with how many.
+    pub failures: BTreeMap<String, usize>,
+    /// The run over time.
+    pub timeline: Vec<Sample>,
+}
+
+impl Report {
+    /// The report as a table for a terminal.
+    #[must_use]
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let b = &self.bots;
+        let _ = writeln!(
+            out,
+            "Tickwire load test — {} bots asked, {} connected, {} failed, {} dropped; {:.0} s, profile {}, {} Hz tick, {} Hz snapshots",
+            b.requested,
+            b.connected,
+            b.failed,
+            b.dropped,
+            self.duration_s,
+            self.profile,
+            self.tick_hz,
+            self.snapshot_hz
+        );
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "what players felt                  p50        p99 / min"
+        );
+        let row = |out: &mut String, name: &str, a: f64, b: f64, note: &str| {
+            let _ = writeln!(out, "  {name:<30} {a:>9.2}  {b:>9.2}  {note}");
+        };
+        row(
+            &mut out,
+            "snapshots/s per bot",
+            self.snapshots_per_s_per_bot.p50,
+            self.snapshots_per_s_per_bot.min,
+            "(min)",
+        );
+        row(
+            &mut out,
+            "down kbit/s per bot",
+            self.down_kbit_per_s_per_bot.p50,
+            self.down_kbit_per_s_per_bot.p99,
+            "(p99)",
+        );
+        row(
+            &mut out,
+            "up kbit/s per bot",
+            self.up_kbit_per_s_per_bot.p50,
+            self.up_kbit_per_s_per_bot.p99,
+            "(p99)",
+        );
+        row(
+            &mut out,
+            "RTT ms",
+            self.rtt_ms.p50,
+            self.rtt_ms.p99,
+            "(p99)",
+        );
+        let _ = writeln!(
+            out,
+            "  corrections per bot-minute      {:>9.2}",
+            self.corrections_per_min
+        );
+        let _ = writeln!(
+            out,
+            "  extrapolated frames             {:>9.4}%",
+            self.extrapolated_frame_fraction * 100.0
+        );
+        let _ = writeln!(
+            out,
+            "  hits seen that the server confirmed {:>7.2}% of {}",
+            self.hits_confirmed_fraction * 100.0,
+            self.hits_judged
+        );
+        let _ = writeln!(out);
+        match &self.server {
+            Some(s) => {
+                let _ = writeln!(
+                    out,
+                    "server ({} rooms, {} clients)       p50        p99       p99.9      max",
+                    s.rooms, s.clients
+                );
+                let _ = writeln!(
+                    out,
+                    "  tick µs                   {:>10.1} {:>10.1} {:>10} {:>10.1}",
+                    s.tick_us.p50, s.tick_us.p99, "", s.tick_us.max
+                );
+                let l = &s.tick_lateness_us;
+                let _ = writeln!(
+                    out,
+                    "  tick lateness µs          {:>10.1} {:>10.1} {:>10.1} {:>10.1}",
+                    l.p50, l.p99, l.p999, l.max
+                );
+                let _ = writeln!(out, "  ticks skipped             {:>10}", s.ticks_skipped);
+                if let (Some(rss), Some(per)) = (s.rss_bytes, s.rss_bytes_per_client) {
+                    let _ = writeln!(
+                        out,
+                        "  resident memory           {:>10.1} MiB, {:.1} KiB per client",
+                        rss as f64 / (1024.0 * 1024.0),
+                        per as f64 / 1024.0
+                    );
+                }
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "server: no figures (give --admin ADDR to read its /status)"
+                );
+            }
+        }
+        if !self.failures.is_empty() {
+            let _ = writeln!(out);
+            let _ = writeln!(out, "failures");
+            for (why, n) in &self.failures {
+                let _ = writeln!(out, "  {n:>5} × {why}");
+            }
+        }
+        out
+    }
+
+    /// A self-contained HTML page: the headline figures and plots over time (bots,
+    /// bandwidth, RTT, server tick duration and lateness) as inline SVG.
+    #[must_use]
+    pub fn html(&self) -> String {
+        let t: Vec<f64> = self.timeline.iter().map(|s| s.t_s).collect();
+        let series = |f: &dyn Fn(&Sample) -> Option<f64>| -> Vec<Option<f64>> {
+            self.timeline.iter().map(f).collect()
+        };
+        let charts = [
+            chart(
+                "Bots connected",
+                "bots",
+                &t,
+                &[("connected", series(&|s| Some(s.bots_connected as f64)))],
+            ),
+            chart(
+                "Bandwidth per bot",
+                "kbit/s",
+                &t,
+                &[
+                    ("down", series(&|s| Some(s.down_kbit_per_s_per_bot))),
+                    ("up", series(&|s| Some(s.up_kbit_per_s_per_bot))),
+                ],
+            ),
+            chart(
+                "Snapshots per second per bot",
+                "snapshots/s",
+                &t,
+                &[("received", series(&|s| Some(s.snapshots_per_s_per_bot)))],
+            ),
+            chart(
+                "Round-trip time",
+                "ms",
+                &t,
+                &[
+                    ("p50", series(&|s| Some(s.rtt_ms_p50))),
+                    ("p99", series(&|s| Some(s.rtt_ms_p99))),
+                ],
+            ),
+            chart(
+                "Server tick duration p99 (since start)",
+                "µs",
+                &t,
+                &[("tick p99", series(&|s| s.server_tick_us_p99))],
+            ),
+            chart(
+                "Server tick lateness p99 (since start)",
+                "µs",
+                &t,
+                &[("lateness p99", series(&|s| s.server_tick_lateness_us_p99))],
+            ),
+        ];
+        let mut page = String::new();
+        let _ = writeln!(
+            page,
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>Tickwire load test</title>\
+             <style>body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}\
+             pre{{background:#f6f6f6;padding:1em}}.charts{{display:flex;flex-wrap:wrap;gap:1.5em}}\
+             svg text{{font-size:11px}}</style></head><body><h1>Tickwire load test</h1><pre>{}</pre>\
+             <div class=\"charts\">{}</div></body></html>",
+            escape(&self.table()),
+            charts.join("")
+        );
+        page
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+const COLOURS: [&str; 3] = ["#1f77b4", "#d62728", "#2ca02c"];
+
+/// One line chart of `lines` over `t` (seconds) as inline SVG.
+fn chart(title: &str, unit: &str, t: &[f64], lines: &[(&str, Vec<Option<f64>>)]) -> String {
+    let (w, h, left, bottom, top) = (460.0, 220.0, 52.0, 28.0, 24.0);
+    let t_max = t.iter().copied().fold(1.0, f64::max);
+    let y_max = lines
+        .iter()
+        .flat_map(|(_, v)| v.iter().flatten().copied())
+        .fold(0.0, f64::max)
+        .max(1e-9)
+        * 1.1;
+    let x = |v: f64| left + (v / t_max) * (w - left - 10.0);
+    let y = |v: f64| top + (1.0 - v / y_max) * (h - top - bottom);
+    let mut svg = format!(
+        "<svg width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"{title}\">\
+         <text x=\"{left}\" y=\"14\" font-weight=\"bold\">{title}</text>\
+         <line x1=\"{left}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#999\"/>\
+         <line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{}\" stroke=\"#999\"/>\
+         <text x=\"4\" y=\"{}\">{:.0}</text><text x=\"4\" y=\"{}\">0</text>\
+         <text x=\"4\" y=\"{}\">{unit}</text>\
+         <text x=\"{}\" y=\"{}\" text-anchor=\"end\">{t_max:.0} s</text>",
+        h - bottom,
+        w - 10.0,
+        h - bottom,
+        h - bottom,
+        top + 4.0,
+        y_max / 1.1,
+        h - bottom,
+        top + 40.0,
+        w - 10.0,
+        h - 8.0,
+    );
+    for (i, (name, values)) in lines.iter().enumerate() {
+        let colour = COLOURS.get(i).copied().unwrap_or("#555");
+        let points: Vec<String> = t
+            .iter()
+            .zip(values)
+            .filter_map(|(t, v)| v.map(|v| format!("{:.1},{:.1}", x(*t), y(v))))
+            .collect();
+        let _ = write!(
+            svg,
+            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\" points=\"{}\"/>\
+             <text x=\"{}\" y=\"{}\" fill=\"{colour}\">{name}</text>",
+            points.join(" "),
+            left + 10.0 + 90.0 * i as f64,
+            top + 12.0,
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_json_has_the_keys_tools_read() {
+        let report = Report {
+            server: Some(ServerFigures::default()),
+            ..Report::default()
+        };
+        let json = serde_json::to_value(&report).unwrap_or_default();
+        for path in [
+            "/bots/requested",
+            "/bots/connected",
+            "/bots/failed",
+            "/bots/dropped",
+            "/duration_s",
+            "/profile",
+            "/tick_hz",
+            "/snapshot_hz",
+            "/snapshots_per_s_per_bot/p50",
+            "/snapshots_per_s_per_bot/min",
+            "/down_kbit_per_s_per_bot/p99",
+            "/up_kbit_per_s_per_bot/p50",
+            "/rtt_ms/p99",
+            "/corrections_per_min",
+            "/extrapolated_frame_fraction",
+            "/hits_confirmed_fraction",
+            "/server/tick_us/max",
+            "/server/tick_lateness_us/p999",
+            "/server/ticks_skipped",
+            "/server/rss_bytes",
+            "/server/rss_bytes_per_client",
+        ] {
+            assert!(json.pointer(path).is_some(), "no {path} in {json}");
+        }
+    }
+
+    #[test]
+    fn the_page_plots_every_series() {
+        let report = Report {
+            timeline: (0..5)
+                .map(|i| Sample {
+                    t_s: f64::from(i),
+                    bots_connected: 3,
+                    server_tick_us_p99: Some(100.0),
+                    ..Sample::default()
+                })
+                .collect(),
+            ..Report::default()
+        };
+        let page = report.html();
+        assert_eq!(page.matches("<svg").count(), 6);
+        assert!(page.contains("<polyline"));
+        assert!(page.contains("Tickwire load test"));
+    }
+}
