@@ -58,14 +58,14 @@ pub async fn run(
     // The server's figures while every bot is still on it, and the bots' figures before
     // the goodbyes (their rates end here).
     let status = server_status(plan.admin).await.or(last_status);
+    let ended = std::time::Instant::now();
     let mut figures = swarm.figures();
-    let ended = swarm.stop().await;
-    for (f, end) in figures.iter_mut().zip(ended) {
+    for (f, end) in figures.iter_mut().zip(swarm.stop().await) {
         if !matches!(end.state, BotState::Done) {
             f.state = end.state;
         }
     }
-    Ok(monitor.report(config.bots, &figures, status.as_ref(), &plan.profile))
+    Ok(monitor.report(ended, config.bots, &figures, status.as_ref(), &plan.profile))
 }
 
 async fn server_status(admin: Option<SocketAddr>) -> Option<serde_json::Value> {

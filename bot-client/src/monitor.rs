@@ -96,17 +96,17 @@ impl Monitor {
         sample
     }
 
-    /// The report for the run so far, from the bots' final `figures` and the server's last
-    /// `/status`.
+    /// The report of the run that ended at `now`, from the bots' `figures` then (their
+    /// states as they finished) and the server's last `/status`.
     #[must_use]
     pub fn report(
         &self,
+        now: Instant,
         requested: usize,
         figures: &[BotFigures],
         server: Option<&serde_json::Value>,
         profile: &str,
     ) -> Report {
-        let now = Instant::now();
         let mut snapshots_per_s = Vec::new();
         let (mut down, mut up) = (Vec::new(), Vec::new());
         let (mut corrections, mut minutes) = (0u64, 0.0);
@@ -147,7 +147,12 @@ impl Monitor {
                     *failures.entry(format!("dropped: {why}")).or_default() += 1;
                 }
                 BotState::Connected | BotState::Done => counts.connected += 1,
-                BotState::Waiting | BotState::Joining => {}
+                BotState::Waiting | BotState::Joining => {
+                    counts.failed += 1;
+                    *failures
+                        .entry("not connected by the end of the run".to_owned())
+                        .or_default() += 1;
+                }
             }
         }
         let rates = figures

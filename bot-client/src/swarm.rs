@@ -246,15 +246,19 @@ async fn run_bot(
         room: config.room.clone(),
         token: None,
     };
-    let joined = match tokio::time::timeout(
+    let joining = tokio::time::timeout(
         JOIN_TIMEOUT,
         join(endpoint, config.server, &config.server_name, hello),
-    )
-    .await
-    {
-        Ok(Ok(joined)) => joined,
-        Ok(Err(e)) => return BotState::Failed(join_failure(&e)),
-        Err(_) => return BotState::Failed("timeout".to_owned()),
+    );
+    let joined = tokio::select! {
+        joined = joining => match joined {
+            Ok(Ok(joined)) => joined,
+            Ok(Err(e)) => return BotState::Failed(join_failure(&e)),
+            Err(_) => return BotState::Failed("timeout".to_owned()),
+        },
+        () = wait_stop(stopping.clone()) => {
+            return BotState::Failed("still connecting when the run ended".to_owned());
+        }
     };
     let welcome = joined.welcome;
     let (mut net, mut arena) = match client_from_welcome(&welcome) {

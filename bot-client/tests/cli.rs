@@ -1,0 +1,119 @@
+//! The `tickwire-bot` binary as a person or a CI job runs it.
+
+// Test code: a panic is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::process::{Command, Output};
+
+fn bot(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tickwire-bot"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_demo_runs_a_server_and_bots_and_writes_its_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let html = dir.path().join("r.html");
+    let out = bot(&[
+        "demo",
+        "--bots",
+        "6",
+        "--duration",
+        "4s",
+        "--ramp",
+        "500ms",
+        "--set",
+        "arena.prop_count=30",
+        "--report-json",
+        json.to_str().unwrap(),
+        "--report-html",
+        html.to_str().unwrap(),
+        "--fail-if",
+        "server.ticks_skipped>1000000",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stderr}\n{stdout}");
+    assert!(stdout.contains("what players felt"), "{stdout}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["bots"]["connected"], 6, "{report}");
+    assert!(report["server"]["rss_bytes_per_client"].as_u64().unwrap() > 0);
+    assert!(std::fs::read_to_string(&html).unwrap().contains("<svg"));
+}
+
+#[test]
+fn a_crossed_threshold_fails_the_run_and_says_which() {
+    let out = bot(&[
+        "demo",
+        "--bots",
+        "2",
+        "--duration",
+        "2s",
+        "--ramp",
+        "0s",
+        "--set",
+        "arena.prop_count=10",
+        "--fail-if",
+        "bots.connected<3",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("FAILED: bots.connected<3"), "{stderr}");
+}
+
+#[test]
+fn bad_arguments_are_refused_with_the_reason() {
+    let out = bot(&[
+        "--fail-if",
+        "server.tick_us.p42>1",
+        "--server",
+        "127.0.0.1:4433",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a number in the report"));
+    let out = bot(&["demo", "--set", "tick.tick_hz=0", "--duration", "1s"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tick.tick_hz"));
+    let out = bot(&["--bots", "2"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--server"));
+    let out = bot(&[
+        "--server",
+        "127.0.0.1:9",
+        "--fingerprint",
+        "00",
+        "--duration",
+        "1s",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("64 hex digits"));
+}
+
+#[test]
+fn a_server_that_is_not_there_fails_every_bot_with_why() {
+    // A port nobody listens on: QUIC gets no answer, the bots time out or are refused.
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap().to_string();
+    drop(socket);
+    let fingerprint = "ab".repeat(32);
+    let out = bot(&[
+        "--server",
+        &addr,
+        "--fingerprint",
+        &fingerprint,
+        "--bots",
+        "2",
+        "--duration",
+        "2s",
+        "--ramp",
+        "0s",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("2 failed"), "{stdout}");
+}

@@ -1,0 +1,127 @@
+//! The bot swarm against a real server on 127.0.0.1: real QUIC over real UDP, the server's
+//! own figures read from its admin address over HTTP.
+
+// Test code: a panic is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::time::Duration;
+
+use tickwire_bot::load_test::{self, Plan};
+use tickwire_bot::report::Report;
+use tickwire_bot::swarm::SwarmConfig;
+use tickwire_netcode::link_conditioner::LinkConfig;
+use tickwire_netcode::quic::{GameTransport, ServerTrust, parse_fingerprint};
+use tickwire_server::Server;
+use tickwire_tests::config_with;
+
+/// Starts a server on loopback and runs `bots` bots on it for `duration` behind `links`.
+async fn load_test(
+    bots: usize,
+    duration: Duration,
+    links: Option<(LinkConfig, LinkConfig)>,
+) -> Report {
+    let config = config_with(&[
+        "server.bind=127.0.0.1:0",
+        "server.admin=127.0.0.1:0",
+        "server.rooms=2",
+        "server.max_clients_per_room=8",
+        "arena.prop_count=40",
+    ]);
+    let server = Server::start(&config).await.unwrap();
+    let swarm = SwarmConfig {
+        server: server.game_addr().unwrap(),
+        server_name: "localhost".to_owned(),
+        trust: ServerTrust::Fingerprint(
+            parse_fingerprint(&server.identity().fingerprint()).unwrap(),
+        ),
+        bots,
+        ramp: Duration::from_millis(500),
+        room: None,
+        seed: 7,
+        links,
+        fps: 60,
+        transport: GameTransport::default(),
+    };
+    let plan = Plan {
+        duration,
+        admin: Some(server.admin_addr()),
+        profile: "test".to_owned(),
+        sample_every: Duration::from_millis(500),
+    };
+    let mut samples = 0;
+    let report = load_test::run(&swarm, &plan, &mut |_, _| samples += 1)
+        .await
+        .unwrap();
+    assert!(samples >= 6, "{samples} samples");
+    server.shutdown("test over").await;
+    report
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixteen_bots_play_and_the_report_says_what_they_felt() {
+    let report = load_test(16, Duration::from_secs(5), None).await;
+    let b = &report.bots;
+    assert_eq!(
+        (b.requested, b.connected, b.failed, b.dropped),
+        (16, 16, 0, 0),
+        "{:?}",
+        report.failures
+    );
+    assert_eq!((report.tick_hz, report.snapshot_hz), (60, 30));
+    assert!(
+        report.snapshots_per_s_per_bot.p50 >= 27.0,
+        "{:?}",
+        report.snapshots_per_s_per_bot
+    );
+    assert!(
+        report.down_kbit_per_s_per_bot.p50 > 5.0,
+        "{:?}",
+        report.down_kbit_per_s_per_bot
+    );
+    assert!(
+        report.up_kbit_per_s_per_bot.p50 > 5.0,
+        "{:?}",
+        report.up_kbit_per_s_per_bot
+    );
+    assert!(
+        report.rtt_ms.p50 > 0.0 && report.rtt_ms.p50 < 50.0,
+        "{:?}",
+        report.rtt_ms
+    );
+    // The server's own figures, from its /status.
+    let server = report.server.as_ref().expect("server figures");
+    assert_eq!(server.clients, 16);
+    assert_eq!(server.rooms, 2);
+    assert!(server.tick_us.p50 > 0.0 && server.tick_us.max >= server.tick_us.p99);
+    assert!(server.rss_bytes.unwrap() > 1 << 20);
+    // Bots shot each other, and what they saw hit the server confirmed.
+    if report.hits_judged >= 10 {
+        assert!(
+            report.hits_confirmed_fraction >= 0.9,
+            "{} of {} confirmed",
+            report.hits_confirmed_fraction,
+            report.hits_judged
+        );
+    }
+    assert_eq!(report.timeline.len(), 10);
+    let html = report.html();
+    assert!(html.contains("<polyline"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_network_profile_on_the_bots_sockets_is_what_quic_measures() {
+    // 100 ms round trip, no loss: QUIC's own RTT estimate must see the conditioned delay.
+    let link = LinkConfig::symmetric(Duration::from_millis(100), Duration::ZERO, 0.0);
+    let report = load_test(4, Duration::from_secs(4), Some((link, link))).await;
+    assert_eq!(report.bots.connected, 4, "{:?}", report.failures);
+    assert!(
+        (95.0..140.0).contains(&report.rtt_ms.p50),
+        "RTT {:?} through a 100 ms link",
+        report.rtt_ms
+    );
+    assert!(
+        report.snapshots_per_s_per_bot.p50 >= 25.0,
+        "{:?}",
+        report.snapshots_per_s_per_bot
+    );
+}
