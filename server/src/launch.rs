@@ -30,8 +30,12 @@ impl Server {
     /// If a room, the certificate, the game socket or the admin socket cannot be set up,
     /// saying which.
     pub async fn start(config: &ServerConfig) -> anyhow::Result<Self> {
+        // Spread the rooms' deadlines over one tick interval.
+        let dt = config.tick_rate()?.dt();
         let rooms = (0..config.server.rooms)
-            .map(|i| Room::start(&format!("room-{i}"), config))
+            .map(|i| {
+                Room::start_with_phase(&format!("room-{i}"), config, dt * i / config.server.rooms)
+            })
             .collect::<Result<Vec<_>, _>>()
             .context("cannot start rooms")?;
         let rooms = Arc::new(rooms);

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use bytes::Bytes;
 use tickwire_netcode::protocol::{RejectReason, ServerControl, Welcome};
@@ -133,6 +134,20 @@ impl Room {
     /// [`RoomError::Config`] if the arena or tick rate is invalid, [`RoomError::Thread`] if
     /// the thread cannot be spawned.
     pub fn start(name: &str, config: &ServerConfig) -> Result<Self, RoomError> {
+        Self::start_with_phase(name, config, Duration::ZERO)
+    }
+
+    /// As [`start`](Self::start), with the room's tick deadlines offset by `phase`: rooms
+    /// of one process spread over the tick interval so their ticks do not all wake at once
+    /// and queue for the cores.
+    ///
+    /// # Errors
+    /// As [`start`](Self::start).
+    pub fn start_with_phase(
+        name: &str,
+        config: &ServerConfig,
+        phase: Duration,
+    ) -> Result<Self, RoomError> {
         // The metric handles the tick thread makes must bind to the real recorder.
         if let Err(e) = crate::admin::prometheus() {
             tracing::warn!(error = %e, "metrics recorder unavailable; /metrics will be empty");
@@ -141,6 +156,7 @@ impl Room {
         let rate = config.tick_rate()?;
         let clock = SystemClock::new(config.spin());
         let max_catch_up = config.tick.max_catch_up_ticks;
+        let priority = config.tick.realtime_priority;
         let send_buffer = config.transport().datagram_send_buffer_bytes;
         let shared = Arc::new(Shared::default());
         let (commands, inbox) = sync_channel(COMMAND_QUEUE);
@@ -149,8 +165,13 @@ impl Room {
             .spawn({
                 let shared = Arc::clone(&shared);
                 move || {
-                    let schedule =
-                        TickSchedule::new(clock.now(), rate, core.world().tick(), max_catch_up);
+                    realtime(priority);
+                    let schedule = TickSchedule::new(
+                        clock.now() + phase,
+                        rate,
+                        core.world().tick(),
+                        max_catch_up,
+                    );
                     run(
                         core,
                         schedule,
@@ -359,6 +380,39 @@ fn run(
                 });
             }
             clients.sort_unstable_by_key(|c| c.id);
+        }
+    }
+}
+
+/// Puts the calling (tick) thread under SCHED_FIFO at `priority` (0: leave it); says once
+/// per process when the OS refuses.
+fn realtime(priority: u32) {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if priority == 0 {
+        return;
+    }
+    let value = u8::try_from(priority)
+        .ok()
+        .and_then(|p| thread_priority::ThreadPriorityValue::try_from(p).ok());
+    let result = value
+        .ok_or_else(|| "out of range".to_owned())
+        .and_then(|value| {
+            thread_priority::unix::set_thread_priority_and_policy(
+                thread_priority::unix::thread_native_id(),
+                thread_priority::ThreadPriority::Crossplatform(value),
+                thread_priority::unix::ThreadSchedulePolicy::Realtime(
+                    thread_priority::unix::RealtimeThreadSchedulePolicy::Fifo,
+                ),
+            )
+            .map_err(|e| format!("{e:?}"))
+        });
+    if let Err(e) = result {
+        if !WARNED.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                priority,
+                error = e,
+                "tick threads run with normal scheduling: real-time priority (tick.realtime_priority) needs root or CAP_SYS_NICE"
+            );
         }
     }
 }

@@ -13,6 +13,11 @@ use tickwire_server::{ConfigLayers, ServerConfig};
 #[allow(clippy::expect_used)] // test helper: a bad override is a bug in the test
 pub fn config_with(overrides: &[&str]) -> ServerConfig {
     let mut layers = ConfigLayers::new();
+    // Debug-build rooms of many parallel tests on normal scheduling: a slow tick under
+    // SCHED_FIFO would take a core from the test's own client threads.
+    layers
+        .set("tick.realtime_priority=0", "test")
+        .expect("override applies");
     for assignment in overrides {
         layers.set(assignment, "test").expect("override applies");
     }

@@ -73,6 +73,9 @@ pub struct TickSection {
     pub max_catch_up_ticks: u32,
     /// How close to a deadline the tick thread stops sleeping and spins (microseconds).
     pub spin_us: u32,
+    /// SCHED_FIFO priority of the tick threads (1..=99); 0 leaves them to the normal
+    /// scheduler.
+    pub realtime_priority: u32,
 }
 
 /// `[net]`: netcode tunables.
@@ -167,6 +170,7 @@ impl ServerConfig {
         }
         check_range("tick.max_catch_up_ticks", tick.max_catch_up_ticks, 0..=60)?;
         check_range("tick.spin_us", tick.spin_us, 0..=2000)?;
+        check_range("tick.realtime_priority", tick.realtime_priority, 0..=99)?;
         check_range(
             "net.interpolation_delay_ms",
             net.interpolation_delay_ms,
