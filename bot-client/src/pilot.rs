@@ -4,7 +4,7 @@
 //! The same pilot flies a bot in the simulated [`netsim`](crate::netsim) and over real QUIC
 //! in the [`swarm`](crate::swarm).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use glam::Vec2;
 use tickwire_netcode::Tick;
@@ -15,6 +15,9 @@ use tickwire_sim::{ArenaConfig, Hitbox, PlayerInput, hit_test};
 
 use crate::behaviour::{Behaviour, Brain};
 use crate::view::{Seen, enemies, hitboxes};
+
+/// How often a bot looks at what it renders to decide (besides when it fires).
+const LOOK_EVERY: Duration = Duration::from_millis(100);
 
 /// What a bot does each tick.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +37,10 @@ pub struct Pilot {
     brain: Brain,
     run_dir: Vec2,
     seen: Vec<Seen>,
+    /// When `seen` was last refreshed.
+    looked_at: Option<Instant>,
+    /// This frame's input datagram.
+    outgoing: Vec<u8>,
     targets: Vec<Vec2>,
     boxes: Vec<Hitbox>,
     /// Shots that hit in the bot's own view and await the server's verdict:
@@ -58,6 +65,8 @@ impl Pilot {
             brain: Brain::new(behaviour, seed),
             run_dir: Vec2::from_angle(seed as f32 * 2.4),
             seen: Vec::new(),
+            looked_at: None,
+            outgoing: Vec::new(),
             targets: Vec::new(),
             boxes: Vec::new(),
             pending: Vec::new(),
@@ -91,11 +100,19 @@ impl Pilot {
     ) {
         let radius = arena.player_radius_m;
         let dt_s = net.config().tick_rate.dt().as_secs_f32();
-        if net.frame(now).is_some() {
+        // Looking around is the costly part of a bot (every entity interpolated); people
+        // react in a tenth of a second or more, so the bot looks that often, and again
+        // exactly when it fires.
+        let look = self
+            .looked_at
+            .is_none_or(|t| now.saturating_duration_since(t) >= LOOK_EVERY);
+        if net.frame(now).is_some() && look {
             if let Some(frame) = net.render_frame() {
                 enemies(net, &frame, &mut self.seen);
+                self.looked_at = Some(now);
             }
         }
+        self.outgoing.clear();
         while let Some(tick) = net.next_input_tick(now) {
             let Some(me) = net.predicted().copied() else {
                 break;
@@ -110,10 +127,16 @@ impl Pilot {
             let Ok(datagram) = net.submit_input(tick, wire) else {
                 break;
             };
-            send(datagram);
+            // One datagram per frame: the newest carries this frame's earlier ticks too.
+            self.outgoing.clear();
+            self.outgoing.extend_from_slice(datagram);
             if net.predicted().is_some_and(|p| p.fired) {
                 // Judge the shot in the bot's own view: from where it now predicts itself,
                 // against the enemies as rendered this frame.
+                if let Some(frame) = net.render_frame() {
+                    enemies(net, &frame, &mut self.seen);
+                    self.looked_at = Some(now);
+                }
                 let origin = net.predicted().map_or(me.pos, |p| p.pos);
                 hitboxes(&self.seen, radius, &mut self.boxes);
                 if let Some(hit) = hit_test(
@@ -131,6 +154,9 @@ impl Pilot {
                     }
                 }
             }
+        }
+        if !self.outgoing.is_empty() {
+            send(&self.outgoing);
         }
     }
 

@@ -290,7 +290,7 @@ impl ClientClock {
         let Some(last) = self.last.replace(now) else {
             return;
         };
-        if !self.started {
+        if !self.started || now == last {
             return;
         }
         let elapsed = now.saturating_duration_since(last).as_secs_f64() / self.config.dt_s;

@@ -353,6 +353,10 @@ async fn forward(
         mut retuned,
     } = channels;
     let mut limiter = RateLimit::new(MAX_DATAGRAMS_PER_S, MAX_DATAGRAM_BURST);
+    // Handles made once: the macros look the metric up in the registry on every call.
+    let datagrams_in = metrics::counter!("tickwire_datagrams_in_total");
+    let bytes_in = metrics::counter!("tickwire_bytes_in_total");
+    let dropped = metrics::counter!("tickwire_datagrams_dropped_total");
     loop {
         tokio::select! {
             Some(event) = events.recv() => {
@@ -379,10 +383,10 @@ async fn forward(
             }
             datagram = connection.read_datagram() => match datagram {
                 Ok(bytes) => {
-                    metrics::counter!("tickwire_datagrams_in_total").increment(1);
-                    metrics::counter!("tickwire_bytes_in_total").increment(bytes.len() as u64);
+                    datagrams_in.increment(1);
+                    bytes_in.increment(bytes.len() as u64);
                     if bytes.len() > MAX_INPUT_DATAGRAM_BYTES || !limiter.allow(tokio::time::Instant::now()) {
-                        metrics::counter!("tickwire_datagrams_dropped_total").increment(1);
+                        dropped.increment(1);
                         limiter.dropped += u64::from(bytes.len() > MAX_INPUT_DATAGRAM_BYTES);
                         if limiter.dropped > MAX_DROPPED_DATAGRAMS {
                             connection.close(quinn::VarInt::from_u32(4), b"misbehaving: datagram flood");
