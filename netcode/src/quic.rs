@@ -244,6 +244,21 @@ pub fn client_config(
     Ok(config)
 }
 
+/// A datagram already received on `connection`, without waiting: `None` when there is
+/// none, `Some(Err)` once the connection is closed. For a loop that drains datagrams on its
+/// own schedule (a tick thread, a frame) instead of waking a task for each.
+pub fn try_read_datagram(
+    connection: &quinn::Connection,
+) -> Option<Result<bytes::Bytes, quinn::ConnectionError>> {
+    use std::future::Future as _;
+    let mut read = std::pin::pin!(connection.read_datagram());
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match read.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(result) => Some(result),
+        std::task::Poll::Pending => None,
+    }
+}
+
 /// Writes one framed control message.
 ///
 /// # Errors

@@ -22,53 +22,6 @@ use tickwire_netcode::quic::{GameTransport, QuicError, recv_control, send_contro
 use crate::room::{Room, RoomCommand};
 use crate::room_core::ClientId;
 
-/// Largest input datagram accepted (bytes); 16 inputs of the arena take under 200.
-const MAX_INPUT_DATAGRAM_BYTES: usize = 512;
-/// Sustained datagram rate a client may send (per second); a client sends one per tick.
-const MAX_DATAGRAMS_PER_S: f64 = 300.0;
-/// Datagrams a client may send in a burst above that rate.
-const MAX_DATAGRAM_BURST: f64 = 60.0;
-/// Datagrams dropped (too large or too fast) after which a client is disconnected.
-const MAX_DROPPED_DATAGRAMS: u64 = 600;
-
-/// A token bucket: `rate` per second, up to `burst` saved.
-#[derive(Debug)]
-struct RateLimit {
-    rate: f64,
-    burst: f64,
-    tokens: f64,
-    last: Option<tokio::time::Instant>,
-    dropped: u64,
-}
-
-impl RateLimit {
-    fn new(rate: f64, burst: f64) -> Self {
-        Self {
-            rate,
-            burst,
-            tokens: burst,
-            last: None,
-            dropped: 0,
-        }
-    }
-
-    fn allow(&mut self, now: tokio::time::Instant) -> bool {
-        if let Some(last) = self.last {
-            self.tokens = (self.tokens
-                + now.saturating_duration_since(last).as_secs_f64() * self.rate)
-                .min(self.burst);
-        }
-        self.last = Some(now);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            self.dropped += 1;
-            false
-        }
-    }
-}
-
 /// How long a new connection may take to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 /// Reliable events that may wait for a client's control stream; beyond it the room drops
@@ -288,7 +241,7 @@ async fn serve(
         stopping,
         retuned,
     };
-    let reason = forward(&connection, &mut send, room, client, channels).await;
+    let reason = forward(&connection, &mut send, channels).await;
     reader.abort();
     let _ = room.send(RoomCommand::Leave { client });
     tracing::info!(%remote, client = client.0, %reason, "client disconnected");
@@ -337,13 +290,11 @@ struct Channels<'a> {
     retuned: tokio::sync::watch::Receiver<Option<ServerControl>>,
 }
 
-/// Forwards datagrams to the room and events to the client until the client leaves;
-/// returns why it ended.
+/// Forwards events and tunables to the client until it leaves or the server stops;
+/// returns why it ended. (Its datagrams are read by the room's tick thread.)
 async fn forward(
     connection: &quinn::Connection,
     send: &mut quinn::SendStream,
-    room: &Room,
-    client: ClientId,
     channels: Channels<'_>,
 ) -> String {
     let Channels {
@@ -352,11 +303,7 @@ async fn forward(
         mut stopping,
         mut retuned,
     } = channels;
-    let mut limiter = RateLimit::new(MAX_DATAGRAMS_PER_S, MAX_DATAGRAM_BURST);
-    // Handles made once: the macros look the metric up in the registry on every call.
-    let datagrams_in = metrics::counter!("tickwire_datagrams_in_total");
-    let bytes_in = metrics::counter!("tickwire_bytes_in_total");
-    let dropped = metrics::counter!("tickwire_datagrams_dropped_total");
+    // Datagrams are read by the room's tick thread (see `room`): no wake-up here for each.
     loop {
         tokio::select! {
             Some(event) = events.recv() => {
@@ -381,24 +328,7 @@ async fn forward(
                 connection.close(quinn::VarInt::from_u32(0), message.as_bytes());
                 return format!("server shutting down: {message}");
             }
-            datagram = connection.read_datagram() => match datagram {
-                Ok(bytes) => {
-                    datagrams_in.increment(1);
-                    bytes_in.increment(bytes.len() as u64);
-                    if bytes.len() > MAX_INPUT_DATAGRAM_BYTES || !limiter.allow(tokio::time::Instant::now()) {
-                        dropped.increment(1);
-                        limiter.dropped += u64::from(bytes.len() > MAX_INPUT_DATAGRAM_BYTES);
-                        if limiter.dropped > MAX_DROPPED_DATAGRAMS {
-                            connection.close(quinn::VarInt::from_u32(4), b"misbehaving: datagram flood");
-                            return "flooding".to_owned();
-                        }
-                        continue;
-                    }
-                    // A full room queue drops the datagram: the client's redundancy covers it.
-                    let _ = room.send(RoomCommand::Datagram { client, bytes });
-                }
-                Err(e) => return format!("connection lost: {e}"),
-            },
+            e = connection.closed() => return format!("connection closed: {e}"),
             message = control.recv() => match message {
                 Some(Ok(Some(ClientControl::Goodbye { reason }))) => return format!("client left: {reason}"),
                 Some(Ok(Some(ClientControl::Hello(_)))) => return "a second hello".to_owned(),

@@ -15,6 +15,7 @@ pub mod clock;
 pub mod config;
 pub mod endpoint;
 pub mod launch;
+pub mod rate_limit;
 pub mod room;
 pub mod room_core;
 pub mod stats;

@@ -21,6 +21,7 @@ use tickwire_sim::replication::{ArenaEvent, net_id};
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::ServerConfig;
+use crate::rate_limit::RateLimit;
 use crate::room_core::{ClientId, RoomCore, RoomStats};
 use crate::stats::TickStats;
 use crate::tick_loop::TickSchedule;
@@ -29,6 +30,9 @@ use crate::tick_loop::TickSchedule;
 pub const MAX_COMMANDS_PER_TICK: usize = 4096;
 /// Malformed datagrams after which a client is disconnected.
 pub const MAX_BAD_DATAGRAMS: u64 = 50;
+/// Most datagrams read from one client per tick; more wait in quinn's receive buffer (a
+/// client sends about one per tick).
+pub const MAX_DATAGRAMS_PER_CLIENT_TICK: usize = 32;
 /// Commands that may wait for a room before senders are refused.
 const COMMAND_QUEUE: usize = 16 * 1024;
 
@@ -292,6 +296,12 @@ fn run(
     let inputs_missing = metrics::counter!("tickwire_inputs_missing_total", &labels);
     let snapshots_dropped = metrics::counter!("tickwire_snapshots_dropped_total", &labels);
     let events_dropped = metrics::counter!("tickwire_events_dropped_total", &labels);
+    let mut ingress = Ingress {
+        datagrams: metrics::counter!("tickwire_datagrams_in_total", &labels),
+        bytes: metrics::counter!("tickwire_bytes_in_total", &labels),
+        refused: metrics::counter!("tickwire_datagrams_dropped_total", &labels),
+        closing: Vec::new(),
+    };
     while !shared.stop.load(Ordering::Relaxed) {
         let start = schedule.wait(clock);
         if start.skipped > 0 {
@@ -303,6 +313,7 @@ fn run(
         for command in inbox.try_iter().take(MAX_COMMANDS_PER_TICK) {
             handle(&mut core, &mut connections, command);
         }
+        read_datagrams(&mut core, &mut connections, began, &mut ingress);
         let sent = core.tick(&mut |client, bytes| {
             if let Some(link) = connections.get_mut(&client) {
                 // quinn drops the oldest queued datagram when its buffer is full: count it.
@@ -417,10 +428,109 @@ fn realtime(priority: u32) {
     }
 }
 
+/// Why the room disconnects a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Misbehaving {
+    /// Too many datagrams that did not decode.
+    Malformed,
+    /// Too many datagrams refused for size or rate.
+    Flood,
+}
+
+/// Hands one datagram to the room; says so when the client has sent too many bad ones.
+fn take_datagram(core: &mut RoomCore, client: ClientId, bytes: &[u8]) -> Option<Misbehaving> {
+    let Err(e) = core.handle_datagram(client, bytes) else {
+        return None;
+    };
+    tracing::debug!(client = client.0, error = %e, "dropped a bad datagram");
+    (core.bad_datagrams(client) >= MAX_BAD_DATAGRAMS).then_some(Misbehaving::Malformed)
+}
+
+/// Closes a misbehaving client's connection with the reason and removes it from the room.
+fn disconnect(
+    core: &mut RoomCore,
+    connections: &mut HashMap<ClientId, Link>,
+    client: ClientId,
+    why: Misbehaving,
+) {
+    let (code, reason): (u32, &[u8]) = match why {
+        Misbehaving::Malformed => (3, b"misbehaving: malformed datagrams"),
+        Misbehaving::Flood => (4, b"misbehaving: datagram flood"),
+    };
+    tracing::warn!(
+        room = core.name(),
+        client = client.0,
+        reason = %String::from_utf8_lossy(reason),
+        "disconnecting"
+    );
+    if let Some(Link { connection, .. }) = connections.remove(&client) {
+        connection.close(quinn::VarInt::from_u32(code), reason);
+    }
+    core.leave(client);
+}
+
+/// Per-tick counters of datagrams read on the tick thread.
+struct Ingress {
+    datagrams: metrics::Counter,
+    bytes: metrics::Counter,
+    refused: metrics::Counter,
+    /// Clients to disconnect after this tick's reads (reused).
+    closing: Vec<(ClientId, Option<Misbehaving>)>,
+}
+
+/// Reads every client's waiting datagrams (at most [`MAX_DATAGRAMS_PER_CLIENT_TICK`] each)
+/// straight from its connection: no task wakes for each datagram, and a flood stays in
+/// quinn's bounded receive buffer, which drops the oldest.
+fn read_datagrams(
+    core: &mut RoomCore,
+    connections: &mut HashMap<ClientId, Link>,
+    now: std::time::Instant,
+    ingress: &mut Ingress,
+) {
+    for (&id, link) in connections.iter_mut() {
+        for _ in 0..MAX_DATAGRAMS_PER_CLIENT_TICK {
+            let bytes = match tickwire_netcode::quic::try_read_datagram(&link.connection) {
+                None => break,
+                Some(Err(_)) => {
+                    // Lost: its connection task says why and sends Leave as well.
+                    ingress.closing.push((id, None));
+                    break;
+                }
+                Some(Ok(bytes)) => bytes,
+            };
+            ingress.datagrams.increment(1);
+            ingress.bytes.increment(bytes.len() as u64);
+            if !link.limit.allow(now, bytes.len()) {
+                ingress.refused.increment(1);
+                if link.limit.flooding() {
+                    ingress.closing.push((id, Some(Misbehaving::Flood)));
+                    break;
+                }
+                continue;
+            }
+            if let Some(why) = take_datagram(core, id, &bytes) {
+                ingress.closing.push((id, Some(why)));
+                break;
+            }
+        }
+    }
+    for (id, why) in ingress.closing.drain(..) {
+        match why {
+            Some(why) => disconnect(core, connections, id, why),
+            None => {
+                connections.remove(&id);
+                core.leave(id);
+            }
+        }
+    }
+}
+
 /// A client's connection as the tick thread holds it.
 #[derive(Debug)]
 struct Link {
     connection: quinn::Connection,
+    /// Its incoming datagrams' size and rate limit.
+    limit: RateLimit,
     /// Reliable events for the client's control stream (bounded: a client that does not
     /// read them loses the newest, counted in `tickwire_events_dropped_total`).
     events: tokio::sync::mpsc::Sender<ServerControl>,
@@ -444,6 +554,7 @@ fn handle(core: &mut RoomCore, connections: &mut HashMap<ClientId, Link>, comman
                     id,
                     Link {
                         connection,
+                        limit: RateLimit::for_inputs(),
                         events,
                         dropped: 0,
                     },
@@ -458,24 +569,8 @@ fn handle(core: &mut RoomCore, connections: &mut HashMap<ClientId, Link>, comman
             }
         }
         RoomCommand::Datagram { client, bytes } => {
-            if let Err(e) = core.handle_datagram(client, &bytes) {
-                tracing::debug!(client = client.0, error = %e, "dropped a bad datagram");
-                let bad = core.bad_datagrams(client);
-                if bad >= MAX_BAD_DATAGRAMS {
-                    tracing::warn!(
-                        room = core.name(),
-                        client = client.0,
-                        bad,
-                        "disconnecting: malformed datagrams"
-                    );
-                    if let Some(Link { connection, .. }) = connections.remove(&client) {
-                        connection.close(
-                            quinn::VarInt::from_u32(3),
-                            b"misbehaving: malformed datagrams",
-                        );
-                    }
-                    core.leave(client);
-                }
+            if let Some(why) = take_datagram(core, client, &bytes) {
+                disconnect(core, connections, client, why);
             }
         }
         RoomCommand::Retune(config) => match core.retune(&config) {
