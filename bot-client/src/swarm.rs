@@ -2,10 +2,13 @@
 //! prediction, interpolation and lag-compensated shooting through `tickwire-netcode` — so a
 //! load test costs the server what real players cost.
 //!
-//! Bots are tokio tasks on the caller's runtime and share a few client endpoints (one UDP
-//! socket each), never a thread per bot. Each bot publishes its cumulative figures into a
-//! [`BotSlot`]; whoever runs the swarm samples the slots (about once a second) for progress
-//! and the report.
+//! Bots run on the caller's runtime, never a thread per bot. Up to [`BOTS_PER_ENDPOINT`]
+//! share one client endpoint (one UDP socket) and one task that steps them all each frame:
+//! each bot reads the datagrams that arrived, plays a frame and sends its input, as a game
+//! reads its socket once a frame, so a swarm costs a wake-up per group per frame rather than
+//! one per datagram. Joining runs on a task per bot. Each bot publishes its cumulative
+//! figures into a [`BotSlot`]; whoever runs the swarm samples the slots (about once a
+//! second) for progress and the report.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -159,14 +162,26 @@ impl Swarm {
         let config = Arc::new(config.clone());
         let started = tokio::time::Instant::now();
         let mut slots = Vec::with_capacity(config.bots);
-        let mut tasks = Vec::with_capacity(config.bots);
+        let mut tasks = Vec::with_capacity(config.bots + endpoints.len());
+        let mut groups = Vec::with_capacity(endpoints.len());
+        for _ in &endpoints {
+            let (arrive, arrivals) = tokio::sync::mpsc::unbounded_channel();
+            groups.push(arrive);
+            tasks.push(tokio::spawn(run_group(
+                arrivals,
+                config.fps,
+                stopping.clone(),
+            )));
+        }
         for index in 0..config.bots {
             let slot = Arc::new(BotSlot::default());
             slots.push(Arc::clone(&slot));
-            let endpoint = endpoints
-                .get(index / BOTS_PER_ENDPOINT)
-                .cloned()
-                .ok_or_else(|| anyhow::anyhow!("no endpoint for bot {index}"))?;
+            let group = index / BOTS_PER_ENDPOINT;
+            let (Some(endpoint), Some(arrive)) =
+                (endpoints.get(group).cloned(), groups.get(group).cloned())
+            else {
+                anyhow::bail!("no endpoint for bot {index}");
+            };
             let start_at = started
                 + config
                     .ramp
@@ -177,8 +192,13 @@ impl Swarm {
                     () = tokio::time::sleep_until(start_at) => {}
                     _ = wait_stop(stopping.clone()) => return,
                 }
-                let end = run_bot(&config, index, &endpoint, &slot, stopping).await;
-                slot.update(|f| f.state = end);
+                match connect(&config, index, &endpoint, slot, stopping).await {
+                    Ok(bot) => {
+                        // The group ended (the run is over): dropping the bot closes it.
+                        let _ = arrive.send(bot);
+                    }
+                    Err((slot, end)) => slot.update(|f| f.state = end),
+                }
             }));
         }
         Ok(Self {
@@ -231,14 +251,35 @@ fn join_failure(e: &JoinError) -> String {
     }
 }
 
-/// One bot from connect to goodbye; returns how it ended.
-async fn run_bot(
+/// Most datagrams a bot takes per frame; more wait in quinn's receive buffer.
+const MAX_DATAGRAMS_PER_FRAME: usize = 16;
+
+/// A bot that is in: its connection and its client.
+struct LiveBot {
+    index: usize,
+    slot: Arc<BotSlot>,
+    connection: quinn::Connection,
+    send: quinn::SendStream,
+    control: tokio::sync::mpsc::Receiver<ControlRead>,
+    reader: tokio::task::JoinHandle<()>,
+    net: ClientNetcode<ArenaPrediction>,
+    arena: ArenaConfig,
+    pilot: Pilot,
+    judged: u64,
+    confirmed: u64,
+    frames: u32,
+}
+
+type ControlRead = Result<Option<ServerControl>, tickwire_netcode::quic::QuicError>;
+
+/// Connects bot `index`, says hello, and returns it playing, or its slot and why not.
+async fn connect(
     config: &SwarmConfig,
     index: usize,
     endpoint: &quinn::Endpoint,
-    slot: &BotSlot,
+    slot: Arc<BotSlot>,
     stopping: tokio::sync::watch::Receiver<bool>,
-) -> BotState {
+) -> Result<LiveBot, (Arc<BotSlot>, BotState)> {
     slot.update(|f| f.state = BotState::Joining);
     let hello = Hello {
         version: PROTOCOL_VERSION,
@@ -253,17 +294,17 @@ async fn run_bot(
     let joined = tokio::select! {
         joined = joining => match joined {
             Ok(Ok(joined)) => joined,
-            Ok(Err(e)) => return BotState::Failed(join_failure(&e)),
-            Err(_) => return BotState::Failed("timeout".to_owned()),
+            Ok(Err(e)) => return Err((slot, BotState::Failed(join_failure(&e)))),
+            Err(_) => return Err((slot, BotState::Failed("timeout".to_owned()))),
         },
-        () = wait_stop(stopping.clone()) => {
-            return BotState::Failed("still connecting when the run ended".to_owned());
+        () = wait_stop(stopping) => {
+            return Err((slot, BotState::Failed("still connecting when the run ended".to_owned())));
         }
     };
     let welcome = joined.welcome;
-    let (mut net, mut arena) = match client_from_welcome(&welcome) {
+    let (net, arena) = match client_from_welcome(&welcome) {
         Ok(built) => built,
-        Err(e) => return BotState::Failed(format!("bad welcome: {e}")),
+        Err(e) => return Err((slot, BotState::Failed(format!("bad welcome: {e}")))),
     };
     slot.update(|f| {
         f.state = BotState::Connected;
@@ -271,11 +312,9 @@ async fn run_bot(
         f.room.clone_from(&welcome.room);
         f.rates = (welcome.tick_hz, welcome.snapshot_hz);
     });
-    let connection = joined.connection;
-    let mut send = joined.send;
-    // Control messages are read on their own task: a read cut short by select! would lose
-    // bytes of a frame.
-    let (control_in, mut control) = tokio::sync::mpsc::channel(64);
+    // Control messages are read on their own task: a read cut short would lose bytes of a
+    // frame, and they are rare (shot verdicts, tunables, goodbye).
+    let (control_in, control) = tokio::sync::mpsc::channel(64);
     let mut recv = joined.recv;
     let reader = tokio::spawn(async move {
         loop {
@@ -290,77 +329,169 @@ async fn run_bot(
         .seed
         .wrapping_mul(1_000_003)
         .wrapping_add(index as u64);
-    let mut pilot = Pilot::new(Script::Play(Behaviour::mixed(index)), seed);
-    let mut frames =
-        tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(config.fps.max(1))));
+    Ok(LiveBot {
+        index,
+        slot,
+        connection: joined.connection,
+        send: joined.send,
+        control,
+        reader,
+        net,
+        arena,
+        pilot: Pilot::new(Script::Play(Behaviour::mixed(index)), seed),
+        judged: 0,
+        confirmed: 0,
+        frames: 0,
+    })
+}
+
+/// The bots of one endpoint, all stepped by one frame timer: each frame every bot takes
+/// the datagrams that arrived (as a game reads its socket once a frame), plays a frame and
+/// sends its input. One wake-up per frame for the group, none per datagram.
+async fn run_group(
+    mut arrivals: tokio::sync::mpsc::UnboundedReceiver<LiveBot>,
+    fps: u32,
+    stopping: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut bots: Vec<LiveBot> = Vec::new();
+    let mut frames = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(fps.max(1))));
     frames.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let (mut judged, mut confirmed) = (0u64, 0u64);
-    let mut frame_count = 0u32;
     let mut stop = std::pin::pin!(wait_stop(stopping));
-    let end = loop {
+    loop {
         tokio::select! {
-            datagram = connection.read_datagram() => match datagram {
-                Ok(bytes) => {
-                    // Malformed snapshots are counted by the client and dropped.
-                    let _ = net.handle_datagram(Instant::now(), &bytes);
-                }
-                Err(e) => break BotState::Dropped(format!("connection lost: {e}")),
-            },
-            _ = frames.tick() => {
-                let now = Instant::now();
-                pilot.frame(&mut net, now, &arena, &mut |d| {
-                    // Too large or no datagram support: a bug, surfaced in the counts.
-                    let _ = connection.send_datagram(Bytes::copy_from_slice(d));
-                });
-                frame_count += 1;
-                // Figures once every few frames: enough for once-a-second sampling.
-                if frame_count % 8 == 0 {
-                    publish(slot, &net, &connection, judged, confirmed);
-                }
+            _ = frames.tick() => {}
+            () = &mut stop => break,
+        }
+        while let Ok(bot) = arrivals.try_recv() {
+            bots.push(bot);
+        }
+        let now = Instant::now();
+        bots.retain_mut(|bot| match bot.frame(now) {
+            None => true,
+            Some(end) => {
+                bot.publish();
+                bot.reader.abort();
+                bot.slot.update(|f| f.state = end);
+                false
             }
-            message = control.recv() => match message {
-                Some(Ok(Some(ServerControl::Event(bytes)))) => {
-                    if let Ok(ArenaEvent::ShotJudged { tick, target }) = codec::decode::<ArenaEvent>(&bytes) {
-                        match pilot.judged(tick, target) {
-                            Verdict::Confirmed => { judged += 1; confirmed += 1; }
-                            Verdict::Denied => judged += 1,
-                            Verdict::NotSeen => {}
-                        }
-                    }
-                }
-                Some(Ok(Some(ServerControl::Tunables { snapshot_hz, interpolation_delay_ms, game }))) => {
-                    match retuned(&net, &game).and_then(|(game, new_arena)| {
-                        net.retune(snapshot_hz, interpolation_delay_ms, game)?;
-                        Ok(new_arena)
-                    }) {
-                        Ok(new_arena) => {
-                            arena = new_arena;
-                            slot.update(|f| f.rates.1 = snapshot_hz);
-                        }
-                        Err(e) => tracing::warn!(bot = index, error = %e, "tunables refused"),
-                    }
-                }
-                Some(Ok(Some(ServerControl::Goodbye { reason, message }))) => {
-                    break BotState::Dropped(format!("server said goodbye ({reason:?}): {message}"));
-                }
-                Some(Ok(Some(_))) => {}
-                Some(Ok(None)) | None => break BotState::Dropped("control stream closed".to_owned()),
-                Some(Err(e)) => break BotState::Dropped(format!("control stream: {e}")),
-            },
-            () = &mut stop => {
-                let goodbye = ClientControl::Goodbye { reason: "load test over".to_owned() };
-                let _ = tickwire_netcode::quic::send_control(&mut send, &goodbye).await;
-                let _ = send.finish();
-                publish(slot, &net, &connection, judged, confirmed);
-                let _ = tokio::time::timeout(Duration::from_millis(300), send.stopped()).await;
-                connection.close(quinn::VarInt::from_u32(0), b"load test over");
-                break BotState::Done;
+        });
+    }
+    while let Ok(bot) = arrivals.try_recv() {
+        bots.push(bot);
+    }
+    let goodbye = ClientControl::Goodbye {
+        reason: "load test over".to_owned(),
+    };
+    for bot in &mut bots {
+        bot.publish();
+        let _ = tokio::time::timeout(
+            Duration::from_millis(50),
+            tickwire_netcode::quic::send_control(&mut bot.send, &goodbye),
+        )
+        .await;
+        let _ = bot.send.finish();
+    }
+    // Let the goodbyes leave before the connections close.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for bot in bots {
+        bot.connection
+            .close(quinn::VarInt::from_u32(0), b"load test over");
+        bot.reader.abort();
+        bot.slot.update(|f| f.state = BotState::Done);
+    }
+}
+
+impl LiveBot {
+    /// One frame at `now`; `Some` with how the bot ended when it did.
+    fn frame(&mut self, now: Instant) -> Option<BotState> {
+        for _ in 0..MAX_DATAGRAMS_PER_FRAME {
+            match tickwire_netcode::quic::try_read_datagram(&self.connection) {
+                None => break,
+                // Malformed snapshots are counted by the client and dropped.
+                Some(Ok(bytes)) => drop(self.net.handle_datagram(now, &bytes)),
+                Some(Err(e)) => return Some(BotState::Dropped(format!("connection lost: {e}"))),
             }
         }
-    };
-    publish(slot, &net, &connection, judged, confirmed);
-    reader.abort();
-    end
+        while let Ok(message) = self.control.try_recv() {
+            if let Some(end) = self.on_control(message) {
+                return Some(end);
+            }
+        }
+        let connection = &self.connection;
+        self.pilot.frame(&mut self.net, now, &self.arena, &mut |d| {
+            // Too large or no datagram support: a bug, surfaced in the counts.
+            let _ = connection.send_datagram(Bytes::copy_from_slice(d));
+        });
+        self.frames += 1;
+        // Figures every few frames: enough for once-a-second sampling.
+        if self.frames % 8 == 0 {
+            self.publish();
+        }
+        None
+    }
+
+    fn on_control(&mut self, message: ControlRead) -> Option<BotState> {
+        match message {
+            Ok(Some(ServerControl::Event(bytes))) => {
+                if let Ok(ArenaEvent::ShotJudged { tick, target }) =
+                    codec::decode::<ArenaEvent>(&bytes)
+                {
+                    match self.pilot.judged(tick, target) {
+                        Verdict::Confirmed => {
+                            self.judged += 1;
+                            self.confirmed += 1;
+                        }
+                        Verdict::Denied => self.judged += 1,
+                        Verdict::NotSeen => {}
+                    }
+                }
+                None
+            }
+            Ok(Some(ServerControl::Tunables {
+                snapshot_hz,
+                interpolation_delay_ms,
+                game,
+            })) => {
+                let applied = retuned(&self.net, &game).and_then(|(game, arena)| {
+                    self.net.retune(snapshot_hz, interpolation_delay_ms, game)?;
+                    Ok(arena)
+                });
+                match applied {
+                    Ok(arena) => {
+                        self.arena = arena;
+                        self.slot.update(|f| f.rates.1 = snapshot_hz);
+                    }
+                    Err(e) => tracing::warn!(bot = self.index, error = %e, "tunables refused"),
+                }
+                None
+            }
+            Ok(Some(ServerControl::Goodbye { reason, message })) => Some(BotState::Dropped(
+                format!("server said goodbye ({reason:?}): {message}"),
+            )),
+            Ok(Some(_)) => None,
+            Ok(None) => Some(BotState::Dropped("control stream closed".to_owned())),
+            Err(e) => Some(BotState::Dropped(format!("control stream: {e}"))),
+        }
+    }
+
+    fn publish(&self) {
+        let stats = self.net.stats();
+        let quic = self.connection.stats();
+        let corrections = self.net.prediction_stats().corrections;
+        let rtt_ms = self.connection.rtt().as_secs_f64() * 1000.0;
+        let (judged, confirmed) = (self.judged, self.confirmed);
+        self.slot.update(|f| {
+            f.snapshots = stats.snapshots;
+            f.frames = stats.frames;
+            f.extrapolated_frames = stats.extrapolated_frames;
+            f.bytes_down = quic.udp_rx.bytes;
+            f.bytes_up = quic.udp_tx.bytes;
+            f.rtt_ms = rtt_ms;
+            f.corrections = corrections;
+            f.hits_judged = judged;
+            f.hits_confirmed = confirmed;
+        });
+    }
 }
 
 /// The client netcode and arena a welcome describes.
@@ -388,28 +519,4 @@ fn retuned(
         .map_err(|e| tickwire_netcode::ConfigError::invalid("game", "…", e.to_string()))?;
     let rules = Rules::new(arena.clone(), net.config().tick_rate)?;
     Ok((ArenaPrediction::new(rules), arena))
-}
-
-fn publish(
-    slot: &BotSlot,
-    net: &ClientNetcode<ArenaPrediction>,
-    connection: &quinn::Connection,
-    judged: u64,
-    confirmed: u64,
-) {
-    let stats = net.stats();
-    let quic = connection.stats();
-    let corrections = net.prediction_stats().corrections;
-    let rtt_ms = connection.rtt().as_secs_f64() * 1000.0;
-    slot.update(|f| {
-        f.snapshots = stats.snapshots;
-        f.frames = stats.frames;
-        f.extrapolated_frames = stats.extrapolated_frames;
-        f.bytes_down = quic.udp_rx.bytes;
-        f.bytes_up = quic.udp_tx.bytes;
-        f.rtt_ms = rtt_ms;
-        f.corrections = corrections;
-        f.hits_judged = judged;
-        f.hits_confirmed = confirmed;
-    });
 }
