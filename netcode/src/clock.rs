@@ -69,6 +69,14 @@ pub struct ClientClock {
     arrivals: VecDeque<(Instant, f64)>,
     /// Snapshots due since the previous one, per arrival (for loss).
     due: VecDeque<(Instant, u32)>,
+    /// Sum of `due`'s counts, kept as it changes (read every frame).
+    due_total: u32,
+    /// Lowest of `leads`, kept as it changes.
+    lowest_lead: f64,
+    /// Highest of `arrivals`' offsets, kept as it changes.
+    best_arrival: f64,
+    /// Scratch for the jitter percentile.
+    behind: Vec<f64>,
     newest_snapshot: Option<Tick>,
     delay: f64,
 }
@@ -91,6 +99,10 @@ impl ClientClock {
             render: 0.0,
             arrivals: VecDeque::new(),
             due: VecDeque::new(),
+            due_total: 0,
+            lowest_lead: f64::INFINITY,
+            best_arrival: f64::MIN,
+            behind: Vec::new(),
             newest_snapshot: None,
             delay: config.initial_delay_ticks,
         }
@@ -141,18 +153,14 @@ impl ClientClock {
     /// The lowest input lead reported over the last second, as it stands now (ticks).
     #[must_use]
     pub fn lead(&self) -> Option<f64> {
-        let lowest = self
-            .leads
-            .iter()
-            .map(|(_, l)| *l)
-            .fold(f64::INFINITY, f64::min);
+        let lowest = self.lowest_lead;
         lowest.is_finite().then_some(lowest + self.predict_adjust)
     }
 
     /// The fraction of snapshots lost recently, from gaps in their ticks.
     #[must_use]
     pub fn loss_estimate(&self) -> f64 {
-        let expected: u32 = self.due.iter().map(|(_, d)| *d).sum();
+        let expected = self.due_total;
         if expected < 20 {
             0.0
         } else {
@@ -185,6 +193,7 @@ impl ClientClock {
             .map_or(1, |n| (tick.since(n) / interval).clamp(1, 64) as u32);
         self.newest_snapshot = Some(tick);
         self.due.push_back((now, due));
+        self.due_total += due;
         let offset = f64::from(tick.0) - self.local_ticks(now);
         self.arrivals.push_back((now, offset));
         while self
@@ -194,13 +203,18 @@ impl ClientClock {
         {
             self.arrivals.pop_front();
         }
-        while self
-            .due
-            .front()
-            .is_some_and(|(at, _)| now.saturating_duration_since(*at) > ARRIVAL_WINDOW * 4)
-        {
+        while let Some(&(at, old)) = self.due.front() {
+            if now.saturating_duration_since(at) <= ARRIVAL_WINDOW * 4 {
+                break;
+            }
             self.due.pop_front();
+            self.due_total -= old;
         }
+        self.best_arrival = self
+            .arrivals
+            .iter()
+            .map(|(_, o)| *o)
+            .fold(f64::MIN, f64::max);
         if !self.started {
             self.started = true;
             self.render = self.arrival_estimate(now) - self.delay;
@@ -209,12 +223,10 @@ impl ClientClock {
         }
         // The delay covers one lost snapshot (two intervals) plus the arrival jitter: how
         // far arrivals fall behind the earliest, at the 99th percentile.
-        let best = self
-            .arrivals
-            .iter()
-            .map(|(_, o)| *o)
-            .fold(f64::MIN, f64::max);
-        let mut behind: Vec<f64> = self.arrivals.iter().map(|(_, o)| best - o).collect();
+        let best = self.best_arrival;
+        let behind = &mut self.behind;
+        behind.clear();
+        behind.extend(self.arrivals.iter().map(|(_, o)| best - o));
         behind.sort_unstable_by(f64::total_cmp);
         let p99 = behind
             .get(behind.len().saturating_sub(1) * 99 / 100)
@@ -268,6 +280,11 @@ impl ClientClock {
         {
             self.leads.pop_front();
         }
+        self.lowest_lead = self
+            .leads
+            .iter()
+            .map(|(_, l)| *l)
+            .fold(f64::INFINITY, f64::min);
         if let Some(lowest) = self.lead() {
             let error = self.target_lead() - lowest;
             if error.abs() > self.config.jump_ticks {
@@ -324,11 +341,7 @@ impl ClientClock {
     /// The tick the newest snapshot should carry if it arrived at `now` with the least delay
     /// seen recently.
     fn arrival_estimate(&self, now: Instant) -> f64 {
-        let best = self
-            .arrivals
-            .iter()
-            .map(|(_, o)| *o)
-            .fold(f64::MIN, f64::max);
+        let best = self.best_arrival;
         if best == f64::MIN {
             self.render + self.delay
         } else {

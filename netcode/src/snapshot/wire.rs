@@ -624,6 +624,11 @@ pub(crate) fn read_body(
     }
     let span = header.span();
     let mut prev = None;
+    // Entries come in ascending index order, so lookups in the baselines move forward:
+    // galloping from the last hit touches a few neighbouring cache lines instead of a
+    // binary search's worth of cold ones.
+    let mut base = base.map(Cursor::new);
+    let mut older = older.map(Cursor::new);
     for n in 0..count {
         let index = match mode {
             IndexMode::Gaps(k) => next_index(prev, r.exp_golomb(k)?)?,
@@ -649,10 +654,12 @@ pub(crate) fn read_body(
             state
         } else {
             let b = base
-                .and_then(|b| find(b, index))
+                .as_mut()
+                .and_then(|b| b.seek(index))
                 .ok_or(SnapshotError::DeltaWithoutBaseline(index))?;
             let o = older
-                .and_then(|o| find(o, index))
+                .as_mut()
+                .and_then(|o| o.seek(index))
                 .filter(|o| o.kind == b.kind);
             let specs = fields(schema, b.kind);
             let slot_base = schema.slot_base(b.kind);
@@ -709,6 +716,49 @@ fn finish(r: &BitReader<'_>) -> Result<(), SnapshotError> {
     Ok(())
 }
 
+/// Looks up ascending indices in a snapshot sorted by index, each search starting where the
+/// last one ended.
+struct Cursor<'a> {
+    entries: &'a [(u32, EntityState)],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(entries: &'a [(u32, EntityState)]) -> Self {
+        Self { entries, at: 0 }
+    }
+
+    /// The state of entity `index`; indices before the last one sought are searched from
+    /// the start.
+    fn seek(&mut self, index: u32) -> Option<&'a EntityState> {
+        let entries = self.entries;
+        if entries.get(self.at).is_some_and(|(i, _)| *i > index) {
+            self.at = 0;
+        }
+        // Gallop: double the step until past `index`, then search that stretch.
+        let mut step = 1;
+        while entries
+            .get(self.at + step)
+            .is_some_and(|(i, _)| *i < index)
+        {
+            self.at += step;
+            step *= 2;
+        }
+        let end = (self.at + step + 1).min(entries.len());
+        let stretch = entries.get(self.at..end)?;
+        match stretch.binary_search_by_key(&index, |(i, _)| *i) {
+            Ok(k) => {
+                self.at += k;
+                entries.get(self.at).map(|(_, s)| s)
+            }
+            Err(k) => {
+                self.at += k.saturating_sub(1);
+                None
+            }
+        }
+    }
+}
+
 /// The state of entity `index` in a snapshot sorted by index.
 pub(crate) fn find(snapshot: &[(u32, EntityState)], index: u32) -> Option<&EntityState> {
     snapshot
@@ -716,4 +766,32 @@ pub(crate) fn find(snapshot: &[(u32, EntityState)], index: u32) -> Option<&Entit
         .ok()
         .and_then(|at| snapshot.get(at))
         .map(|(_, s)| s)
+}
+
+#[cfg(test)]
+mod cursor_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn a_cursor_finds_what_a_binary_search_finds(
+            mut held in proptest::collection::vec(0u32..400, 0..120),
+            mut sought in proptest::collection::vec(0u32..420, 0..60),
+            restart in 0u32..420,
+        ) {
+            held.sort_unstable();
+            held.dedup();
+            sought.sort_unstable();
+            sought.push(restart); // out of order: searched from the start
+            let entries: Vec<(u32, EntityState)> = held
+                .iter()
+                .map(|&i| (i, EntityState { kind: (i % 3) as u8, fields: [i as i32; MAX_FIELDS] }))
+                .collect();
+            let mut cursor = Cursor::new(&entries);
+            for index in sought {
+                prop_assert_eq!(cursor.seek(index), find(&entries, index));
+            }
+        }
+    }
 }
