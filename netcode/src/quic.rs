@@ -67,6 +67,13 @@ impl GameTransport {
         t.keep_alive_interval(Some(self.keep_alive));
         t.datagram_send_buffer_size(self.datagram_send_buffer_bytes);
         t.datagram_receive_buffer_size(Some(self.datagram_receive_buffer_bytes));
+        // Both directions carry a datagram every tick or two, so ACKs ride on them: ask the
+        // peer to acknowledge at most every few packets or 25 ms rather than sending
+        // ACK-only packets (the QUIC ACK frequency extension).
+        let mut acks = quinn::AckFrequencyConfig::default();
+        acks.ack_eliciting_threshold(quinn::VarInt::from_u32(4))
+            .max_ack_delay(Some(Duration::from_millis(25)));
+        t.ack_frequency_config(Some(acks));
         // One control stream per client: nothing else may be opened.
         t.max_concurrent_uni_streams(0u8.into());
         t.max_concurrent_bidi_streams(1u8.into());

@@ -293,6 +293,28 @@ fn merge(
     upserts: &[(u32, EntityState)],
     scratch: &mut Vec<(u32, EntityState)>,
 ) {
+    // The common part: only entities already held changed. Update them where they are
+    // instead of rebuilding the list (upserts are idempotent, so an index not held part
+    // way through just falls through to the full merge).
+    if removals.is_empty() {
+        let mut from = 0;
+        let in_place = upserts.iter().all(|&(index, state)| {
+            let rest = entities.get_mut(from..).unwrap_or_default();
+            match rest.binary_search_by_key(&index, |(i, _)| *i) {
+                Ok(k) => {
+                    if let Some(slot) = rest.get_mut(k) {
+                        slot.1 = state;
+                    }
+                    from += k;
+                    true
+                }
+                Err(_) => false,
+            }
+        });
+        if in_place {
+            return;
+        }
+    }
     scratch.clear();
     let mut removals = removals.iter().peekable();
     let mut upserts = upserts.iter().peekable();

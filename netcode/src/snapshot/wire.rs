@@ -737,10 +737,7 @@ impl<'a> Cursor<'a> {
         }
         // Gallop: double the step until past `index`, then search that stretch.
         let mut step = 1;
-        while entries
-            .get(self.at + step)
-            .is_some_and(|(i, _)| *i < index)
-        {
+        while entries.get(self.at + step).is_some_and(|(i, _)| *i < index) {
             self.at += step;
             step *= 2;
         }
