@@ -135,6 +135,7 @@ pub fn status_json(rooms: &[Room], started: Instant) -> serde_json::Value {
                 "datagrams_out": view.stats.datagrams_out,
                 "bytes_out": view.stats.bytes_out,
                 "bad_datagrams": view.stats.bad_datagrams,
+                "snapshots_held_back": view.stats.snapshots_held_back,
                 "clients": room.clients().iter().map(|c| serde_json::json!({
                     "id": c.id,
                     "rtt_ms": c.rtt_ms,

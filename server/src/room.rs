@@ -295,6 +295,7 @@ fn run(
     let inputs_late = metrics::counter!("tickwire_inputs_late_total", &labels);
     let inputs_missing = metrics::counter!("tickwire_inputs_missing_total", &labels);
     let snapshots_dropped = metrics::counter!("tickwire_snapshots_dropped_total", &labels);
+    let held_back = metrics::counter!("tickwire_snapshots_held_back_total", &labels);
     let events_dropped = metrics::counter!("tickwire_events_dropped_total", &labels);
     let mut ingress = Ingress {
         datagrams: metrics::counter!("tickwire_datagrams_in_total", &labels),
@@ -345,6 +346,7 @@ fn run(
         shots.increment(after.shots - before.shots);
         inputs_late.increment(after.inputs_late - before.inputs_late);
         inputs_missing.increment(after.inputs_missing - before.inputs_missing);
+        held_back.increment(after.snapshots_held_back - before.snapshots_held_back);
         clients.set(core.clients() as f64);
         if let Err(e) = sent {
             tracing::error!(error = %e, "snapshot encoding failed");

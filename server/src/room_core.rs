@@ -28,6 +28,14 @@ pub struct ClientId(pub u32);
 
 /// Snapshots a client must keep as baselines: 32 snapshot intervals (as Quake 3).
 const BASELINE_SNAPSHOTS: u32 = 32;
+/// A client that has acknowledged none of this many snapshots in a row is not keeping up
+/// (stalled, or its path is congested): it is sent only every [`LAGGING_EVERY`]th snapshot
+/// until it acknowledges again. Deltas against old baselines cost the server the most
+/// exactly when a client can least use them; backing off keeps an overloaded room from
+/// spiralling and leaves the path room to drain.
+const LAGGING_SNAPSHOTS: u32 = 16;
+/// See [`LAGGING_SNAPSHOTS`].
+const LAGGING_EVERY: u32 = 4;
 
 #[derive(Debug)]
 struct Client {
@@ -37,6 +45,8 @@ struct Client {
     inputs: InputBuffer<WireInput>,
     /// Datagrams from this client that did not decode.
     bad_datagrams: u64,
+    /// Snapshot ticks since it started lagging (see [`LAGGING_SNAPSHOTS`]).
+    lagging_for: u32,
 }
 
 /// Figures of a room (cumulative).
@@ -56,6 +66,8 @@ pub struct RoomStats {
     pub inputs_late: u64,
     /// Ticks a client's input was missing and its last one repeated (all clients).
     pub inputs_missing: u64,
+    /// Snapshots not sent to clients that stopped acknowledging (see the back-off).
+    pub snapshots_held_back: u64,
 }
 
 /// One room: the arena world and the server side of every client's netcode.
@@ -248,6 +260,7 @@ impl RoomCore {
             sender,
             inputs: InputBuffer::new(),
             bad_datagrams: 0,
+            lagging_for: 0,
         });
         let welcome = Welcome {
             client_id: id.0,
@@ -382,6 +395,20 @@ impl RoomCore {
             let Some(me) = world.get(client.entity) else {
                 continue;
             };
+            let lagging = LAGGING_SNAPSHOTS * self.config.snapshot_interval_ticks();
+            if client
+                .sender
+                .ticks_unheard(now)
+                .is_some_and(|t| t >= lagging)
+            {
+                client.lagging_for += 1;
+                if client.lagging_for % LAGGING_EVERY != 1 {
+                    self.stats.snapshots_held_back += 1;
+                    continue;
+                }
+            } else {
+                client.lagging_for = 0;
+            }
             let own = own_state(me);
             let stats = client.inputs.stats();
             let private = Private {

@@ -43,3 +43,57 @@ fn an_invalid_arena_is_refused_before_any_thread_starts() {
     let err = Room::start("bad", &config).unwrap_err();
     assert!(err.to_string().contains("arena.max_speed_mps"), "{err}");
 }
+
+#[test]
+fn a_client_that_stops_acknowledging_is_sent_fewer_snapshots_until_it_does() {
+    use std::collections::HashMap;
+    use tickwire_netcode::protocol::{InputDatagram, encode_input};
+    use tickwire_server::room_core::RoomCore;
+
+    let mut room = RoomCore::new("backoff", &config_with(&["arena.prop_count=20"])).unwrap();
+    let (silent, _) = room.join(1200).unwrap();
+    let (acking, _) = room.join(1200).unwrap();
+    let mut parts: Vec<Vec<u8>> = Vec::new();
+    let mut snapshots: HashMap<_, u32> = HashMap::new();
+    // 3 s at 60 Hz: 90 snapshot ticks. One client acknowledges every snapshot it gets.
+    let mut receiver = tickwire_netcode::snapshot::SnapshotReceiver::new(
+        room.schema().clone(),
+        32 * 2,
+        room.world().tick(),
+    );
+    for _ in 0..180 {
+        room.tick(&mut |client, bytes| {
+            if client == acking {
+                parts.push(bytes.to_vec());
+            }
+            *snapshots.entry(client).or_default() += 1;
+        })
+        .unwrap();
+        for bytes in parts.drain(..) {
+            receiver.handle_datagram(&bytes).unwrap();
+        }
+        let ack = InputDatagram {
+            ack: receiver.ack(),
+            newest: room.world().tick(),
+            inputs: vec![tickwire_netcode::protocol::InputFrame {
+                view_ago: 0,
+                view_fraction: 0,
+                input: tickwire_sim::replication::WireInput::default(),
+            }],
+        };
+        let mut out = Vec::new();
+        encode_input(&ack, &mut out).unwrap();
+        room.handle_datagram(acking, &out).unwrap();
+    }
+    let (got_silent, got_acking) = (snapshots[&silent], snapshots[&acking]);
+    assert!(
+        got_acking >= 88,
+        "the acknowledging client got {got_acking} of 90"
+    );
+    // 16 in full, then one in four of the remaining 74.
+    assert!(
+        (30..=36).contains(&got_silent),
+        "the silent client got {got_silent} of 90"
+    );
+    assert!(room.stats().snapshots_held_back >= 50);
+}

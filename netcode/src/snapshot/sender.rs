@@ -135,6 +135,8 @@ struct Candidate {
 pub struct SnapshotSender {
     config: SenderConfig,
     records: VecDeque<Record>,
+    /// The newest tick the client acknowledged, or else the first one sent to it.
+    heard: Option<Tick>,
     priority: Vec<f32>,
     credit_bits: i64,
     // Reused buffers: a warm sender allocates nothing per snapshot.
@@ -155,6 +157,7 @@ impl SnapshotSender {
         Self {
             config,
             records: VecDeque::new(),
+            heard: None,
             priority: Vec::new(),
             credit_bits: 0,
             work: Work::default(),
@@ -182,7 +185,18 @@ impl SnapshotSender {
     pub fn on_ack(&mut self, tick: Tick) {
         if let Some(record) = self.records.iter_mut().rev().find(|r| r.tick == tick) {
             record.acked = true;
+            if self.heard.is_none_or(|h| tick.is_after(h)) {
+                self.heard = Some(tick);
+            }
         }
+    }
+
+    /// Ticks from the newest snapshot the client acknowledged (or, before any, the first
+    /// one sent to it) to `now`: how far behind the client has fallen. `None` before the
+    /// first snapshot.
+    #[must_use]
+    pub fn ticks_unheard(&self, now: Tick) -> Option<u32> {
+        self.heard.map(|h| now.since(h).max(0).unsigned_abs())
     }
 
     /// The datagrams of the last [`encode`](Self::encode), in part order.
@@ -467,6 +481,7 @@ impl SnapshotSender {
             acked: false,
             overrides,
         });
+        self.heard.get_or_insert(tick);
         Ok(report)
     }
 }
