@@ -103,7 +103,12 @@ async fn sixteen_bots_play_and_the_report_says_what_they_felt() {
             report.hits_judged
         );
     }
-    assert_eq!(report.timeline.len(), 10);
+    // A sample every 0.5 s over 5 s; the last may fall on the end of the run or just after.
+    assert!(
+        (9..=10).contains(&report.timeline.len()),
+        "{} samples",
+        report.timeline.len()
+    );
     let html = report.html();
     assert!(html.contains("<polyline"));
 }
