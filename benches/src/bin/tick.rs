@@ -3,10 +3,11 @@
 //! Sim step, lag-compensation record and snapshot encoding for every client, through the
 //! real `RoomCore` (no sockets). Clients send an input each tick (moving and firing, with an
 //! ack 100 ms old, as a real client at 100 ms RTT would). Reports the tick-time distribution
-//! and heap allocations per tick once warm (a counting allocator wraps the system one).
+//! and heap allocations per tick once warm (a counting allocator wraps the system one), and
+//! the heap the room holds per client.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Instant;
 
 use anyhow::Result;
@@ -23,20 +24,25 @@ use tickwire_sim::replication::WireInput;
 struct Counting;
 
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+/// Bytes allocated and not yet freed.
+static LIVE: AtomicI64 = AtomicI64::new(0);
 
 // SAFETY: forwards every call to the system allocator unchanged; only counts.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        LIVE.fetch_add(layout.size() as i64, Ordering::Relaxed);
         // SAFETY: same contract as the caller's.
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as i64, Ordering::Relaxed);
         // SAFETY: same contract as the caller's.
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        LIVE.fetch_add(new_size as i64 - layout.size() as i64, Ordering::Relaxed);
         // SAFETY: same contract as the caller's.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -67,6 +73,9 @@ struct Case {
     tick_us_max: f64,
     alloc_per_tick: f64,
     snapshot_bytes_per_client_per_s: f64,
+    /// Heap the room holds per client once warm (its player entity, its snapshot sender,
+    /// input buffer …): the room's live heap with the clients less the same room's without.
+    heap_bytes_per_client: f64,
 }
 
 fn main() -> Result<()> {
@@ -92,6 +101,7 @@ fn main() -> Result<()> {
                 format!("{:.1}", c.tick_us_max),
                 format!("{:.2}", c.alloc_per_tick),
                 format!("{:.0}", c.snapshot_bytes_per_client_per_s),
+                format!("{:.1}", c.heap_bytes_per_client / 1024.0),
             ]
         })
         .collect();
@@ -106,6 +116,7 @@ fn main() -> Result<()> {
             "max",
             "allocs/tick",
             "B/s/client",
+            "heap KiB/client",
         ],
         &rows,
     );
@@ -136,6 +147,7 @@ fn run(
         layers.set(&set, "bench")?;
     }
     let config = layers.load()?;
+    let live_before = LIVE.load(Ordering::Relaxed);
     let mut room = RoomCore::new("bench", &config)?;
     let ids: Vec<_> = (0..clients)
         .map(|_| room.join(1200).map(|(id, _)| id))
@@ -186,8 +198,18 @@ fn run(
             bytes = 0;
         }
     }
+    let with_clients = LIVE.load(Ordering::Relaxed) - live_before;
+    let without = {
+        let before = LIVE.load(Ordering::Relaxed);
+        let mut empty = RoomCore::new("bench-empty", &config)?;
+        for _ in 0..warmup {
+            empty.tick(&mut |_, _| {})?;
+        }
+        LIVE.load(Ordering::Relaxed) - before
+    };
     Ok(Case {
         name,
+        heap_bytes_per_client: (with_clients - without) as f64 / clients as f64,
         clients,
         entities: room.world().len(),
         tick_hz: hz,

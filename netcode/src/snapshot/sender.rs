@@ -20,6 +20,10 @@ use super::wire::{
 };
 use crate::bits::exp_golomb_len;
 
+/// Override lists kept for reuse per client, and the largest kept (entries): a client
+/// behind on a few hundred entities reuses its lists; a burst's larger lists are freed.
+const SPARE_OVERRIDE_LISTS: usize = 4;
+const SPARE_OVERRIDE_CAPACITY: usize = 256;
 /// The predictor baseline is sought at least `NUM/DEN` of the baseline's age further back.
 const PREDICTOR_SPAN_NUM: i32 = 1;
 const PREDICTOR_SPAN_DEN: i32 = 3;
@@ -191,6 +195,17 @@ impl SnapshotSender {
         }
     }
 
+    /// Keeps an override list's allocation for reuse, unless enough are kept already (a
+    /// burst, such as the first snapshots after joining, must not pin its peak for good).
+    fn recycle(&mut self, mut overrides: Vec<Override>) {
+        if self.spare_overrides.len() < SPARE_OVERRIDE_LISTS
+            && overrides.capacity() <= SPARE_OVERRIDE_CAPACITY
+        {
+            overrides.clear();
+            self.spare_overrides.push(overrides);
+        }
+    }
+
     /// Ticks from the newest snapshot the client acknowledged (or, before any, the first
     /// one sent to it) to `now`: how far behind the client has fallen. `None` before the
     /// first snapshot.
@@ -225,6 +240,23 @@ impl SnapshotSender {
         private: Private<'_>,
         weight: &mut dyn FnMut(&NetEntity) -> f32,
     ) -> Result<SendReport, SendError> {
+        // The per-encode scratch (sized for every entity) is the room's, lent to each client
+        // in turn, rather than one per client.
+        std::mem::swap(&mut self.work, &mut shared.work);
+        let report = self.encode_with_work(schema, history, shared, tick, private, weight);
+        std::mem::swap(&mut self.work, &mut shared.work);
+        report
+    }
+
+    fn encode_with_work(
+        &mut self,
+        schema: &Schema,
+        history: &WorldHistory,
+        shared: &mut SharedEncoding,
+        tick: Tick,
+        private: Private<'_>,
+        weight: &mut dyn FnMut(&NetEntity) -> f32,
+    ) -> Result<SendReport, SendError> {
         let Private { feedback, own } = private;
         let world = history.at(tick).ok_or(SendError::NoWorldState(tick))?;
         let window = i64::from(self.config.window_ticks);
@@ -233,9 +265,8 @@ impl SnapshotSender {
             .front()
             .is_some_and(|r| i64::from(tick.since(r.tick)) >= window)
         {
-            if let Some(mut old) = self.records.pop_front() {
-                old.overrides.clear();
-                self.spare_overrides.push(old.overrides);
+            if let Some(old) = self.records.pop_front() {
+                self.recycle(old.overrides);
             }
         }
         let usable =
@@ -257,6 +288,14 @@ impl SnapshotSender {
                 .find(|r| b1.tick.since(r.tick) >= ahead * PREDICTOR_SPAN_NUM / PREDICTOR_SPAN_DEN)
                 .or(first)
         });
+        // Records older than the predictor (by as much again) will not be chosen again: the
+        // acknowledged baseline only moves forward. Dropping them keeps a client's records
+        // (and their override lists) to a handful instead of the whole window.
+        let keep_from = match (b1, b2) {
+            (Some(b1), Some(b2)) => Some(b2.tick.sub(b1.tick.since(b2.tick).unsigned_abs())),
+            (Some(b1), None) => Some(b1.tick),
+            _ => None,
+        };
         let view1 = b1.and_then(|r| view_at(history, r));
         let view2 = b2.and_then(|r| view_at(history, r));
         let header_base = Header {
@@ -471,9 +510,17 @@ impl SnapshotSender {
         report.parts = self.parts_used;
         // Encoding a tick again (a retry, a benchmark) replaces the earlier encoding.
         if self.records.back().is_some_and(|r| r.tick == tick) {
-            if let Some(mut old) = self.records.pop_back() {
-                old.overrides.clear();
-                self.spare_overrides.push(old.overrides);
+            if let Some(old) = self.records.pop_back() {
+                self.recycle(old.overrides);
+            }
+        }
+        while self
+            .records
+            .front()
+            .is_some_and(|r| keep_from.is_some_and(|k| k.is_after(r.tick)))
+        {
+            if let Some(old) = self.records.pop_front() {
+                self.recycle(old.overrides);
             }
         }
         self.records.push_back(Record {
@@ -581,6 +628,8 @@ pub struct SharedEncoding {
     tick: Option<Tick>,
     groups: Vec<Group>,
     spare: Vec<Group>,
+    /// Scratch lent to each client's encode in turn.
+    work: Work,
 }
 
 #[derive(Debug, Default)]
