@@ -2,9 +2,11 @@
 //!
 //! Each room's tick loop runs on a dedicated `std::thread` (not a tokio task: an async timer
 //! is a millisecond late at best) and sleeps to absolute deadlines with [`SystemClock`].
-//! Connection tasks talk to it through a bounded channel of [`RoomCommand`]s, drained at the
-//! start of every tick (at most [`MAX_COMMANDS_PER_TICK`], so a flood cannot stall a tick);
-//! snapshots leave straight from the tick thread (`send_datagram` is synchronous).
+//! Connection tasks talk to it through a bounded channel of [`RoomCommand`]s (join, leave,
+//! retune), drained at the start of every tick (at most [`MAX_COMMANDS_PER_TICK`]). The tick
+//! thread reads its clients' datagrams straight from their connections (at most
+//! [`MAX_DATAGRAMS_PER_CLIENT_TICK`] each, so a flood cannot stall a tick) and sends
+//! snapshots itself (`send_datagram` is synchronous).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -97,13 +99,6 @@ pub enum RoomCommand {
         events: tokio::sync::mpsc::Sender<ServerControl>,
         /// Where to answer.
         reply: tokio::sync::oneshot::Sender<Result<(ClientId, Welcome), RejectReason>>,
-    },
-    /// A datagram from a client.
-    Datagram {
-        /// Who sent it.
-        client: ClientId,
-        /// Its bytes.
-        bytes: Bytes,
     },
     /// A client left (or its connection was lost).
     Leave {
@@ -568,11 +563,6 @@ fn handle(core: &mut RoomCore, connections: &mut HashMap<ClientId, Link>, comman
                     core.leave(id);
                     connections.remove(&id);
                 }
-            }
-        }
-        RoomCommand::Datagram { client, bytes } => {
-            if let Some(why) = take_datagram(core, client, &bytes) {
-                disconnect(core, connections, client, why);
             }
         }
         RoomCommand::Retune(config) => match core.retune(&config) {
