@@ -195,6 +195,15 @@ impl SnapshotSender {
         }
     }
 
+    /// Forgets the oldest records while `old` says so.
+    fn drop_records_while(&mut self, old: impl Fn(&Record) -> bool) {
+        while self.records.front().is_some_and(&old) {
+            if let Some(record) = self.records.pop_front() {
+                self.recycle(record.overrides);
+            }
+        }
+    }
+
     /// Keeps an override list's allocation for reuse, unless enough are kept already (a
     /// burst, such as the first snapshots after joining, must not pin its peak for good).
     fn recycle(&mut self, mut overrides: Vec<Override>) {
@@ -260,15 +269,7 @@ impl SnapshotSender {
         let Private { feedback, own } = private;
         let world = history.at(tick).ok_or(SendError::NoWorldState(tick))?;
         let window = i64::from(self.config.window_ticks);
-        while self
-            .records
-            .front()
-            .is_some_and(|r| i64::from(tick.since(r.tick)) >= window)
-        {
-            if let Some(old) = self.records.pop_front() {
-                self.recycle(old.overrides);
-            }
-        }
+        self.drop_records_while(|r| i64::from(tick.since(r.tick)) >= window);
         let usable =
             |r: &&Record| r.acked && tick.since(r.tick) > 0 && history.get(r.tick).is_some();
         let b1 = self.records.iter().rev().find(usable);
@@ -514,15 +515,7 @@ impl SnapshotSender {
                 self.recycle(old.overrides);
             }
         }
-        while self
-            .records
-            .front()
-            .is_some_and(|r| keep_from.is_some_and(|k| k.is_after(r.tick)))
-        {
-            if let Some(old) = self.records.pop_front() {
-                self.recycle(old.overrides);
-            }
-        }
+        self.drop_records_while(|r| keep_from.is_some_and(|k| k.is_after(r.tick)));
         self.records.push_back(Record {
             tick,
             acked: false,
