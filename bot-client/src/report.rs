@@ -215,10 +215,17 @@ impl Report {
         let _ = writeln!(out);
         match &self.server {
             Some(s) => {
+                let rooms = format!(
+                    "{} room{}, {} clients",
+                    s.rooms,
+                    if s.rooms == 1 { "" } else { "s" },
+                    s.clients
+                );
                 let _ = writeln!(
                     out,
-                    "server ({} rooms, {} clients)       p50        p99       p99.9      max",
-                    s.rooms, s.clients
+                    "server ({rooms}){:>w$}p50        p99       p99.9      max",
+                    "",
+                    w = 27usize.saturating_sub(rooms.len()).max(1)
                 );
                 let _ = writeln!(
                     out,
