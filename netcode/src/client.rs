@@ -114,6 +114,8 @@ where
     synced: bool,
     stats: ClientStats,
     out: Vec<u8>,
+    /// The input list of the last input datagram, kept for its allocation.
+    inputs: Vec<InputFrame<G::Input>>,
 }
 
 impl<G: ClientGame> ClientNetcode<G>
@@ -152,6 +154,7 @@ where
             synced: false,
             stats: ClientStats::default(),
             out: Vec::new(),
+            inputs: Vec::new(),
         }
     }
 
@@ -293,20 +296,25 @@ where
         self.clock.on_input_sent(tick);
         self.recent.push_front((tick, frame));
         self.recent.truncate(self.config.inputs_per_datagram.max(1));
-        let datagram = InputDatagram {
+        // The datagram's input list is reused from tick to tick.
+        let mut datagram = InputDatagram {
             ack: self.receiver.ack(),
             newest: tick,
-            // Consecutive ticks only: a gap (after a jump) ends the redundancy.
-            inputs: self
-                .recent
+            inputs: std::mem::take(&mut self.inputs),
+        };
+        datagram.inputs.clear();
+        // Consecutive ticks only: a gap (after a jump) ends the redundancy.
+        datagram.inputs.extend(
+            self.recent
                 .iter()
                 .enumerate()
                 .take_while(|(n, (t, _))| *t == tick.sub(*n as u32))
-                .map(|(_, (_, f))| f.clone())
-                .collect(),
-        };
+                .map(|(_, (_, f))| f.clone()),
+        );
         self.out.clear();
-        encode_input(&datagram, &mut self.out)?;
+        let encoded = encode_input(&datagram, &mut self.out);
+        self.inputs = datagram.inputs;
+        encoded?;
         self.stats.inputs_sent += 1;
         Ok(&self.out)
     }
