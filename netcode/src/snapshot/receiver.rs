@@ -184,19 +184,33 @@ impl SnapshotReceiver {
         };
         let base = lookup(header.baseline())?;
         let older = lookup(header.predictor())?;
-        read_body(
+        // A new snapshot starts as a copy of its baseline. Copying before decoding also
+        // streams the baseline into cache for the body's lookups: it was written a few
+        // snapshots ago and, with many clients in one process, is usually cold by now.
+        let fresh = pending_at.is_none().then(|| {
+            let mut entities = self.spare.pop().unwrap_or_default();
+            entities.clear();
+            if let Some(base) = base {
+                entities.extend_from_slice(&base.entities);
+            }
+            entities
+        });
+        if let Err(e) = read_body(
             reader,
             &self.schema,
             &header,
             base.map(|s| s.entities.as_slice()),
             older.map(|s| s.entities.as_slice()),
             &mut self.decoded,
-        )?;
+        ) {
+            self.spare.extend(fresh);
+            return Err(e);
+        }
 
         // The part is valid: fold it into its snapshot.
-        let at = match pending_at {
-            Some(at) => at,
-            None => {
+        let at = match (pending_at, fresh) {
+            (Some(at), _) => at,
+            (None, fresh) => {
                 if self.pending.len() >= MAX_PENDING {
                     // Drop the oldest snapshot still being assembled.
                     if let Some(oldest) = (0..self.pending.len())
@@ -206,17 +220,12 @@ impl SnapshotReceiver {
                         self.spare.push(p.entities);
                     }
                 }
-                let mut entities = self.spare.pop().unwrap_or_default();
-                entities.clear();
-                if let Some(base) = base {
-                    entities.extend_from_slice(&base.entities);
-                }
                 self.pending.push(Pending {
                     tick: header.tick,
                     baseline: header.baseline(),
                     seen: 0,
                     last: None,
-                    entities,
+                    entities: fresh.unwrap_or_default(),
                 });
                 self.pending.len() - 1
             }

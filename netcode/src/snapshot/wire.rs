@@ -735,6 +735,16 @@ impl<'a> Cursor<'a> {
         if entries.get(self.at).is_some_and(|(i, _)| *i > index) {
             self.at = 0;
         }
+        // Indices are unique and ascending, so `index` is at most `index - i` places past an
+        // entry holding `i`, and exactly there where the indices run without gaps (as
+        // entity indices mostly do): one probe, one cache line, instead of a gallop's few.
+        if let Some(ahead) = entries.get(self.at).and_then(|(i, _)| index.checked_sub(*i)) {
+            let guess = self.at + ahead as usize;
+            if let Some((_, state)) = entries.get(guess).filter(|(i, _)| *i == index) {
+                self.at = guess;
+                return Some(state);
+            }
+        }
         // Gallop: double the step until past `index`, then search that stretch.
         let mut step = 1;
         while entries.get(self.at + step).is_some_and(|(i, _)| *i < index) {
