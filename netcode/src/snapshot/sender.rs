@@ -128,7 +128,6 @@ struct Candidate {
     held: Option<NetEntity>,
     /// The entity now.
     entity: NetEntity,
-    priority: f32,
     bits: u32,
 }
 
@@ -316,30 +315,31 @@ impl SnapshotSender {
         let exact = |r: Option<&Record>| r.is_none_or(|r| r.overrides.is_empty());
         let key = (tick, b1.map(|r| r.tick), b2.map(|r| r.tick));
         let sharing = exact(b1) && exact(b2);
-        let k = match shared.find(key).filter(|_| exact(b1) && exact(b2)) {
+        let from_group = sharing && shared.find(key).is_some();
+        let mut k = KTable::default();
+        if !from_group {
+            self.work
+                .collect(schema, history, tick, world, view1, view2, span);
+            k = KTable::fit(schema, self.work.candidates.iter().map(|c| c.coded));
+            for c in &mut self.work.candidates {
+                c.bits = 1 + c.coded.body_bits(schema, &k);
+            }
+            if sharing {
+                shared.insert(key, &self.work.candidates, &self.work.removals, k);
+            }
+        }
+        // A group's candidates are read where they are (a lagging client's can be the whole
+        // world: copying them per client cost more than coding them once).
+        let group = shared.get(key).filter(|_| from_group);
+        let (candidates, k) = match group {
             Some(group) => {
-                self.work.candidates.clear();
-                self.work.candidates.extend_from_slice(&group.candidates);
                 self.work.removals.clear();
                 self.work.removals.extend_from_slice(&group.removals);
-                group.k
+                (group.candidates.as_slice(), group.k)
             }
-            None => {
-                self.work
-                    .collect(schema, history, tick, world, view1, view2, span);
-                let k = KTable::fit(schema, self.work.candidates.iter().map(|c| c.coded));
-                for c in &mut self.work.candidates {
-                    c.bits = 1 + c.coded.body_bits(schema, &k);
-                }
-                if exact(b1) && exact(b2) {
-                    shared.insert(key, &self.work.candidates, &self.work.removals, k);
-                }
-                k
-            }
+            None => (self.work.candidates.as_slice(), k),
         };
-        let needed = self
-            .work
-            .candidates
+        let needed = candidates
             .iter()
             .map(|c| c.coded.index as usize + 1)
             .max()
@@ -347,10 +347,12 @@ impl SnapshotSender {
         if self.priority.len() < needed {
             self.priority.resize(needed, 0.0);
         }
-        for c in &mut self.work.candidates {
+        let order = &mut self.work.order;
+        order.clear();
+        for (at, c) in candidates.iter().enumerate() {
             if let Some(p) = self.priority.get_mut(c.coded.index as usize) {
                 *p += weight(&c.entity).max(0.0) * if c.coded.created { 2.0 } else { 1.0 };
-                c.priority = *p;
+                order.push((*p, at as u32));
             }
         }
 
@@ -372,36 +374,63 @@ impl SnapshotSender {
         overrides.clear();
         // A rough index cost: the exact coding is chosen per part and is usually cheaper.
         let cost = |c: &Candidate| i64::from(c.bits) + 6;
-        let total: i64 = self.work.candidates.iter().map(cost).sum();
+        let total: i64 = candidates.iter().map(cost).sum();
         if spend + total <= self.credit_bits {
             // Everything fits: no ranking needed (candidates are in index order already).
             spend += total;
-            self.chosen
-                .extend(self.work.candidates.iter().map(|c| c.coded));
-            for c in &self.work.candidates {
+            self.chosen.extend(candidates.iter().map(|c| c.coded));
+            for c in candidates {
                 if let Some(p) = self.priority.get_mut(c.coded.index as usize) {
                     *p = 0.0;
                 }
             }
         } else {
-            self.work.candidates.sort_unstable_by(|a, b| {
-                b.priority
-                    .total_cmp(&a.priority)
-                    .then(a.coded.index.cmp(&b.coded.index))
-            });
-            for c in &self.work.candidates {
-                if spend + cost(c) <= self.credit_bits || self.chosen.is_empty() {
-                    spend += cost(c);
-                    self.chosen.push(c.coded);
-                    if let Some(p) = self.priority.get_mut(c.coded.index as usize) {
-                        *p = 0.0;
+            // Highest priority first (ties by index), each taken if it still fits. Only as
+            // much of the ranking as can still fit is sorted: a lagging client's candidates
+            // can be the whole world, of which a budget takes a tenth.
+            let by_priority =
+                |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+            let cheapest = candidates.iter().map(cost).min().unwrap_or(1).max(1);
+            let picked = &mut self.work.picked;
+            picked.clear();
+            picked.resize(candidates.len(), false);
+            let (mut from, mut taken) = (0, false);
+            while from < order.len() && (self.credit_bits - spend >= cheapest || !taken) {
+                let rest = order.get_mut(from..).unwrap_or_default();
+                // Each takes at least `cheapest`: no more than this many of the rest fit.
+                let fit = usize::try_from((self.credit_bits - spend).max(0) / cheapest)
+                    .map_or(rest.len(), |n| n + 1)
+                    .min(rest.len());
+                if fit < rest.len() {
+                    rest.select_nth_unstable_by(fit, by_priority);
+                }
+                let ranked = rest.get_mut(..fit).unwrap_or_default();
+                ranked.sort_unstable_by(by_priority);
+                for &(_, at) in &*ranked {
+                    let Some(c) = candidates.get(at as usize) else {
+                        continue;
+                    };
+                    if spend + cost(c) <= self.credit_bits || !taken {
+                        spend += cost(c);
+                        taken = true;
+                        if let Some(slot) = picked.get_mut(at as usize) {
+                            *slot = true;
+                        }
+                        if let Some(p) = self.priority.get_mut(c.coded.index as usize) {
+                            *p = 0.0;
+                        }
                     }
+                }
+                from += fit;
+            }
+            // Chosen and held back, both in index order as the candidates are.
+            for (c, &chosen) in candidates.iter().zip(picked.iter()) {
+                if chosen {
+                    self.chosen.push(c.coded);
                 } else {
                     overrides.push((c.coded.index, c.held));
                 }
             }
-            overrides.sort_unstable_by_key(|(i, _)| *i);
-            self.chosen.sort_unstable_by_key(|c| c.index);
         }
         self.credit_bits -= spend;
 
@@ -411,7 +440,7 @@ impl SnapshotSender {
         let mut report = SendReport {
             tick,
             baseline: b1.map(|b| b.tick),
-            changed: self.work.candidates.len(),
+            changed: candidates.len(),
             sent: self.chosen.len(),
             removed: self.work.removals.len(),
             entities: world.entities().len(),
@@ -420,7 +449,7 @@ impl SnapshotSender {
         self.parts_used = 0;
         // Everything fits and the coding is shared: the entity section is the same bits for
         // every client of the group, so write it once and copy it.
-        if sharing && self.chosen.len() == self.work.candidates.len() {
+        if sharing && self.chosen.len() == report.changed {
             if self.parts.is_empty() {
                 self.parts
                     .push(BitWriter::with_capacity(self.config.max_datagram_bytes));
@@ -530,6 +559,10 @@ impl SnapshotSender {
 #[derive(Debug, Default)]
 struct Work {
     candidates: Vec<Candidate>,
+    /// Priority and place of each candidate, ranked when not all fit.
+    order: Vec<(f32, u32)>,
+    /// Which candidates were chosen, by place.
+    picked: Vec<bool>,
     removals: Vec<u32>,
     touched: Vec<u32>,
     /// Per index, the encode that last considered it (dedups `touched`).
@@ -604,7 +637,6 @@ impl Work {
                 coded,
                 held,
                 entity,
-                priority: 0.0,
                 bits: 0,
             });
         }
@@ -657,6 +689,10 @@ impl SharedEncoding {
             self.tick = Some(key.0);
             self.spare.append(&mut self.groups);
         }
+        self.groups.iter().find(|g| g.key == key)
+    }
+
+    fn get(&self, key: GroupKey) -> Option<&Group> {
         self.groups.iter().find(|g| g.key == key)
     }
 
