@@ -391,7 +391,7 @@ impl RoomCore {
         self.history.record_with(now, |out| {
             tickwire_netcode::schema::Replicate::replicate(world, out)
         });
-        for client in &mut self.clients {
+        for (slot, client) in self.clients.iter_mut().enumerate() {
             let Some(me) = world.get(client.entity) else {
                 continue;
             };
@@ -402,7 +402,9 @@ impl RoomCore {
                 .is_some_and(|t| t >= lagging)
             {
                 client.lagging_for += 1;
-                if client.lagging_for % LAGGING_EVERY != 1 {
+                // Clients that start lagging together (a machine or a path overloaded) take
+                // turns by slot, so their snapshots do not all land on the same tick.
+                if client.lagging_for.wrapping_add(slot as u32) % LAGGING_EVERY != 1 {
                     self.stats.snapshots_held_back += 1;
                     continue;
                 }

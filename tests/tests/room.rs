@@ -97,3 +97,35 @@ fn a_client_that_stops_acknowledging_is_sent_fewer_snapshots_until_it_does() {
     );
     assert!(room.stats().snapshots_held_back >= 50);
 }
+
+#[test]
+fn clients_that_start_lagging_together_take_turns() {
+    use std::collections::HashMap;
+    use tickwire_server::room_core::RoomCore;
+
+    let mut room = RoomCore::new("turns", &config_with(&["arena.prop_count=20"])).unwrap();
+    let silent: Vec<_> = (0..8).map(|_| room.join(1200).unwrap().0).collect();
+    // 4 s at 60 Hz: none of them ever acknowledges, so all start lagging on the same tick.
+    let mut per_tick = Vec::new();
+    let mut per_client: HashMap<_, u32> = HashMap::new();
+    for _ in 0..240 {
+        let mut sent = 0;
+        room.tick(&mut |client, _| {
+            sent += 1;
+            *per_client.entry(client).or_default() += 1;
+        })
+        .unwrap();
+        per_tick.push(sent);
+    }
+    // The last 2 s are all back-off: 60 snapshot ticks, each client sent one in four.
+    let lagging = &per_tick[120..];
+    assert!(
+        lagging.iter().all(|&n| n <= 2),
+        "8 lagging clients sent at most 2 per tick, not in one burst: {lagging:?}"
+    );
+    assert_eq!(lagging.iter().sum::<u32>(), 8 * 60 / 4);
+    // 16 in full, then one in four of the other 104 snapshot ticks, whatever the turn.
+    for client in &silent {
+        assert!((40..=44).contains(&per_client[client]), "{per_client:?}");
+    }
+}

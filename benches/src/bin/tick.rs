@@ -2,9 +2,11 @@
 //!
 //! Sim step, lag-compensation record and snapshot encoding for every client, through the
 //! real `RoomCore` (no sockets). Clients send an input each tick (moving and firing, with an
-//! ack 100 ms old, as a real client at 100 ms RTT would). Reports the tick-time distribution
-//! and heap allocations per tick once warm (a counting allocator wraps the system one), and
-//! the heap the room holds per client.
+//! ack 100 ms old, as a real client at 100 ms RTT would; 400 ms old in `slow-acks`, and
+//! 600 ms in `lagging`, past the server's lag threshold, as clients of an overloaded machine
+//! acknowledge). Reports the tick-time distribution and
+//! heap allocations per tick once warm (a counting allocator wraps the system one), and the
+//! heap the room holds per client.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -68,6 +70,8 @@ struct Case {
     clients: usize,
     entities: usize,
     tick_hz: u32,
+    /// How old each client's acknowledgement is (milliseconds).
+    ack_age_ms: u32,
     tick_us_p50: f64,
     tick_us_p99: f64,
     tick_us_max: f64,
@@ -81,12 +85,21 @@ struct Case {
 fn main() -> Result<()> {
     let args = Args::parse();
     let cases = [
-        ("64p-1000e-60hz", 64usize, 1000u32, 60u32, 30u32),
-        ("10p-128hz", 10, 500, 128, 64),
+        ("64p-1000e-60hz", 64usize, 1000u32, 60u32, 30u32, 100u32),
+        ("10p-128hz", 10, 500, 128, 64, 100),
+        ("64p-1000e-slow-acks", 64, 1000, 60, 30, 400),
+        ("64p-1000e-lagging", 64, 1000, 60, 30, 600),
     ];
     let mut results = Vec::new();
-    for (name, clients, entities, hz, snap) in cases {
-        results.push(run(name, clients, entities, hz, snap, args.ticks)?);
+    for (name, clients, entities, hz, snap, ack_ms) in cases {
+        results.push(run(
+            name,
+            clients,
+            entities,
+            (hz, snap),
+            ack_ms,
+            args.ticks,
+        )?);
     }
     let rows: Vec<Vec<String>> = results
         .iter()
@@ -96,6 +109,7 @@ fn main() -> Result<()> {
                 c.clients.to_string(),
                 c.entities.to_string(),
                 c.tick_hz.to_string(),
+                c.ack_age_ms.to_string(),
                 format!("{:.1}", c.tick_us_p50),
                 format!("{:.1}", c.tick_us_p99),
                 format!("{:.1}", c.tick_us_max),
@@ -111,6 +125,7 @@ fn main() -> Result<()> {
             "clients",
             "entities",
             "tick_hz",
+            "ack ms",
             "tick µs p50",
             "p99",
             "max",
@@ -130,8 +145,8 @@ fn run(
     name: &'static str,
     clients: usize,
     entities: u32,
-    hz: u32,
-    snapshot_hz: u32,
+    (hz, snapshot_hz): (u32, u32),
+    ack_ms: u32,
     ticks: u32,
 ) -> Result<Case> {
     let mut layers = ConfigLayers::new();
@@ -153,14 +168,14 @@ fn run(
         .map(|_| room.join(1200).map(|(id, _)| id))
         .collect::<Result<_, _>>()
         .map_err(|r| anyhow::anyhow!("{r:?}"))?;
-    let ack_delay = hz / 10; // 100 ms
+    let ack_delay = hz * ack_ms / 1000;
     let interval = hz / snapshot_hz;
     let mut histogram = timing_histogram();
     let (mut allocations, mut bytes, mut datagram) = (0u64, 0u64, Vec::with_capacity(256));
     let warmup = hz * 5;
     for n in 0..warmup + ticks {
         let tick = room.world().tick();
-        // Each client's input for this tick, acking the snapshot sent 100 ms ago.
+        // Each client's input for this tick, acking the snapshot sent `ack_ms` ago.
         let acked = tick.0.saturating_sub(ack_delay) / interval * interval;
         for (i, &id) in ids.iter().enumerate() {
             let angle = (n as f32 * 0.01 + i as f32) % std::f32::consts::TAU;
@@ -213,6 +228,7 @@ fn run(
         clients,
         entities: room.world().len(),
         tick_hz: hz,
+        ack_age_ms: ack_ms,
         tick_us_p50: quantile_us(&histogram, 0.5),
         tick_us_p99: quantile_us(&histogram, 0.99),
         tick_us_max: histogram.max() as f64 / 1000.0,
