@@ -738,7 +738,10 @@ impl<'a> Cursor<'a> {
         // Indices are unique and ascending, so `index` is at most `index - i` places past an
         // entry holding `i`, and exactly there where the indices run without gaps (as
         // entity indices mostly do): one probe, one cache line, instead of a gallop's few.
-        if let Some(ahead) = entries.get(self.at).and_then(|(i, _)| index.checked_sub(*i)) {
+        if let Some(ahead) = entries
+            .get(self.at)
+            .and_then(|(i, _)| index.checked_sub(*i))
+        {
             let guess = self.at + ahead as usize;
             if let Some((_, state)) = entries.get(guess).filter(|(i, _)| *i == index) {
                 self.at = guess;
