@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::report::{Report, ServerFigures};
+use crate::report::{LoadGenerator, Report, ServerFigures};
 
 /// A comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +64,11 @@ impl std::str::FromStr for Threshold {
                 rss_bytes_per_client: Some(0),
                 ..ServerFigures::default()
             }),
+            load_generator: LoadGenerator {
+                cpu_cores: Some(0.0),
+                machine_busy_fraction: Some(0.0),
+                ..LoadGenerator::default()
+            },
             ..Report::default()
         })
         .unwrap_or_default();

@@ -60,12 +60,20 @@ pub async fn run(
     let status = server_status(plan.admin).await.or(last_status);
     let ended = std::time::Instant::now();
     let mut figures = swarm.figures();
+    let swarm_frames = swarm.frames();
     for (f, end) in figures.iter_mut().zip(swarm.stop().await) {
         if !matches!(end.state, BotState::Done) {
             f.state = end.state;
         }
     }
-    Ok(monitor.report(ended, config.bots, &figures, status.as_ref(), &plan.profile))
+    let frames = swarm_frames;
+    Ok(monitor.report(
+        ended,
+        config.bots,
+        (&figures, &frames),
+        status.as_ref(),
+        &plan.profile,
+    ))
 }
 
 async fn server_status(admin: Option<SocketAddr>) -> Option<serde_json::Value> {

@@ -472,8 +472,11 @@ impl Progress {
         let late = s
             .server_tick_lateness_us_p99
             .map_or_else(|| "-".to_owned(), |v| format!("{v:.0}µs"));
+        let busy = s
+            .machine_busy_fraction
+            .map_or_else(String::new, |b| format!("  machine {:.0}% busy", b * 100.0));
         let line = format!(
-            "bots {}/{}{}  snap/s {:.1}  kbit/s ↓{:.1} ↑{:.1}  RTT p50 {:.1} p99 {:.1} ms  corrections {}  server tick p99 {tick} late p99 {late}",
+            "bots {}/{}{}  snap/s {:.1}  kbit/s ↓{:.1} ↑{:.1}  RTT p50 {:.1} p99 {:.1} ms  corrections {}  server tick p99 {tick} late p99 {late}{busy}",
             s.bots_connected,
             self.bots,
             if failed > 0 {

@@ -5,10 +5,12 @@ use std::time::Instant;
 
 use hdrhistogram::Histogram;
 
+use crate::cpu::CpuTimes;
 use crate::report::{
-    BotCounts, LatenessFigures, P50Min, P50P99, Report, Sample, ServerFigures, TickFigures,
+    BotCounts, LatenessFigures, LoadGenerator, P50Min, P50P99, Report, Sample, ServerFigures,
+    TickFigures,
 };
-use crate::swarm::{BotFigures, BotState};
+use crate::swarm::{BotFigures, BotState, FrameFigures};
 
 /// A bot's figures are measured from this long after it joined (its clocks settle first).
 const SETTLE_S: f64 = 2.0;
@@ -22,6 +24,10 @@ pub struct Monitor {
     previous: Option<(Instant, Vec<BotFigures>)>,
     rtt_us: Histogram<u64>,
     timeline: Vec<Sample>,
+    /// CPU counters at the first sample (the run's CPU use is measured from there) and
+    /// at the last.
+    cpu_first: Option<(Instant, CpuTimes)>,
+    cpu_last: Option<(Instant, CpuTimes)>,
 }
 
 impl Monitor {
@@ -35,6 +41,8 @@ impl Monitor {
             previous: None,
             rtt_us: Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds"),
             timeline: Vec::new(),
+            cpu_first: None,
+            cpu_last: None,
         }
     }
 
@@ -79,6 +87,12 @@ impl Monitor {
                 .and_then(|s| s.pointer(path))
                 .and_then(serde_json::Value::as_f64)
         };
+        let cpu = CpuTimes::now().map(|c| (now, c));
+        let cpu_use = self.cpu_last.zip(cpu).and_then(|((then, before), (_, c))| {
+            c.since(&before, now.duration_since(then).as_secs_f64())
+        });
+        self.cpu_first = self.cpu_first.or(cpu);
+        self.cpu_last = cpu.or(self.cpu_last);
         let sample = Sample {
             t_s: now.duration_since(self.started).as_secs_f64(),
             bots_connected: connected.len(),
@@ -90,6 +104,8 @@ impl Monitor {
             corrections: figures.iter().map(|f| f.corrections).sum(),
             server_tick_us_p99: server_f64("/tick_us/p99"),
             server_tick_lateness_us_p99: server_f64("/tick_lateness_us/p99"),
+            bots_cpu_cores: cpu_use.map(|u| u.process_cores),
+            machine_busy_fraction: cpu_use.map(|u| u.machine_busy),
         };
         self.previous = Some((now, figures.to_vec()));
         self.timeline.push(sample.clone());
@@ -97,13 +113,14 @@ impl Monitor {
     }
 
     /// The report of the run that ended at `now`, from the bots' `figures` then (their
-    /// states as they finished) and the server's last `/status`.
+    /// states as they finished), how they kept to their frame clock, and the server's last
+    /// `/status`.
     #[must_use]
     pub fn report(
         &self,
         now: Instant,
         requested: usize,
-        figures: &[BotFigures],
+        (figures, clock): (&[BotFigures], &FrameFigures),
         server: Option<&serde_json::Value>,
         profile: &str,
     ) -> Report {
@@ -191,8 +208,30 @@ impl Monitor {
             hits_confirmed_fraction: ratio(confirmed, judged),
             hits_judged: judged,
             server: server.map(server_figures),
+            load_generator: self.load_generator(clock),
             failures,
             timeline: self.timeline.clone(),
+        }
+    }
+}
+
+impl Monitor {
+    /// The generator's health over the run: frame clock from `frames`, CPU from the first
+    /// sample to the last.
+    fn load_generator(&self, frames: &FrameFigures) -> LoadGenerator {
+        let cpu = self
+            .cpu_first
+            .zip(self.cpu_last)
+            .and_then(|((t0, c0), (t1, c1))| c1.since(&c0, t1.duration_since(t0).as_secs_f64()));
+        let ms = |q: f64| frames.lateness_us.value_at_quantile(q) as f64 / 1000.0;
+        LoadGenerator {
+            frames_on_time_fraction: frames.on_time_fraction(),
+            frame_lateness_ms: P50P99 {
+                p50: ms(0.5),
+                p99: ms(0.99),
+            },
+            cpu_cores: cpu.map(|u| u.process_cores),
+            machine_busy_fraction: cpu.map(|u| u.machine_busy),
         }
     }
 }

@@ -80,6 +80,30 @@ pub struct ServerFigures {
     pub rooms: usize,
 }
 
+/// The load generator's own health: whether the bots had the CPU to play their frames.
+/// When they did not, the run measured the machine the bots run on, not only the server.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct LoadGenerator {
+    /// Bot frames stepped within a frame interval of their due time, of all that were due.
+    pub frames_on_time_fraction: f64,
+    /// How long after its due time a bot frame was stepped (milliseconds).
+    pub frame_lateness_ms: P50P99,
+    /// Cores the bot process kept busy on average over the run (`null` where unknown).
+    pub cpu_cores: Option<f64>,
+    /// Of the machine's CPU time over the run, the fraction busy: bots, server and
+    /// everything else (`null` where unknown).
+    pub machine_busy_fraction: Option<f64>,
+}
+
+impl LoadGenerator {
+    /// Bots that missed frames, or a machine with no CPU to spare: the figures are then
+    /// limited by the machine the bots run on.
+    #[must_use]
+    pub fn short_of_cpu(&self) -> bool {
+        self.frames_on_time_fraction < 0.95 || self.machine_busy_fraction.is_some_and(|b| b > 0.95)
+    }
+}
+
 /// One moment of the run (about once a second).
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Sample {
@@ -103,6 +127,10 @@ pub struct Sample {
     pub server_tick_us_p99: Option<f64>,
     /// The server's tick lateness p99 since it started (µs).
     pub server_tick_lateness_us_p99: Option<f64>,
+    /// Cores the bot process used over the last interval.
+    pub bots_cpu_cores: Option<f64>,
+    /// Fraction of the machine's CPU busy over the last interval.
+    pub machine_busy_fraction: Option<f64>,
 }
 
 /// Everything a load test found. Its JSON is the `--report-json` file.
@@ -136,6 +164,8 @@ pub struct Report {
     pub hits_judged: u64,
     /// The server's own figures (`null` without its admin address).
     pub server: Option<ServerFigures>,
+    /// Whether the bots had the CPU to play (see [`LoadGenerator`]).
+    pub load_generator: LoadGenerator,
     /// Why bots failed or dropped, with how many.
     pub failures: BTreeMap<String, usize>,
     /// The run over time.
@@ -255,6 +285,29 @@ impl Report {
                 );
             }
         }
+        let g = &self.load_generator;
+        let _ = writeln!(out);
+        let _ = writeln!(out, "load generator (the bots' process)");
+        let _ = writeln!(
+            out,
+            "  bot frames on time        {:>9.2}%   lateness p50 {:.1} ms, p99 {:.1} ms",
+            g.frames_on_time_fraction * 100.0,
+            g.frame_lateness_ms.p50,
+            g.frame_lateness_ms.p99
+        );
+        if let (Some(cores), Some(busy)) = (g.cpu_cores, g.machine_busy_fraction) {
+            let _ = writeln!(
+                out,
+                "  CPU                       {cores:>9.2} cores; the machine {:.0}% busy",
+                busy * 100.0
+            );
+        }
+        if g.short_of_cpu() {
+            let _ = writeln!(
+                out,
+                "  ! The bots were short of CPU: the figures above are this machine's limit, not the\n    server's alone. Run fewer bots per machine, or the bots on another machine\n    (tickwire-bot --server ADDR …)."
+            );
+        }
         if !self.failures.is_empty() {
             let _ = writeln!(out);
             let _ = writeln!(out, "failures");
@@ -266,7 +319,7 @@ impl Report {
     }
 
     /// A self-contained HTML page: the headline figures and plots over time (bots,
-    /// bandwidth, RTT, server tick duration and lateness) as inline SVG.
+    /// bandwidth, RTT, server tick duration and lateness, CPU) as inline SVG.
     #[must_use]
     pub fn html(&self) -> String {
         let t: Vec<f64> = self.timeline.iter().map(|s| s.t_s).collect();
@@ -315,6 +368,21 @@ impl Report {
                 "µs",
                 &t,
                 &[("lateness p99", series(&|s| s.server_tick_lateness_us_p99))],
+            ),
+            chart(
+                "CPU: the machine busy, the bots' process",
+                "%",
+                &t,
+                &[
+                    (
+                        "machine busy",
+                        series(&|s| s.machine_busy_fraction.map(|b| b * 100.0)),
+                    ),
+                    (
+                        "bots (% of one core)",
+                        series(&|s| s.bots_cpu_cores.map(|c| c * 100.0)),
+                    ),
+                ],
             ),
         ];
         let mut page = String::new();
@@ -424,6 +492,9 @@ mod tests {
             "/server/ticks_skipped",
             "/server/rss_bytes",
             "/server/rss_bytes_per_client",
+            "/load_generator/frames_on_time_fraction",
+            "/load_generator/frame_lateness_ms/p99",
+            "/load_generator/machine_busy_fraction",
         ] {
             assert!(json.pointer(path).is_some(), "no {path} in {json}");
         }
@@ -443,7 +514,7 @@ mod tests {
             ..Report::default()
         };
         let page = report.html();
-        assert_eq!(page.matches("<svg").count(), 6);
+        assert_eq!(page.matches("<svg").count(), 7);
         assert!(page.contains("<polyline"));
         assert!(page.contains("Tickwire load test"));
     }

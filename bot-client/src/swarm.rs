@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use hdrhistogram::Histogram;
 use tickwire_netcode::client::{ClientConfig, ClientNetcode};
 use tickwire_netcode::link_conditioner::LinkConfig;
 use tickwire_netcode::protocol::{ClientControl, Hello, PROTOCOL_VERSION, ServerControl};
@@ -109,6 +110,56 @@ pub struct BotFigures {
     pub hits_confirmed: u64,
 }
 
+/// How well the bots kept to their frame clock, all groups together: the load generator's
+/// own health. Bots that fall behind it are short of CPU, and then a run measures the
+/// machine the bots run on, not the server.
+#[derive(Debug, Clone)]
+pub struct FrameFigures {
+    /// Frames stepped.
+    pub frames: u64,
+    /// Of those, stepped a whole frame interval or more after they were due.
+    pub late: u64,
+    /// Frames never stepped because the group was still busy when they were due.
+    pub skipped: u64,
+    /// How long after its due time each frame was stepped (microseconds).
+    pub lateness_us: Histogram<u64>,
+}
+
+impl Default for FrameFigures {
+    #[allow(clippy::expect_used)] // constant, valid histogram bounds
+    fn default() -> Self {
+        Self {
+            frames: 0,
+            late: 0,
+            skipped: 0,
+            lateness_us: Histogram::new_with_bounds(1, 60_000_000, 2).expect("valid bounds"),
+        }
+    }
+}
+
+impl FrameFigures {
+    /// Frames stepped within a frame interval of their due time, of all that were due.
+    #[must_use]
+    pub fn on_time_fraction(&self) -> f64 {
+        let due = self.frames + self.skipped;
+        if due == 0 {
+            return 1.0;
+        }
+        self.frames.saturating_sub(self.late) as f64 / due as f64
+    }
+
+    fn merge(&mut self, other: &mut Self) {
+        self.frames += other.frames;
+        self.late += other.late;
+        self.skipped += other.skipped;
+        let _ = self.lateness_us.add(&other.lateness_us);
+        other.frames = 0;
+        other.late = 0;
+        other.skipped = 0;
+        other.lateness_us.reset();
+    }
+}
+
 /// Where one bot publishes its figures.
 #[derive(Debug, Default)]
 pub struct BotSlot(Mutex<BotFigures>);
@@ -135,6 +186,7 @@ pub struct Swarm {
     pub slots: Vec<Arc<BotSlot>>,
     stop: tokio::sync::watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    frames: Arc<Mutex<FrameFigures>>,
     /// Kept so the sockets outlive every bot.
     _endpoints: Vec<quinn::Endpoint>,
 }
@@ -164,6 +216,7 @@ impl Swarm {
         let mut slots = Vec::with_capacity(config.bots);
         let mut tasks = Vec::with_capacity(config.bots + endpoints.len());
         let mut groups = Vec::with_capacity(endpoints.len());
+        let frames = Arc::new(Mutex::new(FrameFigures::default()));
         for _ in &endpoints {
             let (arrive, arrivals) = tokio::sync::mpsc::unbounded_channel();
             groups.push(arrive);
@@ -171,6 +224,7 @@ impl Swarm {
                 arrivals,
                 config.fps,
                 stopping.clone(),
+                Arc::clone(&frames),
             )));
         }
         for index in 0..config.bots {
@@ -205,6 +259,7 @@ impl Swarm {
             slots,
             stop,
             tasks,
+            frames,
             _endpoints: endpoints,
         })
     }
@@ -213,6 +268,16 @@ impl Swarm {
     #[must_use]
     pub fn figures(&self) -> Vec<BotFigures> {
         self.slots.iter().map(|s| s.read()).collect()
+    }
+
+    /// How the bots have kept to their frame clock so far (groups report about once a
+    /// second).
+    #[must_use]
+    pub fn frames(&self) -> FrameFigures {
+        self.frames
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Tells every bot to say goodbye and waits (bounded) for them to finish.
@@ -352,20 +417,45 @@ async fn run_group(
     mut arrivals: tokio::sync::mpsc::UnboundedReceiver<LiveBot>,
     fps: u32,
     stopping: tokio::sync::watch::Receiver<bool>,
+    shared_frames: Arc<Mutex<FrameFigures>>,
 ) {
     let mut bots: Vec<LiveBot> = Vec::new();
-    let mut frames = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(fps.max(1))));
+    let period = Duration::from_secs_f64(1.0 / f64::from(fps.max(1)));
+    let mut frames = tokio::time::interval(period);
     frames.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut stop = std::pin::pin!(wait_stop(stopping));
+    let mut clock = FrameFigures::default();
+    let mut last_due: Option<tokio::time::Instant> = None;
     loop {
-        tokio::select! {
-            _ = frames.tick() => {}
+        let due = tokio::select! {
+            due = frames.tick() => due,
             () = &mut stop => break,
-        }
+        };
         while let Ok(bot) = arrivals.try_recv() {
             bots.push(bot);
         }
         let now = Instant::now();
+        // Only frames with bots to step say anything about the generator.
+        if !bots.is_empty() {
+            let late = tokio::time::Instant::now().saturating_duration_since(due);
+            clock.frames += 1;
+            clock.late += u64::from(late >= period);
+            clock
+                .lateness_us
+                .saturating_record(u64::try_from(late.as_micros()).unwrap_or(u64::MAX));
+            if let Some(last) = last_due {
+                let periods =
+                    due.saturating_duration_since(last).as_secs_f64() / period.as_secs_f64();
+                clock.skipped += (periods.round() as u64).saturating_sub(1);
+            }
+            last_due = Some(due);
+            if clock.frames >= u64::from(fps) {
+                shared_frames
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .merge(&mut clock);
+            }
+        }
         bots.retain_mut(|bot| match bot.frame(now) {
             None => true,
             Some(end) => {
@@ -376,6 +466,10 @@ async fn run_group(
             }
         });
     }
+    shared_frames
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .merge(&mut clock);
     while let Ok(bot) = arrivals.try_recv() {
         bots.push(bot);
     }

@@ -109,6 +109,18 @@ async fn sixteen_bots_play_and_the_report_says_what_they_felt() {
         "{} samples",
         report.timeline.len()
     );
+    // The generator watched its own frame clock and CPU: 16 bots are light work, and a
+    // frame is rarely a whole interval late.
+    let g = &report.load_generator;
+    assert!(g.frame_lateness_ms.p50 > 0.0, "no frames timed: {g:?}");
+    assert!(g.frames_on_time_fraction > 0.5, "{g:?}");
+    if cfg!(target_os = "linux") {
+        assert!(g.cpu_cores.is_some_and(|c| c > 0.0), "{g:?}");
+        assert!(
+            g.machine_busy_fraction.is_some_and(|b| b > 0.0 && b <= 1.0),
+            "{g:?}"
+        );
+    }
     let html = report.html();
     assert!(html.contains("<polyline"));
 }
