@@ -131,6 +131,10 @@ struct DemoArgs {
     /// Server rooms (default: enough for every bot at `server.max_clients_per_room`).
     #[arg(long, value_name = "N")]
     rooms: Option<u32>,
+    /// Run the server in this process, on the bots' runtime, instead of a child process.
+    /// Its CPU and memory are then shared with the bots: the report leaves its memory out.
+    #[arg(long)]
+    in_process: bool,
 }
 
 #[derive(Debug, Args)]
@@ -179,7 +183,7 @@ fn main() -> Result<()> {
     let passed = match cli.command {
         Some(Command::Serve(args)) => runtime.block_on(serve(&args)).map(|()| true),
         Some(Command::Demo(args)) => runtime.block_on(demo(&args)),
-        None => runtime.block_on(load_test(&cli.target, &cli.swarm)),
+        None => runtime.block_on(load_test(&cli.target, &cli.swarm, false)),
     };
     // Leave the sockets' tasks (and a blocked stdin read) behind without waiting for them.
     runtime.shutdown_timeout(Duration::from_millis(200));
@@ -272,6 +276,9 @@ impl Drop for ServerProcess {
 }
 
 async fn demo(args: &DemoArgs) -> Result<bool> {
+    if args.in_process {
+        return demo_in_process(args).await;
+    }
     let (config, sets) = demo_config(args)?;
     let exe = std::env::current_exe().context("cannot find this program to start the server")?;
     let mut child = Process::new(exe)
@@ -307,8 +314,34 @@ async fn demo(args: &DemoArgs) -> Result<bool> {
         server_name: "localhost".to_owned(),
         admin: Some(listening.admin),
     };
-    let passed = load_test(&target, &args.swarm).await;
+    let passed = load_test(&target, &args.swarm, false).await;
     drop(server);
+    passed
+}
+
+/// `demo --in-process`: the server on this runtime, beside the bots.
+async fn demo_in_process(args: &DemoArgs) -> Result<bool> {
+    let (config, _) = demo_config(args)?;
+    let server = Server::start(&config)
+        .await
+        .context("cannot start the server")?;
+    let target = TargetArgs {
+        server: Some(server.game_addr()?),
+        cert: None,
+        fingerprint: Some(server.identity().fingerprint()),
+        server_name: "localhost".to_owned(),
+        admin: Some(server.admin_addr()),
+    };
+    eprintln!(
+        "server (in this process): {} room(s), {} Hz tick, {} Hz snapshots, QUIC {}, admin http://{}/status",
+        config.server.rooms,
+        config.tick.tick_hz,
+        config.tick.snapshot_hz,
+        server.game_addr()?,
+        server.admin_addr()
+    );
+    let passed = load_test(&target, &args.swarm, true).await;
+    server.shutdown("demo over").await;
     passed
 }
 
@@ -367,7 +400,9 @@ fn trust(target: &TargetArgs) -> Result<ServerTrust> {
     Ok(ServerTrust::Certificate(der))
 }
 
-async fn load_test(target: &TargetArgs, args: &SwarmArgs) -> Result<bool> {
+/// Runs the bots against `target`; `server_in_process` when the server shares this process
+/// (its memory figures are then left out).
+async fn load_test(target: &TargetArgs, args: &SwarmArgs, server_in_process: bool) -> Result<bool> {
     let server = target
         .server
         .context("give --server ADDR (or run `tickwire-bot demo` for a local server)")?;
@@ -398,10 +433,15 @@ async fn load_test(target: &TargetArgs, args: &SwarmArgs) -> Result<bool> {
         args.bots, args.duration, config.ramp, plan.profile
     );
     let progress = Progress::new(args.bots, args.duration);
-    let report = load_test::run(&config, &plan, &mut |sample, figures| {
+    let mut report = load_test::run(&config, &plan, &mut |sample, figures| {
         progress.show(sample, figures);
     })
     .await?;
+    if server_in_process {
+        if let Some(server) = report.server.as_mut() {
+            server.in_bots_process();
+        }
+    }
     progress.finish();
     println!("{}", report.table());
     write_reports(&report, args)?;

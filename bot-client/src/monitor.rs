@@ -14,6 +14,8 @@ use crate::swarm::{BotFigures, BotState, FrameFigures};
 
 /// A bot's figures are measured from this long after it joined (its clocks settle first).
 const SETTLE_S: f64 = 2.0;
+/// A bot's rates need at least this long measured to count (seconds).
+const MIN_SPAN_S: f64 = 0.5;
 
 /// Follows a swarm's figures over time. See the [module docs](self).
 #[derive(Debug)]
@@ -132,8 +134,12 @@ impl Monitor {
             let Some((then, b)) = baseline else {
                 continue;
             };
-            // Until the bot stopped publishing (the end, or when it dropped).
-            let secs = now.duration_since(*then).as_secs_f64().max(1e-3);
+            // Until the bot stopped publishing (the end, or when it dropped). A bot settled
+            // only at the last sample has no span to measure a rate over.
+            let secs = now.duration_since(*then).as_secs_f64();
+            if secs < MIN_SPAN_S {
+                continue;
+            }
             snapshots_per_s.push((f.snapshots - b.snapshots) as f64 / secs);
             down.push((f.bytes_down - b.bytes_down) as f64 * 8.0 / 1000.0 / secs);
             up.push((f.bytes_up - b.bytes_up) as f64 * 8.0 / 1000.0 / secs);
@@ -283,6 +289,7 @@ fn server_figures(status: &serde_json::Value) -> ServerFigures {
             .pointer("/rooms")
             .and_then(serde_json::Value::as_array)
             .map_or(0, Vec::len),
+        shares_process_with_bots: false,
     }
 }
 

@@ -70,7 +70,8 @@ pub struct ServerFigures {
     pub tick_lateness_us: LatenessFigures,
     /// Ticks skipped after overruns.
     pub ticks_skipped: u64,
-    /// The server process's resident memory (bytes), if it could tell.
+    /// The server process's resident memory (bytes), if it could tell (`null` too when the
+    /// bots ran in the same process: then it would not be the server's).
     pub rss_bytes: Option<u64>,
     /// `rss_bytes` over the clients connected (the whole process, idle rooms included).
     pub rss_bytes_per_client: Option<u64>,
@@ -78,6 +79,18 @@ pub struct ServerFigures {
     pub clients: u64,
     /// Rooms running.
     pub rooms: usize,
+    /// The server ran in the bots' process (`demo --in-process`): its memory is not its own.
+    pub shares_process_with_bots: bool,
+}
+
+impl ServerFigures {
+    /// Marks the figures as from a server in the bots' own process, whose resident memory
+    /// is mostly the bots'.
+    pub fn in_bots_process(&mut self) {
+        self.shares_process_with_bots = true;
+        self.rss_bytes = None;
+        self.rss_bytes_per_client = None;
+    }
 }
 
 /// The load generator's own health: whether the bots had the CPU to play their frames.
@@ -275,6 +288,11 @@ impl Report {
                         "  resident memory           {:>10.1} MiB, {:.1} KiB per client",
                         rss as f64 / (1024.0 * 1024.0),
                         per as f64 / 1024.0
+                    );
+                } else if s.shares_process_with_bots {
+                    let _ = writeln!(
+                        out,
+                        "  resident memory           not the server's alone: it ran in the bots' process"
                     );
                 }
             }

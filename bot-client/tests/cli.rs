@@ -47,6 +47,39 @@ fn the_demo_runs_a_server_and_bots_and_writes_its_reports() {
 }
 
 #[test]
+fn the_demo_in_process_leaves_the_shared_memory_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let out = bot(&[
+        "demo",
+        "--in-process",
+        "--bots",
+        "3",
+        "--duration",
+        "3s",
+        "--ramp",
+        "0s",
+        "--set",
+        "arena.prop_count=10",
+        "--report-json",
+        json.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("ran in the bots' process"), "{stdout}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["bots"]["connected"], 3, "{report}");
+    assert_eq!(report["server"]["clients"], 3, "{report}");
+    assert_eq!(report["server"]["shares_process_with_bots"], true);
+    assert!(report["server"]["rss_bytes"].is_null(), "{report}");
+}
+
+#[test]
 fn a_crossed_threshold_fails_the_run_and_says_which() {
     let out = bot(&[
         "demo",
