@@ -105,11 +105,16 @@ struct View<'a> {
 }
 
 impl<'a> View<'a> {
-    fn get(&self, index: u32) -> Option<&'a NetEntity> {
-        if let Ok(at) = self.overrides.binary_search_by_key(&index, |(i, _)| *i) {
-            return self.overrides.get(at).and_then(|(_, e)| e.as_ref());
+    /// What the client held for entity `index`, for indices asked in ascending order: `at`
+    /// keeps the place in the overrides from one call to the next (start it at 0), so a
+    /// whole pass walks them once instead of searching them for every index.
+    fn get_ascending(&self, index: u32, at: &mut usize) -> Option<&'a NetEntity> {
+        let rest = self.overrides.get(*at..).unwrap_or_default();
+        *at += rest.iter().take_while(|(i, _)| *i < index).count();
+        match self.overrides.get(*at) {
+            Some((i, held)) if *i == index => held.as_ref(),
+            _ => self.world.find(index),
         }
-        self.world.find(index)
     }
 }
 
@@ -604,18 +609,40 @@ impl Work {
         if self.seen.len() < needed {
             self.seen.resize(needed, 0);
         }
-        // Each index once: a stamp per encode instead of sorting the list.
+        // Each index once, in ascending order: a stamp per encode marks them, then either a
+        // scan of the stamps (when many are touched) or a sort of the few indices gives the
+        // order, so the candidates (large) are never sorted themselves.
         self.stamp = self.stamp.wrapping_add(1);
         if self.stamp == 0 {
             self.seen.fill(0);
             self.stamp = 1;
         }
+        let stamp = self.stamp;
+        let seen = &mut self.seen;
+        self.touched
+            .retain(|&index| match seen.get_mut(index as usize) {
+                Some(s) if *s != stamp => {
+                    *s = stamp;
+                    true
+                }
+                _ => false,
+            });
+        if self.touched.len() * 16 >= needed {
+            self.touched.clear();
+            self.touched.extend(
+                (0u32..)
+                    .zip(self.seen.iter().take(needed))
+                    .filter(|(_, s)| **s == stamp)
+                    .map(|(i, _)| i),
+            );
+        } else {
+            self.touched.sort_unstable();
+        }
+        let (mut at1, mut at2) = (0, 0);
         for &index in &self.touched {
-            match self.seen.get_mut(index as usize) {
-                Some(seen) if *seen != self.stamp => *seen = self.stamp,
-                _ => continue,
-            }
-            let held = view1.and_then(|v| v.get(index)).copied();
+            let held = view1
+                .and_then(|v| v.get_ascending(index, &mut at1))
+                .copied();
             let Some(&entity) = world.find(index) else {
                 if held.is_some() {
                     self.removals.push(index);
@@ -626,7 +653,7 @@ impl Work {
                 Some(h) if h.uid == entity.uid && h.state == entity.state => continue,
                 Some(h) if h.uid == entity.uid => {
                     let older = view2
-                        .and_then(|v| v.get(index))
+                        .and_then(|v| v.get_ascending(index, &mut at2))
                         .zip(span)
                         .map(|(o, s)| (&o.state, s));
                     Coded::delta(schema, index, &entity.state, &h.state, older)
@@ -640,8 +667,6 @@ impl Work {
                 bits: 0,
             });
         }
-        self.removals.sort_unstable();
-        self.candidates.sort_unstable_by_key(|c| c.coded.index);
     }
 }
 
