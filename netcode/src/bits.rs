@@ -140,14 +140,29 @@ impl BitWriter {
 
     /// Appends the first `bits` bits of another writer's message.
     pub fn append(&mut self, other: &[u8], bits: usize) {
-        let mut reader = BitReader::new(other);
-        let mut left = bits;
-        while left > 0 {
-            let take = left.min(64) as u32;
-            // The source holds at least `bits` bits by contract; a short one appends zeros.
-            let chunk = reader.bits(take).unwrap_or(0);
-            self.bits(chunk, take);
-            left -= take as usize;
+        // Whole bytes a byte at a time (a shared snapshot section is appended to every
+        // client's datagram), then the last few bits.
+        let whole = bits / 8;
+        let bytes = other.get(..whole).unwrap_or(other);
+        if self.partial == 0 {
+            self.bytes.extend_from_slice(bytes);
+        } else {
+            let used = self.partial;
+            for &b in bytes {
+                if let Some(last) = self.bytes.last_mut() {
+                    *last |= b >> used;
+                }
+                self.bytes.push(b << (8 - used));
+            }
+        }
+        // The source holds at least `bits` bits by contract; a short one appends zeros.
+        for _ in bytes.len()..whole {
+            self.bits(0, 8);
+        }
+        let tail = (bits % 8) as u32;
+        if tail > 0 {
+            let last = other.get(whole).copied().unwrap_or(0);
+            self.bits(u64::from(last >> (8 - tail)), tail);
         }
     }
 }
@@ -348,6 +363,28 @@ mod tests {
             let mut src = BitReader::new(&a);
             for _ in 0..a_bits {
                 prop_assert_eq!(r.bit().unwrap(), src.bit().unwrap());
+            }
+            // Padding stays zero: a decoder checks it.
+            while let Ok(bit) = r.bit() {
+                prop_assert!(!bit);
+            }
+        }
+
+        #[test]
+        fn append_of_a_short_source_appends_zeros(a in proptest::collection::vec(any::<u8>(), 0..8), extra in 1usize..40, prefix in 0u32..8) {
+            let bits = a.len() * 8 + extra;
+            let mut w = BitWriter::new();
+            w.bits(0, prefix);
+            w.append(&a, bits);
+            prop_assert_eq!(w.bit_len(), prefix as usize + bits);
+            let mut r = BitReader::new(w.as_bytes());
+            r.bits(prefix).unwrap();
+            let mut src = BitReader::new(&a);
+            for _ in 0..a.len() * 8 {
+                prop_assert_eq!(r.bit().unwrap(), src.bit().unwrap());
+            }
+            for _ in 0..extra {
+                prop_assert!(!r.bit().unwrap());
             }
         }
 
