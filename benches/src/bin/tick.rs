@@ -70,8 +70,9 @@ struct Case {
     clients: usize,
     entities: usize,
     tick_hz: u32,
-    /// How old each client's acknowledgement is (milliseconds).
-    ack_age_ms: u32,
+    /// How old each client's acknowledgement is (milliseconds): the youngest and the
+    /// oldest (clients are spread between them).
+    ack_age_ms: (u32, u32),
     tick_us_p50: f64,
     tick_us_p99: f64,
     tick_us_max: f64,
@@ -85,10 +86,18 @@ struct Case {
 fn main() -> Result<()> {
     let args = Args::parse();
     let cases = [
-        ("64p-1000e-60hz", 64usize, 1000u32, 60u32, 30u32, 100u32),
-        ("10p-128hz", 10, 500, 128, 64, 100),
-        ("64p-1000e-slow-acks", 64, 1000, 60, 30, 400),
-        ("64p-1000e-lagging", 64, 1000, 60, 30, 600),
+        (
+            "64p-1000e-60hz",
+            64usize,
+            1000u32,
+            60u32,
+            30u32,
+            (100u32, 100u32),
+        ),
+        ("10p-128hz", 10, 500, 128, 64, (100, 100)),
+        ("64p-1000e-slow-acks", 64, 1000, 60, 30, (400, 400)),
+        ("64p-1000e-lagging", 64, 1000, 60, 30, (600, 600)),
+        ("64p-1000e-overloaded", 64, 1000, 60, 30, (150, 600)),
     ];
     let mut results = Vec::new();
     for (name, clients, entities, hz, snap, ack_ms) in cases {
@@ -109,7 +118,11 @@ fn main() -> Result<()> {
                 c.clients.to_string(),
                 c.entities.to_string(),
                 c.tick_hz.to_string(),
-                c.ack_age_ms.to_string(),
+                if c.ack_age_ms.0 == c.ack_age_ms.1 {
+                    c.ack_age_ms.0.to_string()
+                } else {
+                    format!("{}-{}", c.ack_age_ms.0, c.ack_age_ms.1)
+                },
                 format!("{:.1}", c.tick_us_p50),
                 format!("{:.1}", c.tick_us_p99),
                 format!("{:.1}", c.tick_us_max),
@@ -146,7 +159,7 @@ fn run(
     clients: usize,
     entities: u32,
     (hz, snapshot_hz): (u32, u32),
-    ack_ms: u32,
+    ack_ms: (u32, u32),
     ticks: u32,
 ) -> Result<Case> {
     let mut layers = ConfigLayers::new();
@@ -168,16 +181,21 @@ fn run(
         .map(|_| room.join(1200).map(|(id, _)| id))
         .collect::<Result<_, _>>()
         .map_err(|r| anyhow::anyhow!("{r:?}"))?;
-    let ack_delay = hz * ack_ms / 1000;
+    // Client i acknowledges this many ticks late: spread over the range, so clients of an
+    // overloaded machine hold different baselines.
+    let ack_delay = |i: usize| {
+        let spread = (ack_ms.1 - ack_ms.0) * (i as u32 * 37 % 64) / 63;
+        hz * (ack_ms.0 + spread) / 1000
+    };
     let interval = hz / snapshot_hz;
     let mut histogram = timing_histogram();
     let (mut allocations, mut bytes, mut datagram) = (0u64, 0u64, Vec::with_capacity(256));
     let warmup = hz * 5;
     for n in 0..warmup + ticks {
         let tick = room.world().tick();
-        // Each client's input for this tick, acking the snapshot sent `ack_ms` ago.
-        let acked = tick.0.saturating_sub(ack_delay) / interval * interval;
+        // Each client's input for this tick, acking the snapshot sent `ack_delay` ago.
         for (i, &id) in ids.iter().enumerate() {
+            let acked = tick.0.saturating_sub(ack_delay(i)) / interval * interval;
             let angle = (n as f32 * 0.01 + i as f32) % std::f32::consts::TAU;
             let input = WireInput {
                 move_x: (angle.cos() * 127.0) as i8,
