@@ -2,9 +2,10 @@
 //!
 //! Sim step, lag-compensation record and snapshot encoding for every client, through the
 //! real `RoomCore` (no sockets). Clients send an input each tick (moving and firing, with an
-//! ack 100 ms old, as a real client at 100 ms RTT would; 400 ms old in `slow-acks`, and
-//! 600 ms in `lagging`, past the server's lag threshold, as clients of an overloaded machine
-//! acknowledge). Reports the tick-time distribution and
+//! ack 100 ms old, as a real client at 100 ms RTT would). The other cases are clients of an
+//! overloaded machine: acks 400 ms old (`slow-acks`), 600 ms old (`lagging`, past the
+//! server's lag threshold), and 150-600 ms spread over the clients (`overloaded`: each holds
+//! its own baseline, so none of the coding is shared). Reports the tick-time distribution,
 //! heap allocations per tick once warm (a counting allocator wraps the system one), and the
 //! heap the room holds per client.
 
