@@ -390,48 +390,23 @@ impl SnapshotSender {
                 }
             }
         } else {
-            // Highest priority first (ties by index), each taken if it still fits. Only as
-            // much of the ranking as can still fit is sorted: a lagging client's candidates
-            // can be the whole world, of which a budget takes a tenth.
-            let by_priority =
-                |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
-            let cheapest = candidates.iter().map(cost).min().unwrap_or(1).max(1);
             let picked = &mut self.work.picked;
             picked.clear();
             picked.resize(candidates.len(), false);
-            let (mut from, mut taken) = (0, false);
-            while from < order.len() && (self.credit_bits - spend >= cheapest || !taken) {
-                let rest = order.get_mut(from..).unwrap_or_default();
-                // Each takes at least `cheapest`: no more than this many of the rest fit.
-                let fit = usize::try_from((self.credit_bits - spend).max(0) / cheapest)
-                    .map_or(rest.len(), |n| n + 1)
-                    .min(rest.len());
-                if fit < rest.len() {
-                    rest.select_nth_unstable_by(fit, by_priority);
-                }
-                let ranked = rest.get_mut(..fit).unwrap_or_default();
-                ranked.sort_unstable_by(by_priority);
-                for &(_, at) in &*ranked {
-                    let Some(c) = candidates.get(at as usize) else {
-                        continue;
-                    };
-                    if spend + cost(c) <= self.credit_bits || !taken {
-                        spend += cost(c);
-                        taken = true;
-                        if let Some(slot) = picked.get_mut(at as usize) {
-                            *slot = true;
-                        }
-                        if let Some(p) = self.priority.get_mut(c.coded.index as usize) {
-                            *p = 0.0;
-                        }
-                    }
-                }
-                from += fit;
-            }
+            spend = fill_by_priority(
+                order,
+                |at| candidates.get(at as usize).map_or(i64::MAX / 4, cost),
+                self.credit_bits,
+                spend,
+                picked,
+            );
             // Chosen and held back, both in index order as the candidates are.
             for (c, &chosen) in candidates.iter().zip(picked.iter()) {
                 if chosen {
                     self.chosen.push(c.coded);
+                    if let Some(p) = self.priority.get_mut(c.coded.index as usize) {
+                        *p = 0.0;
+                    }
                 } else {
                     overrides.push((c.coded.index, c.held));
                 }
@@ -557,6 +532,89 @@ impl SnapshotSender {
         });
         self.heard.get_or_insert(tick);
         Ok(report)
+    }
+}
+
+/// Fills a budget by priority: highest first (ties by place), each place taken if its
+/// `cost` still fits between `spent` and `credit` (bits), the first whatever it costs. Marks
+/// the places taken in `picked` and returns the bits spent.
+///
+/// Only as much of the ranking as can still fit is sorted — a lagging client's candidates
+/// can be the whole world, of which a budget takes a tenth — and the result is the same as
+/// ranking everything: once the credit left is below the cheapest cost, nothing else fits.
+fn fill_by_priority(
+    order: &mut [(f32, u32)],
+    cost: impl Fn(u32) -> i64,
+    credit: i64,
+    mut spent: i64,
+    picked: &mut [bool],
+) -> i64 {
+    let by_priority = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+    let cheapest = order
+        .iter()
+        .map(|&(_, at)| cost(at))
+        .min()
+        .unwrap_or(1)
+        .max(1);
+    let (mut from, mut taken) = (0, false);
+    while from < order.len() && (credit - spent >= cheapest || !taken) {
+        let rest = order.get_mut(from..).unwrap_or_default();
+        // Each takes at least `cheapest`: no more than this many of the rest fit.
+        let fit = usize::try_from((credit - spent).max(0) / cheapest)
+            .map_or(rest.len(), |n| n + 1)
+            .min(rest.len());
+        if fit < rest.len() {
+            rest.select_nth_unstable_by(fit, by_priority);
+        }
+        let ranked = rest.get_mut(..fit).unwrap_or_default();
+        ranked.sort_unstable_by(by_priority);
+        for &(_, at) in &*ranked {
+            if spent + cost(at) <= credit || !taken {
+                spent += cost(at);
+                taken = true;
+                if let Some(slot) = picked.get_mut(at as usize) {
+                    *slot = true;
+                }
+            }
+        }
+        from += fit;
+    }
+    spent
+}
+
+#[cfg(test)]
+mod fill_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn filling_by_priority_matches_ranking_everything(
+            items in proptest::collection::vec((0u8..6, 1i64..200), 0..300),
+            credit in -100i64..4000,
+            spent in 0i64..200,
+        ) {
+            let priority = |p: u8| f32::from(p) * 0.5;
+            let cost = |at: u32| items.get(at as usize).map_or(0, |&(_, c)| c);
+            let mut order: Vec<(f32, u32)> =
+                (0u32..).zip(&items).map(|(at, &(p, _))| (priority(p), at)).collect();
+            let mut picked = vec![false; items.len()];
+            let got = fill_by_priority(&mut order, cost, credit, spent, &mut picked);
+
+            // The plain way: rank all, then take greedily.
+            let mut all: Vec<(f32, u32)> =
+                (0u32..).zip(&items).map(|(at, &(p, _))| (priority(p), at)).collect();
+            all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            let (mut want_spent, mut want) = (spent, vec![false; items.len()]);
+            for (n, &(_, at)) in all.iter().enumerate() {
+                if want_spent + cost(at) <= credit || n == 0 {
+                    want_spent += cost(at);
+                    want[at as usize] = true;
+                }
+            }
+            prop_assert_eq!(got, want_spent);
+            prop_assert_eq!(picked, want);
+        }
     }
 }
 
