@@ -60,13 +60,12 @@ pub async fn run(
     let status = server_status(plan.admin).await.or(last_status);
     let ended = std::time::Instant::now();
     let mut figures = swarm.figures();
-    let swarm_frames = swarm.frames();
+    let frames = swarm.frames();
     for (f, end) in figures.iter_mut().zip(swarm.stop().await) {
         if !matches!(end.state, BotState::Done) {
             f.state = end.state;
         }
     }
-    let frames = swarm_frames;
     Ok(monitor.report(
         ended,
         config.bots,

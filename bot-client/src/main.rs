@@ -229,15 +229,41 @@ struct Listening {
     fingerprint: String,
 }
 
+impl Listening {
+    /// Where `server` listens and the fingerprint to pin.
+    fn of(server: &Server) -> Result<Self> {
+        Ok(Self {
+            game: server.game_addr()?,
+            admin: server.admin_addr(),
+            fingerprint: server.identity().fingerprint(),
+        })
+    }
+
+    /// Says where the demo's server is (`place`: how it runs) and returns the bots' target.
+    fn announce(self, config: &ServerConfig, place: &str) -> TargetArgs {
+        eprintln!(
+            "server{place}: {} room(s), {} Hz tick, {} Hz snapshots, QUIC {}, admin http://{}/status",
+            config.server.rooms,
+            config.tick.tick_hz,
+            config.tick.snapshot_hz,
+            self.game,
+            self.admin
+        );
+        TargetArgs {
+            server: Some(self.game),
+            cert: None,
+            fingerprint: Some(self.fingerprint),
+            server_name: "localhost".to_owned(),
+            admin: Some(self.admin),
+        }
+    }
+}
+
 /// The hidden `serve` subcommand: a server until stdin closes or a signal arrives.
 async fn serve(args: &ServeArgs) -> Result<()> {
     let config = load(&args.set)?;
     let server = Server::start(&config).await?;
-    let listening = Listening {
-        game: server.game_addr()?,
-        admin: server.admin_addr(),
-        fingerprint: server.identity().fingerprint(),
-    };
+    let listening = Listening::of(&server)?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", serde_json::to_string(&listening)?)?;
     out.flush()?;
@@ -299,21 +325,7 @@ async fn demo(args: &DemoArgs) -> Result<bool> {
     .await??;
     let listening: Listening = serde_json::from_str(&line)
         .with_context(|| format!("the server did not start (it said {line:?})"))?;
-    eprintln!(
-        "server: {} room(s), {} Hz tick, {} Hz snapshots, QUIC {}, admin http://{}/status",
-        config.server.rooms,
-        config.tick.tick_hz,
-        config.tick.snapshot_hz,
-        listening.game,
-        listening.admin
-    );
-    let target = TargetArgs {
-        server: Some(listening.game),
-        cert: None,
-        fingerprint: Some(listening.fingerprint),
-        server_name: "localhost".to_owned(),
-        admin: Some(listening.admin),
-    };
+    let target = listening.announce(&config, "");
     let passed = load_test(&target, &args.swarm, false).await;
     drop(server);
     passed
@@ -325,21 +337,7 @@ async fn demo_in_process(args: &DemoArgs) -> Result<bool> {
     let server = Server::start(&config)
         .await
         .context("cannot start the server")?;
-    let target = TargetArgs {
-        server: Some(server.game_addr()?),
-        cert: None,
-        fingerprint: Some(server.identity().fingerprint()),
-        server_name: "localhost".to_owned(),
-        admin: Some(server.admin_addr()),
-    };
-    eprintln!(
-        "server (in this process): {} room(s), {} Hz tick, {} Hz snapshots, QUIC {}, admin http://{}/status",
-        config.server.rooms,
-        config.tick.tick_hz,
-        config.tick.snapshot_hz,
-        server.game_addr()?,
-        server.admin_addr()
-    );
+    let target = Listening::of(&server)?.announce(&config, " (in this process)");
     let passed = load_test(&target, &args.swarm, true).await;
     server.shutdown("demo over").await;
     passed

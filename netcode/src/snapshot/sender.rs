@@ -772,7 +772,7 @@ impl SharedEncoding {
             self.tick = Some(key.0);
             self.spare.append(&mut self.groups);
         }
-        self.groups.iter().find(|g| g.key == key)
+        self.get(key)
     }
 
     fn get(&self, key: GroupKey) -> Option<&Group> {
