@@ -322,7 +322,8 @@ pub fn client_endpoint(
     links: Option<(LinkConfig, LinkConfig)>,
     seed: u64,
 ) -> io::Result<quinn::Endpoint> {
-    let socket = std::net::UdpSocket::bind(bind)?;
+    let socket =
+        tickwire_netcode::quic::udp_socket(bind, tickwire_netcode::quic::UDP_BUFFER_BYTES)?;
     let runtime = quinn::default_runtime()
         .ok_or_else(|| io::Error::other("no async runtime to run the endpoint on"))?;
     let inner = runtime.wrap_udp_socket(socket)?;

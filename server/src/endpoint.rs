@@ -115,7 +115,15 @@ impl GameEndpoint {
             identity.key.clone_key(),
             transport,
         )?;
-        let endpoint = Endpoint::server(config, addr)?;
+        let socket = tickwire_netcode::quic::udp_socket(addr, transport.udp_buffer_bytes)?;
+        let runtime = quinn::default_runtime()
+            .ok_or_else(|| anyhow::anyhow!("no async runtime to run the endpoint on"))?;
+        let endpoint = Endpoint::new(
+            quinn::EndpointConfig::default(),
+            Some(config),
+            socket,
+            runtime,
+        )?;
         tracing::info!(addr = %endpoint.local_addr()?, fingerprint = identity.fingerprint(), "listening");
         let accepting = endpoint.clone();
         let (shutdown, stopping) = tokio::sync::watch::channel(None);

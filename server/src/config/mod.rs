@@ -96,6 +96,8 @@ pub struct NetSection {
     pub idle_timeout_ms: u32,
     /// Keep-alive interval when nothing else is sent (milliseconds).
     pub keep_alive_ms: u32,
+    /// UDP socket receive and send buffer asked of the kernel, each way (bytes).
+    pub udp_buffer_bytes: u32,
 }
 
 impl ServerConfig {
@@ -190,6 +192,11 @@ impl ServerConfig {
             net.keep_alive_ms,
             100..=net.idle_timeout_ms / 2,
         )?;
+        check_range(
+            "net.udp_buffer_bytes",
+            net.udp_buffer_bytes,
+            65_536..=268_435_456,
+        )?;
         arena.validate().map_err(|e| e.in_section("arena"))
     }
 
@@ -273,6 +280,7 @@ impl ServerConfig {
         tickwire_netcode::quic::GameTransport {
             idle_timeout: Duration::from_millis(u64::from(self.net.idle_timeout_ms)),
             keep_alive: Duration::from_millis(u64::from(self.net.keep_alive_ms)),
+            udp_buffer_bytes: self.net.udp_buffer_bytes as usize,
             ..tickwire_netcode::quic::GameTransport::default()
         }
     }

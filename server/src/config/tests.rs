@@ -149,6 +149,7 @@ fn every_range_check_fires() {
         ("arena.max_health", "0"),
         ("net.idle_timeout_ms", "500"),
         ("net.keep_alive_ms", "6000"),
+        ("net.udp_buffer_bytes", "1024"),
     ];
     for (key, value) in cases {
         let err = ConfigLayers::new()
