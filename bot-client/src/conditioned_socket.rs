@@ -19,6 +19,7 @@ use std::time::Instant;
 use quinn::udp::{RecvMeta, Transmit};
 use quinn::{AsyncUdpSocket, UdpPoller};
 use tickwire_netcode::link_conditioner::{LinkConditioner, LinkConfig, LinkStats};
+use tickwire_netcode::udp::Drops;
 use tokio::sync::Notify;
 
 /// Bytes of the peer address framed in front of each conditioned datagram.
@@ -313,7 +314,8 @@ impl AsyncUdpSocket for ConditionedSocket {
 }
 
 /// A client endpoint on a fresh UDP socket bound to `bind`, its traffic conditioned by
-/// `up` and `down` when given (`None`: the plain socket).
+/// `up` and `down` when given (`None`: the plain socket), and the kernel's drop counter of
+/// that socket (`None` where it cannot be read).
 ///
 /// # Errors
 /// If the socket cannot be bound or there is no tokio runtime.
@@ -321,9 +323,9 @@ pub fn client_endpoint(
     bind: SocketAddr,
     links: Option<(LinkConfig, LinkConfig)>,
     seed: u64,
-) -> io::Result<quinn::Endpoint> {
-    let socket =
-        tickwire_netcode::quic::udp_socket(bind, tickwire_netcode::quic::UDP_BUFFER_BYTES)?;
+) -> io::Result<(quinn::Endpoint, Option<Drops>)> {
+    let socket = tickwire_netcode::udp::socket(bind, tickwire_netcode::udp::BUFFER_BYTES)?;
+    let drops = Drops::of(&socket);
     let runtime = quinn::default_runtime()
         .ok_or_else(|| io::Error::other("no async runtime to run the endpoint on"))?;
     let inner = runtime.wrap_udp_socket(socket)?;
@@ -331,12 +333,13 @@ pub fn client_endpoint(
         Some((up, down)) => Arc::new(ConditionedSocket::new(inner, up, down, seed)),
         None => inner,
     };
-    quinn::Endpoint::new_with_abstract_socket(
+    let endpoint = quinn::Endpoint::new_with_abstract_socket(
         quinn::EndpointConfig::default(),
         None,
         socket,
         runtime,
-    )
+    )?;
+    Ok((endpoint, drops))
 }
 
 #[cfg(test)]

@@ -62,11 +62,13 @@ impl std::str::FromStr for Threshold {
             server: Some(ServerFigures {
                 rss_bytes: Some(0),
                 rss_bytes_per_client: Some(0),
+                udp_receive_drops: Some(0),
                 ..ServerFigures::default()
             }),
             load_generator: LoadGenerator {
                 cpu_cores: Some(0.0),
                 machine_busy_fraction: Some(0.0),
+                udp_receive_drops: Some(0),
                 ..LoadGenerator::default()
             },
             ..Report::default()

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::monitor::Monitor;
+use crate::monitor::{Monitor, SwarmFigures};
 use crate::report::{Report, Sample};
 use crate::swarm::{BotFigures, BotState, Swarm, SwarmConfig};
 
@@ -61,6 +61,7 @@ pub async fn run(
     let ended = std::time::Instant::now();
     let mut figures = swarm.figures();
     let frames = swarm.frames();
+    let udp_receive_drops = swarm.udp_receive_drops();
     for (f, end) in figures.iter_mut().zip(swarm.stop().await) {
         if !matches!(end.state, BotState::Done) {
             f.state = end.state;
@@ -69,7 +70,11 @@ pub async fn run(
     Ok(monitor.report(
         ended,
         config.bots,
-        (&figures, &frames),
+        SwarmFigures {
+            bots: &figures,
+            frames: &frames,
+            udp_receive_drops,
+        },
         status.as_ref(),
         &plan.profile,
     ))

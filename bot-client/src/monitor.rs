@@ -17,6 +17,17 @@ const SETTLE_S: f64 = 2.0;
 /// A bot's rates need at least this long measured to count (seconds).
 const MIN_SPAN_S: f64 = 0.5;
 
+/// What the swarm measured by the end of a run.
+#[derive(Debug, Clone, Copy)]
+pub struct SwarmFigures<'a> {
+    /// Every bot's figures, in bot order, with their states as they finished.
+    pub bots: &'a [BotFigures],
+    /// How the bots kept to their frame clock.
+    pub frames: &'a FrameFigures,
+    /// Packets the kernel dropped on the bots' sockets (`None` where unknown).
+    pub udp_receive_drops: Option<u64>,
+}
+
 /// Follows a swarm's figures over time. See the [module docs](self).
 #[derive(Debug)]
 pub struct Monitor {
@@ -114,18 +125,18 @@ impl Monitor {
         sample
     }
 
-    /// The report of the run that ended at `now`, from the bots' `figures` then (their
-    /// states as they finished), how they kept to their frame clock, and the server's last
-    /// `/status`.
+    /// The report of the run that ended at `now`, from what the swarm measured (see
+    /// [`SwarmFigures`]) and the server's last `/status`.
     #[must_use]
     pub fn report(
         &self,
         now: Instant,
         requested: usize,
-        (figures, clock): (&[BotFigures], &FrameFigures),
+        swarm: SwarmFigures<'_>,
         server: Option<&serde_json::Value>,
         profile: &str,
     ) -> Report {
+        let figures = swarm.bots;
         let mut snapshots_per_s = Vec::new();
         let (mut down, mut up) = (Vec::new(), Vec::new());
         let (mut corrections, mut minutes) = (0u64, 0.0);
@@ -214,7 +225,7 @@ impl Monitor {
             hits_confirmed_fraction: ratio(confirmed, judged),
             hits_judged: judged,
             server: server.map(server_figures),
-            load_generator: self.load_generator(clock),
+            load_generator: self.load_generator(swarm.frames, swarm.udp_receive_drops),
             failures,
             timeline: self.timeline.clone(),
         }
@@ -224,7 +235,11 @@ impl Monitor {
 impl Monitor {
     /// The generator's health over the run: frame clock from `frames`, CPU from the first
     /// sample to the last.
-    fn load_generator(&self, frames: &FrameFigures) -> LoadGenerator {
+    fn load_generator(
+        &self,
+        frames: &FrameFigures,
+        udp_receive_drops: Option<u64>,
+    ) -> LoadGenerator {
         let cpu = self
             .cpu_first
             .zip(self.cpu_last)
@@ -238,6 +253,7 @@ impl Monitor {
             },
             cpu_cores: cpu.map(|u| u.process_cores),
             machine_busy_fraction: cpu.map(|u| u.machine_busy),
+            udp_receive_drops,
         }
     }
 }
@@ -290,6 +306,9 @@ fn server_figures(status: &serde_json::Value) -> ServerFigures {
             .and_then(serde_json::Value::as_array)
             .map_or(0, Vec::len),
         shares_process_with_bots: false,
+        udp_receive_drops: status
+            .pointer("/udp_receive_drops")
+            .and_then(serde_json::Value::as_u64),
     }
 }
 

@@ -81,6 +81,9 @@ pub struct ServerFigures {
     pub rooms: usize,
     /// The server ran in the bots' process (`demo --in-process`): its memory is not its own.
     pub shares_process_with_bots: bool,
+    /// Packets the kernel dropped on the server's game socket before the server read them
+    /// (its receive buffer was full), since the server started; `null` where unknown.
+    pub udp_receive_drops: Option<u64>,
 }
 
 impl ServerFigures {
@@ -106,6 +109,9 @@ pub struct LoadGenerator {
     /// Of the machine's CPU time over the run, the fraction busy: bots, server and
     /// everything else (`null` where unknown).
     pub machine_busy_fraction: Option<f64>,
+    /// Packets the kernel dropped on the bots' sockets before the bots read them (they fell
+    /// behind); `null` where unknown.
+    pub udp_receive_drops: Option<u64>,
 }
 
 impl LoadGenerator {
@@ -282,6 +288,12 @@ impl Report {
                     l.p50, l.p99, l.p999, l.max
                 );
                 let _ = writeln!(out, "  ticks skipped             {:>10}", s.ticks_skipped);
+                if let Some(dropped) = s.udp_receive_drops {
+                    let _ = writeln!(
+                        out,
+                        "  UDP packets dropped       {dropped:>10}  (by the kernel: receive buffer full)"
+                    );
+                }
                 if let (Some(rss), Some(per)) = (s.rss_bytes, s.rss_bytes_per_client) {
                     let _ = writeln!(
                         out,
@@ -318,6 +330,12 @@ impl Report {
                 out,
                 "  CPU                       {cores:>9.2} cores; the machine {:.0}% busy",
                 busy * 100.0
+            );
+        }
+        if let Some(dropped) = g.udp_receive_drops {
+            let _ = writeln!(
+                out,
+                "  UDP packets dropped       {dropped:>9}   (by the kernel on the bots' sockets)"
             );
         }
         if g.short_of_cpu() {
@@ -513,6 +531,8 @@ mod tests {
             "/load_generator/frames_on_time_fraction",
             "/load_generator/frame_lateness_ms/p99",
             "/load_generator/machine_busy_fraction",
+            "/load_generator/udp_receive_drops",
+            "/server/udp_receive_drops",
         ] {
             assert!(json.pointer(path).is_some(), "no {path} in {json}");
         }

@@ -20,6 +20,7 @@ use tickwire_netcode::client::{ClientConfig, ClientNetcode};
 use tickwire_netcode::link_conditioner::LinkConfig;
 use tickwire_netcode::protocol::{ClientControl, Hello, PROTOCOL_VERSION, ServerControl};
 use tickwire_netcode::quic::{GameTransport, JoinError, ServerTrust, client_config, join};
+use tickwire_netcode::udp::Drops;
 use tickwire_netcode::{TickRate, codec};
 use tickwire_sim::client::ArenaPrediction;
 use tickwire_sim::replication::{ArenaEvent, arena_schema};
@@ -189,6 +190,8 @@ pub struct Swarm {
     frames: Arc<Mutex<FrameFigures>>,
     /// Kept so the sockets outlive every bot.
     _endpoints: Vec<quinn::Endpoint>,
+    /// The kernel's drop counters of the endpoints' sockets.
+    udp_drops: Vec<Drops>,
 }
 
 impl Swarm {
@@ -203,13 +206,17 @@ impl Swarm {
         } else {
             "0.0.0.0:0".parse()?
         };
-        let endpoints = (0..config.bots.div_ceil(BOTS_PER_ENDPOINT).max(1))
-            .map(|i| {
-                let mut endpoint = client_endpoint(bind, config.links, config.seed ^ i as u64)?;
-                endpoint.set_default_client_config(client.clone());
-                Ok(endpoint)
-            })
-            .collect::<std::io::Result<Vec<_>>>()?;
+        let (endpoints, udp_drops): (Vec<_>, Vec<_>) =
+            (0..config.bots.div_ceil(BOTS_PER_ENDPOINT).max(1))
+                .map(|i| {
+                    let (mut endpoint, drops) =
+                        client_endpoint(bind, config.links, config.seed ^ i as u64)?;
+                    endpoint.set_default_client_config(client.clone());
+                    Ok((endpoint, drops))
+                })
+                .collect::<std::io::Result<Vec<_>>>()?
+                .into_iter()
+                .unzip();
         let (stop, stopping) = tokio::sync::watch::channel(false);
         let config = Arc::new(config.clone());
         let started = tokio::time::Instant::now();
@@ -261,7 +268,18 @@ impl Swarm {
             tasks,
             frames,
             _endpoints: endpoints,
+            udp_drops: udp_drops.into_iter().flatten().collect(),
         })
+    }
+
+    /// Packets the kernel dropped on the bots' sockets before they were read (their
+    /// receive buffers overflowed: the bots fell behind); `None` where it cannot be read.
+    #[must_use]
+    pub fn udp_receive_drops(&self) -> Option<u64> {
+        if self.udp_drops.is_empty() {
+            return None;
+        }
+        self.udp_drops.iter().map(Drops::read).sum()
     }
 
     /// Every bot's figures now.

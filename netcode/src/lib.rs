@@ -27,7 +27,7 @@
 //! build on these (see the project's architecture notes).
 //!
 //! # Feature flags
-//! - `quic`: the quinn glue for both ends. Off by default so the core stays free of any
+//! - `quic`: the quinn glue for both ends, and the UDP socket under it (`udp`). Off by default so the core stays free of any
 //!   runtime; the simulation crate depends on this crate with default features off.
 #![forbid(unsafe_code)]
 #![warn(clippy::indexing_slicing)]
@@ -50,6 +50,8 @@ pub mod schema;
 pub mod snapshot;
 pub mod testing;
 pub mod tick;
+#[cfg(feature = "quic")]
+pub mod udp;
 
 pub use codec::{DecodeError, EncodeError};
 pub use config::ConfigError;

@@ -46,7 +46,7 @@ pub struct GameTransport {
     pub datagram_send_buffer_bytes: usize,
     /// Bytes of incoming datagrams quinn may buffer before dropping.
     pub datagram_receive_buffer_bytes: usize,
-    /// UDP socket buffer bytes asked of the kernel, each way, by [`udp_socket`].
+    /// UDP socket buffer bytes asked of the kernel, each way, by [`crate::udp::socket`].
     pub udp_buffer_bytes: usize,
 }
 
@@ -58,7 +58,7 @@ impl Default for GameTransport {
             // About 4 snapshots' worth at a 32 KB/s budget.
             datagram_send_buffer_bytes: 16 * 1024,
             datagram_receive_buffer_bytes: 64 * 1024,
-            udp_buffer_bytes: UDP_BUFFER_BYTES,
+            udp_buffer_bytes: crate::udp::BUFFER_BYTES,
         }
     }
 }
@@ -82,46 +82,6 @@ impl GameTransport {
         t.max_concurrent_bidi_streams(1u8.into());
         t
     }
-}
-
-/// Socket buffer bytes a game endpoint asks the kernel for, each way. A tick sends every
-/// client's snapshot at once and a swarm's bots send their inputs in the same instant: a
-/// burst of hundreds of packets that the default (about 208 KiB on Linux, ~170 small
-/// packets once the kernel's per-packet overhead is counted) drops before quinn can read it.
-pub const UDP_BUFFER_BYTES: usize = 4 << 20;
-
-/// A UDP socket bound to `addr` for a QUIC endpoint, with receive and send buffers of
-/// `buffer_bytes` each (see [`UDP_BUFFER_BYTES`]).
-///
-/// The kernel caps the sizes (Linux: `net.core.rmem_max` and `wmem_max`); a smaller grant
-/// is logged as a warning naming the setting, not an error: the endpoint still works, it
-/// only drops more in bursts.
-///
-/// # Errors
-/// If the socket cannot be created or bound.
-pub fn udp_socket(
-    addr: std::net::SocketAddr,
-    buffer_bytes: usize,
-) -> std::io::Result<std::net::UdpSocket> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-    // Best effort: the grant is checked below.
-    let _ = socket.set_recv_buffer_size(buffer_bytes);
-    let _ = socket.set_send_buffer_size(buffer_bytes);
-    // Linux reports twice what it grants (it counts its bookkeeping): a full grant reads at
-    // least what was asked.
-    let granted = (socket.recv_buffer_size()?, socket.send_buffer_size()?);
-    if granted.0 < buffer_bytes || granted.1 < buffer_bytes {
-        tracing::warn!(
-            asked = buffer_bytes,
-            receive = granted.0,
-            send = granted.1,
-            "the kernel granted smaller UDP buffers than asked: bursts of packets will be \
-             dropped; raise net.core.rmem_max and net.core.wmem_max"
-        );
-    }
-    socket.bind(&addr.into())?;
-    Ok(socket.into())
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
@@ -419,36 +379,5 @@ pub async fn join(
             Err(JoinError::Rejected { reason, message })
         }
         _ => Err(JoinError::Unexpected),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn udp_socket_is_bound_with_the_buffers_asked() {
-        // 64 KiB is below every Linux default cap, so the grant must be whole.
-        let asked = 64 * 1024;
-        let socket = udp_socket(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), asked)
-            .unwrap_or_else(|e| panic!("bind: {e}"));
-        let addr = socket.local_addr().unwrap_or_else(|e| panic!("{e}"));
-        assert!(addr.ip().is_loopback() && addr.port() != 0, "{addr}");
-        let sock = socket2::SockRef::from(&socket);
-        let granted = (sock.recv_buffer_size(), sock.send_buffer_size());
-        let (Ok(receive), Ok(send)) = granted else {
-            panic!("{granted:?}");
-        };
-        assert!(receive >= asked && send >= asked, "{receive} {send}");
-        // And it carries datagrams.
-        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-        peer.send_to(b"tick", addr)
-            .unwrap_or_else(|e| panic!("{e}"));
-        let mut buf = [0; 8];
-        socket
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let (n, _) = socket.recv_from(&mut buf).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(buf.get(..n), Some(&b"tick"[..]));
     }
 }

@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tickwire_netcode::udp::Drops;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -39,11 +40,15 @@ pub fn prometheus() -> Result<PrometheusHandle, String> {
 }
 
 /// Serves `/metrics` and `/status` on `addr` until the runtime stops; returns the bound
-/// address.
+/// address. `udp_drops` is the game socket's drop counter, reported with the rest.
 ///
 /// # Errors
 /// If the address cannot be bound or the recorder cannot be installed.
-pub async fn serve(addr: SocketAddr, rooms: Arc<Vec<Room>>) -> anyhow::Result<SocketAddr> {
+pub async fn serve(
+    addr: SocketAddr,
+    rooms: Arc<Vec<Room>>,
+    udp_drops: Option<Drops>,
+) -> anyhow::Result<SocketAddr> {
     let handle = prometheus().map_err(anyhow::Error::msg)?;
     let listener = TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
@@ -52,7 +57,7 @@ pub async fn serve(addr: SocketAddr, rooms: Arc<Vec<Room>>) -> anyhow::Result<So
         while let Ok((stream, _)) = listener.accept().await {
             let (handle, rooms) = (handle.clone(), Arc::clone(&rooms));
             tokio::spawn(async move {
-                if let Err(e) = respond(stream, &handle, &rooms, started).await {
+                if let Err(e) = respond(stream, &handle, &rooms, started, udp_drops).await {
                     tracing::debug!(error = %e, "admin request failed");
                 }
             });
@@ -67,6 +72,7 @@ async fn respond(
     metrics: &PrometheusHandle,
     rooms: &[Room],
     started: Instant,
+    udp_drops: Option<Drops>,
 ) -> anyhow::Result<()> {
     let mut head = Vec::with_capacity(512);
     let mut buf = [0u8; 1024];
@@ -86,11 +92,17 @@ async fn respond(
     let mut parts = line.split_whitespace();
     let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let (status, kind, body) = match (method, path) {
-        ("GET", "/metrics") => ("200 OK", "text/plain; version=0.0.4", metrics.render()),
+        ("GET", "/metrics") => {
+            // The kernel keeps this count; the scrape copies it.
+            if let Some(dropped) = udp_drops.and_then(|d| d.read()) {
+                metrics::counter!("tickwire_udp_receive_drops_total").absolute(dropped);
+            }
+            ("200 OK", "text/plain; version=0.0.4", metrics.render())
+        }
         ("GET", "/status") => (
             "200 OK",
             "application/json",
-            status_json(rooms, started).to_string(),
+            status_json(rooms, started, udp_drops.and_then(|d| d.read())).to_string(),
         ),
         ("GET", _) => (
             "404 Not Found",
@@ -112,10 +124,15 @@ async fn respond(
     Ok(())
 }
 
-/// The `/status` document: uptime, clients, resident memory and tick figures of the whole
-/// process, and per room its world, tick figures and clients.
+/// The `/status` document: uptime, clients, resident memory, the packets the kernel dropped
+/// on the game socket (`udp_drops`) and tick figures of the whole process, and per room its
+/// world, tick figures and clients.
 #[must_use]
-pub fn status_json(rooms: &[Room], started: Instant) -> serde_json::Value {
+pub fn status_json(
+    rooms: &[Room],
+    started: Instant,
+    udp_receive_drops: Option<u64>,
+) -> serde_json::Value {
     let room_list: Vec<serde_json::Value> = rooms
         .iter()
         .map(|room| {
@@ -159,6 +176,7 @@ pub fn status_json(rooms: &[Room], started: Instant) -> serde_json::Value {
         "uptime_s": started.elapsed().as_secs_f64(),
         "clients": clients,
         "rss_bytes": rss_bytes(),
+        "udp_receive_drops": udp_receive_drops,
         // Every room together (the rooms' histograms merged).
         "tick_us": {"p50": tick.tick_us_p50, "p99": tick.tick_us_p99, "max": tick.tick_us_max},
         "tick_lateness_us": {"p50": tick.late_us_p50, "p99": tick.late_us_p99, "p999": tick.late_us_p999, "max": tick.late_us_max},

@@ -18,6 +18,7 @@ use tickwire_netcode::protocol::{
     ClientControl, GoodbyeReason, Hello, PROTOCOL_VERSION, RejectReason, ServerControl,
 };
 use tickwire_netcode::quic::{GameTransport, QuicError, recv_control, send_control, server_config};
+use tickwire_netcode::udp::Drops;
 
 use crate::room::{Room, RoomCommand};
 use crate::room_core::ClientId;
@@ -92,6 +93,8 @@ impl Identity {
 #[derive(Debug)]
 pub struct GameEndpoint {
     endpoint: Endpoint,
+    /// The kernel's count of packets dropped on the game socket.
+    udp_drops: Option<Drops>,
     /// Tells every connection task to say goodbye (the reason travels with it).
     shutdown: tokio::sync::watch::Sender<Option<String>>,
     /// The newest tunables every connected client is told (a config reload).
@@ -115,7 +118,8 @@ impl GameEndpoint {
             identity.key.clone_key(),
             transport,
         )?;
-        let socket = tickwire_netcode::quic::udp_socket(addr, transport.udp_buffer_bytes)?;
+        let socket = tickwire_netcode::udp::socket(addr, transport.udp_buffer_bytes)?;
+        let udp_drops = Drops::of(&socket);
         let runtime = quinn::default_runtime()
             .ok_or_else(|| anyhow::anyhow!("no async runtime to run the endpoint on"))?;
         let endpoint = Endpoint::new(
@@ -143,6 +147,7 @@ impl GameEndpoint {
         });
         Ok(Self {
             endpoint,
+            udp_drops,
             shutdown,
             tunables,
         })
@@ -151,6 +156,13 @@ impl GameEndpoint {
     /// Tells every connected client the new tunables (after the rooms took them).
     pub fn broadcast_tunables(&self, message: ServerControl) {
         let _ = self.tunables.send(Some(message));
+    }
+
+    /// The kernel's counter of packets it dropped on the game socket before the server read
+    /// them (a receive buffer overflowed); `None` where it cannot be read (not Linux).
+    #[must_use]
+    pub fn udp_drops(&self) -> Option<Drops> {
+        self.udp_drops
     }
 
     /// The address actually bound (port 0 picks a free port).

@@ -53,9 +53,13 @@ impl Server {
             Arc::clone(&rooms),
         )
         .with_context(|| format!("cannot listen on {}", config.server.bind))?;
-        let admin = crate::admin::serve(config.server.admin, Arc::clone(&rooms))
-            .await
-            .with_context(|| format!("cannot serve the admin address {}", config.server.admin))?;
+        let admin = crate::admin::serve(
+            config.server.admin,
+            Arc::clone(&rooms),
+            endpoint.udp_drops(),
+        )
+        .await
+        .with_context(|| format!("cannot serve the admin address {}", config.server.admin))?;
         Ok(Self {
             rooms,
             endpoint,

@@ -192,6 +192,8 @@ async fn wait_for_stop(
     status.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     status.tick().await; // the first tick fires at once
     let on_terminal = std::io::stderr().is_terminal();
+    let udp_drops = server.endpoint().udp_drops();
+    let mut dropped_before = udp_drops.and_then(|d| d.read()).unwrap_or(0);
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => return Ok("Ctrl-C"),
@@ -199,7 +201,17 @@ async fn wait_for_stop(
             _ = hangup.recv() => reload(server, args, &mut current),
             () = &mut until_deadline => return Ok("--duration reached"),
             _ = status.tick(), if status_every.is_some() => {
-                print_status(rooms, started.elapsed(), on_terminal);
+                let dropped = udp_drops.and_then(|d| d.read());
+                print_status(rooms, started.elapsed(), dropped, on_terminal);
+                if let Some(dropped) = dropped.filter(|d| *d > dropped_before) {
+                    tracing::warn!(
+                        packets = dropped - dropped_before,
+                        "the kernel dropped packets on the game socket before the server read \
+                         them: its receive buffer was full (raise net.udp_buffer_bytes, or the \
+                         server is short of CPU)"
+                    );
+                    dropped_before = dropped;
+                }
                 if rooms.iter().any(|r| !r.is_running()) {
                     anyhow::bail!("a room's tick thread stopped unexpectedly");
                 }
@@ -239,7 +251,7 @@ fn terminate_signal() -> Result<tokio::signal::unix::Signal> {
         .context("cannot listen for SIGTERM")
 }
 
-fn print_status(rooms: &[Room], elapsed: Duration, on_terminal: bool) {
+fn print_status(rooms: &[Room], elapsed: Duration, udp_drops: Option<u64>, on_terminal: bool) {
     let mut total = TickStats::new();
     let (mut players, mut moving, mut props) = (0, 0, 0);
     for room in rooms {
@@ -251,7 +263,7 @@ fn print_status(rooms: &[Room], elapsed: Duration, on_terminal: bool) {
     }
     let s = total.summary();
     let line = format!(
-        "[{:>6.1}s] ticks {:>7}  skipped {:>3}  tick p50 {:>6.1}µs p99 {:>7.1}µs  late p99 {:>7.1}µs max {:>8.1}µs  players {:>4}  props moving {:>4}/{}",
+        "[{:>6.1}s] ticks {:>7}  skipped {:>3}  tick p50 {:>6.1}µs p99 {:>7.1}µs  late p99 {:>7.1}µs max {:>8.1}µs  players {:>4}  props moving {:>4}/{}{}",
         elapsed.as_secs_f64(),
         s.ticks,
         s.skipped,
@@ -262,6 +274,7 @@ fn print_status(rooms: &[Room], elapsed: Duration, on_terminal: bool) {
         players,
         moving,
         props,
+        udp_drops.map_or(String::new(), |d| format!("  udp drops {d}")),
     );
     if on_terminal {
         eprint!("\r{line}\x1b[K");

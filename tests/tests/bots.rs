@@ -120,6 +120,10 @@ async fn sixteen_bots_play_and_the_report_says_what_they_felt() {
             g.machine_busy_fraction.is_some_and(|b| b > 0.0 && b <= 1.0),
             "{g:?}"
         );
+        // Both ends' sockets report what the kernel dropped (the counting itself is tested
+        // in netcode's `udp`; whether a busy test machine overflows one is not this test's).
+        assert!(g.udp_receive_drops.is_some(), "{g:?}");
+        assert!(server.udp_receive_drops.is_some(), "{server:?}");
     }
     let html = report.html();
     assert!(html.contains("<polyline"));

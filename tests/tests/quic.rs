@@ -191,9 +191,10 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> (String, String) {
 async fn metrics_and_status_are_served_over_http() {
     let config = config_with(&["arena.prop_count=20"]);
     let rooms = Arc::new(vec![Room::start("room-0", &config).unwrap()]);
-    let admin = tickwire_server::admin::serve("127.0.0.1:0".parse().unwrap(), Arc::clone(&rooms))
-        .await
-        .unwrap();
+    let admin =
+        tickwire_server::admin::serve("127.0.0.1:0".parse().unwrap(), Arc::clone(&rooms), None)
+            .await
+            .unwrap();
     tokio::time::sleep(Duration::from_millis(1200)).await; // a second of ticks and a room view
     let (head, body) = http_get(admin, "/metrics").await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
@@ -290,9 +291,13 @@ async fn garbage_and_floods_disconnect_only_the_offender() {
             .contains("malformed"),
         "garbage sender not disconnected for malformed datagrams"
     );
-    let admin = tickwire_server::admin::serve("127.0.0.1:0".parse().unwrap(), Arc::clone(&h.rooms))
-        .await
-        .unwrap();
+    let admin = tickwire_server::admin::serve(
+        "127.0.0.1:0".parse().unwrap(),
+        Arc::clone(&h.rooms),
+        h.endpoint.udp_drops(),
+    )
+    .await
+    .unwrap();
     let (_, metrics) = http_get(admin, "/metrics").await;
     // Summed over rooms: other tests' rooms share the process's recorder.
     let decode_errors: f64 = metrics
@@ -304,6 +309,15 @@ async fn garbage_and_floods_disconnect_only_the_offender() {
         decode_errors >= 50.0,
         "decode errors not counted: {decode_errors}"
     );
+    // The kernel's drop count on the game socket is served too (the game socket is Linux's
+    // here, so the counter reads).
+    assert!(
+        metrics.contains("tickwire_udp_receive_drops_total"),
+        "/metrics lacks the socket's drops:\n{metrics}"
+    );
+    let (_, status) = http_get(admin, "/status").await;
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert!(status["udp_receive_drops"].is_u64(), "{status}");
     // A flood of oversized datagrams as fast as the socket takes them.
     let until = Instant::now() + Duration::from_secs(4);
     for n in 0u32.. {
@@ -437,9 +451,13 @@ async fn a_certificate_from_pem_files_is_served() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_lists_clients_with_their_round_trip_time() {
     let h = start_server();
-    let admin = tickwire_server::admin::serve("127.0.0.1:0".parse().unwrap(), Arc::clone(&h.rooms))
-        .await
-        .unwrap();
+    let admin = tickwire_server::admin::serve(
+        "127.0.0.1:0".parse().unwrap(),
+        Arc::clone(&h.rooms),
+        h.endpoint.udp_drops(),
+    )
+    .await
+    .unwrap();
     let _client = joined(&h).await;
     tokio::time::sleep(Duration::from_millis(1200)).await; // the once-a-second refresh
     let (_, body) = http_get(admin, "/status").await;
@@ -617,10 +635,13 @@ fn a_client_that_stops_reading_costs_a_bounded_queue_and_recovers() {
     let slow = client_rt.block_on(joined(&h));
     let buffer = GameTransport::default().datagram_send_buffer_bytes;
     let (good_snapshots, peak_queue, room) = server_rt.block_on(async {
-        let admin =
-            tickwire_server::admin::serve("127.0.0.1:0".parse().unwrap(), Arc::clone(&h.rooms))
-                .await
-                .unwrap();
+        let admin = tickwire_server::admin::serve(
+            "127.0.0.1:0".parse().unwrap(),
+            Arc::clone(&h.rooms),
+            h.endpoint.udp_drops(),
+        )
+        .await
+        .unwrap();
         let good = joined(&h).await;
         let mut client = client_for(&good.welcome);
         let mut peak_queue = 0;

@@ -24,9 +24,8 @@ use clap::Parser;
 use serde::Serialize;
 use tickwire_benches::print_table;
 use tickwire_bot::cpu::CpuTimes;
-use tickwire_netcode::quic::{
-    GameTransport, ServerTrust, UDP_BUFFER_BYTES, client_config, server_config, udp_socket,
-};
+use tickwire_netcode::quic::{GameTransport, ServerTrust, client_config, server_config};
+use tickwire_netcode::udp;
 use tickwire_server::endpoint::Identity;
 
 /// Game ticks per second: inputs go out once per tick, snapshots every other tick.
@@ -54,7 +53,7 @@ struct Args {
     #[arg(long, default_value_t = 100)]
     snapshot_bytes: usize,
     /// UDP socket buffer bytes each endpoint asks for, each way (the game's default).
-    #[arg(long, default_value_t = UDP_BUFFER_BYTES)]
+    #[arg(long, default_value_t = udp::BUFFER_BYTES)]
     udp_buffer_bytes: usize,
     /// Print one JSON object as the last line.
     #[arg(long)]
@@ -252,7 +251,7 @@ fn measure(args: &Args, players: usize) -> Result<CaseReport> {
         quinn::Endpoint::new(
             quinn::EndpointConfig::default(),
             server_cfg,
-            udp_socket(any_port, args.udp_buffer_bytes)?,
+            udp::socket(any_port, args.udp_buffer_bytes)?,
             Arc::new(quinn::TokioRuntime),
         )
     };
