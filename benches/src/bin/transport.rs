@@ -13,6 +13,10 @@
 //! ACK-only packets apart) — and the kernel's own share: one UDP packet sent and received
 //! over loopback with a plain socket, one system call each. Together with the game code's
 //! cost this says how many players a machine can host and test at once.
+//!
+//! `--rtt-ms` delays the clients' datagrams through the bots' link conditioner (how often
+//! acknowledgements need packets of their own depends on the round trip);
+//! `--single-thread` runs each end on one thread instead of two workers.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -23,7 +27,9 @@ use bytes::Bytes;
 use clap::Parser;
 use serde::Serialize;
 use tickwire_benches::print_table;
+use tickwire_bot::conditioned_socket::client_endpoint;
 use tickwire_bot::cpu::CpuTimes;
+use tickwire_netcode::link_conditioner::LinkConfig;
 use tickwire_netcode::quic::{GameTransport, ServerTrust, client_config, server_config};
 use tickwire_netcode::udp;
 use tickwire_server::endpoint::Identity;
@@ -55,6 +61,14 @@ struct Args {
     /// UDP socket buffer bytes each endpoint asks for, each way (the game's default).
     #[arg(long, default_value_t = udp::BUFFER_BYTES)]
     udp_buffer_bytes: usize,
+    /// Round trip added by delaying the clients' datagrams each way (the bots' link
+    /// conditioner), in milliseconds: how often acknowledgements need packets of their own
+    /// depends on it.
+    #[arg(long, default_value_t = 0)]
+    rtt_ms: u64,
+    /// Run each end on one thread (a current-thread runtime) instead of two workers.
+    #[arg(long)]
+    single_thread: bool,
     /// Print one JSON object as the last line.
     #[arg(long)]
     json: bool,
@@ -189,6 +203,8 @@ fn main() -> Result<()> {
                 "cases": reports,
                 "input_bytes": args.input_bytes,
                 "snapshot_bytes": args.snapshot_bytes,
+                "rtt_ms": args.rtt_ms,
+                "single_thread": args.single_thread,
                 "kernel_us_per_packet": kernel_us,
             })
         );
@@ -228,26 +244,67 @@ fn kernel_us_per_packet(bytes: usize) -> Result<f64> {
     Ok(used.process_cores * wall / sent as f64 * 1e6)
 }
 
-/// A multi-threaded runtime of two workers (the machine's cores), as each process has.
-fn runtime(name: &str) -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name(name)
-        .enable_all()
-        .build()
-        .context("starting a tokio runtime")
+/// One end's tokio runtime, driven from a thread of its own until dropped.
+struct End {
+    handle: tokio::runtime::Handle,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl End {
+    /// A multi-threaded runtime of two workers (the machine's cores), as each process
+    /// has; or with `single`, one thread running everything.
+    fn start(name: &str, single: bool) -> Result<Self> {
+        let runtime = if single {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        } else {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name(name)
+                .enable_all()
+                .build()
+        }
+        .context("starting a tokio runtime")?;
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || {
+                let _ = runtime.block_on(stopped);
+                runtime.shutdown_timeout(Duration::from_millis(200));
+            })
+            .context("starting a runtime thread")?;
+        Ok(Self {
+            handle,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for End {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 fn measure(args: &Args, players: usize) -> Result<CaseReport> {
-    let server_rt = runtime("server")?;
-    let client_rt = runtime("bots")?;
+    let server_rt = End::start("server", args.single_thread)?;
+    let client_rt = End::start("bots", args.single_thread)?;
     let identity = Identity::self_signed()?;
     let cert = identity.leaf().cloned().context("no certificate")?;
     let transport = GameTransport::default();
     let server_cfg = server_config(identity.cert_chain, identity.key, &transport)?;
     let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
-    let endpoint = |rt: &tokio::runtime::Runtime, server_cfg| {
-        let _guard = rt.enter();
+    let endpoint = |end: &End, server_cfg| {
+        let _guard = end.handle.enter();
         quinn::Endpoint::new(
             quinn::EndpointConfig::default(),
             server_cfg,
@@ -257,11 +314,17 @@ fn measure(args: &Args, players: usize) -> Result<CaseReport> {
     };
     let server = endpoint(&server_rt, Some(server_cfg))?;
     let addr = server.local_addr()?;
-    let mut client = endpoint(&client_rt, None)?;
+    let mut client = if args.rtt_ms > 0 {
+        let link = LinkConfig::symmetric(Duration::from_millis(args.rtt_ms), Duration::ZERO, 0.0);
+        let _guard = client_rt.handle.enter();
+        client_endpoint(any_port, Some((link, link)), 1)?.0
+    } else {
+        endpoint(&client_rt, None)?
+    };
     client.set_default_client_config(client_config(ServerTrust::Certificate(cert), &transport)?);
 
     // Connect everyone: the server accepts and hands each connection to a room.
-    let accepted = server_rt.spawn({
+    let accepted = server_rt.handle.spawn({
         let server = server.clone();
         async move {
             let mut connections = Vec::with_capacity(players);
@@ -276,7 +339,7 @@ fn measure(args: &Args, players: usize) -> Result<CaseReport> {
             connections
         }
     });
-    let clients: Vec<quinn::Connection> = client_rt.block_on(async {
+    let clients: Vec<quinn::Connection> = client_rt.handle.block_on(async {
         let mut clients = Vec::with_capacity(players);
         // A few handshakes at a time, as a ramp does.
         for chunk in (0..players).collect::<Vec<_>>().chunks(16) {
@@ -290,7 +353,7 @@ fn measure(args: &Args, players: usize) -> Result<CaseReport> {
         }
         anyhow::Ok(clients)
     })?;
-    let server_side = server_rt.block_on(accepted)?;
+    let server_side = server_rt.handle.block_on(accepted)?;
     if server_side.len() < players {
         bail!("{} of {players} connections accepted", server_side.len());
     }
@@ -299,7 +362,7 @@ fn measure(args: &Args, players: usize) -> Result<CaseReport> {
     for room in server_side.chunks(ROOM) {
         let room = room.to_vec();
         let snapshot = vec![0xa5; args.snapshot_bytes];
-        server_rt.spawn(async move {
+        server_rt.handle.spawn(async move {
             let mut tick = tokio::time::interval(period);
             for n in 0u64.. {
                 tick.tick().await;
@@ -315,7 +378,7 @@ fn measure(args: &Args, players: usize) -> Result<CaseReport> {
     for group in clients.chunks(GROUP) {
         let group = group.to_vec();
         let input = vec![0x3c; args.input_bytes];
-        client_rt.spawn(async move {
+        client_rt.handle.spawn(async move {
             let mut frame = tokio::time::interval(period);
             frame.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
@@ -345,8 +408,7 @@ fn measure(args: &Args, players: usize) -> Result<CaseReport> {
         c.close(0u32.into(), b"done");
     }
     server.close(0u32.into(), b"done");
-    server_rt.shutdown_timeout(Duration::from_millis(200));
-    client_rt.shutdown_timeout(Duration::from_millis(200));
+    drop((server_rt, client_rt));
 
     let player_s = players as f64 * wall;
     let per = |n: u64| n as f64 / player_s;
