@@ -56,6 +56,19 @@ fn start_rooms(names: &[&str], overrides: &[&str]) -> Harness {
     }
 }
 
+impl Harness {
+    /// Serves this server's admin address (on a free port).
+    async fn admin(&self) -> std::net::SocketAddr {
+        tickwire_server::admin::serve(
+            "127.0.0.1:0".parse().unwrap(),
+            Arc::clone(&self.rooms),
+            self.endpoint.udp_drops(),
+        )
+        .await
+        .unwrap()
+    }
+}
+
 async fn connect(h: &Harness) -> (quinn::Connection, quinn::SendStream, quinn::RecvStream) {
     let client = client_endpoint(h.identity.leaf().unwrap());
     let connection = client
@@ -291,13 +304,7 @@ async fn garbage_and_floods_disconnect_only_the_offender() {
             .contains("malformed"),
         "garbage sender not disconnected for malformed datagrams"
     );
-    let admin = tickwire_server::admin::serve(
-        "127.0.0.1:0".parse().unwrap(),
-        Arc::clone(&h.rooms),
-        h.endpoint.udp_drops(),
-    )
-    .await
-    .unwrap();
+    let admin = h.admin().await;
     let (_, metrics) = http_get(admin, "/metrics").await;
     // Summed over rooms: other tests' rooms share the process's recorder.
     let decode_errors: f64 = metrics
@@ -451,13 +458,7 @@ async fn a_certificate_from_pem_files_is_served() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_lists_clients_with_their_round_trip_time() {
     let h = start_server();
-    let admin = tickwire_server::admin::serve(
-        "127.0.0.1:0".parse().unwrap(),
-        Arc::clone(&h.rooms),
-        h.endpoint.udp_drops(),
-    )
-    .await
-    .unwrap();
+    let admin = h.admin().await;
     let _client = joined(&h).await;
     tokio::time::sleep(Duration::from_millis(1200)).await; // the once-a-second refresh
     let (_, body) = http_get(admin, "/status").await;
@@ -635,13 +636,7 @@ fn a_client_that_stops_reading_costs_a_bounded_queue_and_recovers() {
     let slow = client_rt.block_on(joined(&h));
     let buffer = GameTransport::default().datagram_send_buffer_bytes;
     let (good_snapshots, peak_queue, room) = server_rt.block_on(async {
-        let admin = tickwire_server::admin::serve(
-            "127.0.0.1:0".parse().unwrap(),
-            Arc::clone(&h.rooms),
-            h.endpoint.udp_drops(),
-        )
-        .await
-        .unwrap();
+        let admin = h.admin().await;
         let good = joined(&h).await;
         let mut client = client_for(&good.welcome);
         let mut peak_queue = 0;
