@@ -34,9 +34,88 @@ pub fn prometheus() -> Result<PrometheusHandle, String> {
                 .build_recorder();
             let handle = recorder.handle();
             metrics::set_global_recorder(recorder).map_err(|e| e.to_string())?;
+            describe_metrics();
             Ok(handle)
         })
         .clone()
+}
+
+/// Gives every metric the server records its unit and a line of help, which `/metrics`
+/// prints as `# HELP`: what an operator reads in a dashboard without the source.
+fn describe_metrics() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_histogram!(
+        "tickwire_tick_duration_seconds",
+        Unit::Seconds,
+        "Time one room's tick took: simulation, lag compensation, snapshots for every client."
+    );
+    describe_histogram!(
+        "tickwire_tick_lateness_seconds",
+        Unit::Seconds,
+        "How long after its deadline a room's tick started."
+    );
+    describe_counter!(
+        "tickwire_ticks_skipped_total",
+        "Ticks a room skipped to catch up after falling further behind than tick.max_catch_up_ticks."
+    );
+    describe_gauge!("tickwire_clients", "Clients playing in the room.");
+    describe_counter!(
+        "tickwire_datagrams_out_total",
+        "Snapshot datagrams the room produced."
+    );
+    describe_counter!(
+        "tickwire_bytes_out_total",
+        Unit::Bytes,
+        "Snapshot payload bytes the room produced."
+    );
+    describe_counter!(
+        "tickwire_datagrams_in_total",
+        "Datagrams read from the room's clients."
+    );
+    describe_counter!(
+        "tickwire_bytes_in_total",
+        Unit::Bytes,
+        "Datagram bytes read from the room's clients."
+    );
+    describe_counter!(
+        "tickwire_datagrams_dropped_total",
+        "Client datagrams refused by the per-client rate limit (a flood disconnects the sender)."
+    );
+    describe_counter!(
+        "tickwire_decode_errors_total",
+        "Client datagrams that did not decode as inputs (malformed, NaN, wrong size)."
+    );
+    describe_counter!(
+        "tickwire_inputs_late_total",
+        "Inputs that arrived after their tick had run."
+    );
+    describe_counter!(
+        "tickwire_inputs_missing_total",
+        "Client ticks run without that tick's input (the last input repeated)."
+    );
+    describe_counter!(
+        "tickwire_snapshots_dropped_total",
+        "Snapshot datagrams quinn dropped from a full send queue (a client too slow to drain it)."
+    );
+    describe_counter!(
+        "tickwire_snapshots_held_back_total",
+        "Snapshots not sent to clients that stopped acknowledging (the lagging back-off)."
+    );
+    describe_counter!(
+        "tickwire_events_dropped_total",
+        "Game events (shot verdicts) dropped because the client's control stream was backed up."
+    );
+    describe_counter!("tickwire_shots_total", "Shots the room judged.");
+    describe_histogram!(
+        "tickwire_client_rtt_seconds",
+        Unit::Seconds,
+        "Clients' round-trip times as QUIC measures them, sampled about once a second."
+    );
+    describe_counter!(
+        "tickwire_udp_receive_drops_total",
+        "Packets the kernel dropped on the game socket before the server read them (receive \
+         buffer full: raise net.udp_buffer_bytes, or the server is short of CPU)."
+    );
 }
 
 /// Serves `/metrics` and `/status` on `addr` until the runtime stops; returns the bound

@@ -218,6 +218,11 @@ async fn metrics_and_status_are_served_over_http() {
     ] {
         assert!(body.contains(metric), "/metrics lacks {metric}:\n{body}");
     }
+    // Each metric says what it is (and its unit) for a dashboard's reader.
+    assert!(
+        body.contains("# HELP tickwire_tick_lateness_seconds How long after its deadline"),
+        "{body}"
+    );
     let (head, body) = http_get(admin, "/status").await;
     assert!(head.contains("application/json"), "{head}");
     let status: serde_json::Value = serde_json::from_str(&body).unwrap();
