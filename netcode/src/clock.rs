@@ -267,10 +267,12 @@ impl ClientClock {
         }
         self.last_problems = Some(problems);
         let Some(input) = newest_input else { return };
-        // Steering done since that input left is not in the report yet.
+        // Steering done since that input left is not in the report yet. (The input is a
+        // recent one: search from the newest.)
         let then = self
             .sent
             .iter()
+            .rev()
             .find(|(t, _)| *t == input)
             .map_or(self.predict_adjust, |(_, a)| *a);
         let lead = f64::from(input.since(tick)) + (self.predict_adjust - then);
