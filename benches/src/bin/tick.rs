@@ -4,8 +4,10 @@
 //! real `RoomCore` (no sockets). Clients send an input each tick (moving and firing, with an
 //! ack 100 ms old, as a real client at 100 ms RTT would). The other cases are clients of an
 //! overloaded machine: acks 400 ms old (`slow-acks`), 600 ms old (`lagging`, past the
-//! server's lag threshold), and 150-600 ms spread over the clients (`overloaded`: each holds
-//! its own baseline, so none of the coding is shared). Reports the tick-time distribution,
+//! server's lag threshold), 150-600 ms spread over the clients (`overloaded`: each holds
+//! its own baseline, so none of the coding is shared), and 1500 ms (`stalled`: older than
+//! every baseline the server keeps, so each client is sent the world from nothing, a
+//! budget's worth at a time, as bots starved of CPU are). Reports the tick-time distribution,
 //! heap allocations per tick once warm (a counting allocator wraps the system one), and the
 //! heap the room holds per client.
 
@@ -99,6 +101,7 @@ fn main() -> Result<()> {
         ("64p-1000e-slow-acks", 64, 1000, 60, 30, (400, 400)),
         ("64p-1000e-lagging", 64, 1000, 60, 30, (600, 600)),
         ("64p-1000e-overloaded", 64, 1000, 60, 30, (150, 600)),
+        ("64p-1000e-stalled", 64, 1000, 60, 30, (1500, 1500)),
     ];
     let mut results = Vec::new();
     for (name, clients, entities, hz, snap, ack_ms) in cases {

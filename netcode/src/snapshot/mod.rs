@@ -11,6 +11,7 @@
 //! The bit layout is in `wire` and specified in `docs/protocol.md`.
 
 mod history;
+mod overrides;
 mod predict;
 mod receiver;
 mod sender;

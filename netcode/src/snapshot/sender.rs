@@ -14,16 +14,18 @@ use crate::schema::{NetEntity, Schema};
 use crate::tick::Tick;
 
 use super::history::{WorldAt, WorldHistory};
+use super::overrides::{Overrides, Walk};
 use super::wire::{
     Coded, Extras, Feedback, Header, KTable, PartBits, extras_bits, header_bits, ktable_bits,
     write_entries, write_head, write_part,
 };
 use crate::bits::exp_golomb_len;
 
-/// Override lists kept for reuse per client, and the largest kept (entries): a client
-/// behind on a few hundred entities reuses its lists; a burst's larger lists are freed.
+/// Override lists kept for reuse per client, and the largest kept (bytes): a client behind
+/// on a few hundred entities, or on a whole world it holds nothing of, reuses its lists; a
+/// burst's larger lists are freed.
 const SPARE_OVERRIDE_LISTS: usize = 4;
-const SPARE_OVERRIDE_CAPACITY: usize = 256;
+const SPARE_OVERRIDE_BYTES: usize = 16 * 1024;
 /// The predictor baseline is sought at least `NUM/DEN` of the baseline's age further back.
 const PREDICTOR_SPAN_NUM: i32 = 1;
 const PREDICTOR_SPAN_DEN: i32 = 3;
@@ -85,15 +87,12 @@ pub struct SendReport {
     pub bits: PartBits,
 }
 
-/// What the client holds for an entity where that differs from the world at a tick.
-type Override = (u32, Option<NetEntity>);
-
 #[derive(Debug)]
 struct Record {
     tick: Tick,
     acked: bool,
-    /// Sorted by index: entities whose client-side state differs from the world's.
-    overrides: Vec<Override>,
+    /// Entities whose client-side state differs from the world's.
+    overrides: Overrides,
 }
 
 /// The client's view at one past snapshot: the world then, corrected by what it missed.
@@ -101,19 +100,16 @@ struct Record {
 struct View<'a> {
     tick: Tick,
     world: WorldAt<'a>,
-    overrides: &'a [Override],
+    overrides: &'a Overrides,
 }
 
 impl<'a> View<'a> {
-    /// What the client held for entity `index`, for indices asked in ascending order: `at`
-    /// keeps the place in the overrides from one call to the next (start it at 0), so a
-    /// whole pass walks them once instead of searching them for every index.
-    fn get_ascending(&self, index: u32, at: &mut usize) -> Option<&'a NetEntity> {
-        let rest = self.overrides.get(*at..).unwrap_or_default();
-        *at += rest.iter().take_while(|(i, _)| *i < index).count();
-        match self.overrides.get(*at) {
-            Some((i, held)) if *i == index => held.as_ref(),
-            _ => self.world.find(index),
+    /// What the client held for entity `index`, for indices asked in ascending order: `walk`
+    /// keeps the place in the overrides from one call to the next.
+    fn get_ascending(&self, index: u32, walk: &mut Walk) -> Option<&'a NetEntity> {
+        match self.overrides.get_ascending(index, walk) {
+            Some(held) => held,
+            None => self.world.find(index),
         }
     }
 }
@@ -153,7 +149,7 @@ pub struct SnapshotSender {
     /// Scratch for a shared entity section.
     section: BitWriter,
     indices: Vec<u32>,
-    spare_overrides: Vec<Vec<Override>>,
+    spare_overrides: Vec<Overrides>,
     parts: Vec<BitWriter>,
     parts_used: usize,
 }
@@ -210,9 +206,9 @@ impl SnapshotSender {
 
     /// Keeps an override list's allocation for reuse, unless enough are kept already (a
     /// burst, such as the first snapshots after joining, must not pin its peak for good).
-    fn recycle(&mut self, mut overrides: Vec<Override>) {
+    fn recycle(&mut self, mut overrides: Overrides) {
         if self.spare_overrides.len() < SPARE_OVERRIDE_LISTS
-            && overrides.capacity() <= SPARE_OVERRIDE_CAPACITY
+            && overrides.capacity_bytes() <= SPARE_OVERRIDE_BYTES
         {
             overrides.clear();
             self.spare_overrides.push(overrides);
@@ -408,7 +404,7 @@ impl SnapshotSender {
                         *p = 0.0;
                     }
                 } else {
-                    overrides.push((c.coded.index, c.held));
+                    overrides.push(c.coded.index, c.held);
                 }
             }
         }
@@ -652,7 +648,7 @@ impl Work {
         self.touched.clear();
         let known = match view1 {
             Some(v1) if history.changes_between(v1.tick, tick, &mut self.touched) => {
-                self.touched.extend(v1.overrides.iter().map(|(i, _)| *i));
+                self.touched.extend(v1.overrides.indices());
                 true
             }
             _ => false,
@@ -696,7 +692,7 @@ impl Work {
         } else {
             self.touched.sort_unstable();
         }
-        let (mut at1, mut at2) = (0, 0);
+        let (mut at1, mut at2) = (Walk::default(), Walk::default());
         for &index in &self.touched {
             let held = view1
                 .and_then(|v| v.get_ascending(index, &mut at1))
