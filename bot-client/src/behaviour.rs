@@ -144,28 +144,44 @@ fn angle_to(from: Vec2, to: Vec2) -> f32 {
 }
 
 /// The nearest enemy within weapon range and not hidden behind an obstacle.
+///
+/// Enemies are tried nearest first (ties in the order given) and the first visible one is
+/// taken: the same answer as testing every enemy's line of sight, for one or two ray casts
+/// where that took one per enemy in range every tick.
 fn nearest_visible(me: Vec2, enemies: &[Vec2], arena: &ArenaConfig) -> Option<Vec2> {
-    enemies
-        .iter()
-        .copied()
-        .filter(|e| e.distance(me) <= arena.weapon_range_m * 1.5)
-        .filter(|e| {
-            // Visible when a ray toward it reaches its centre before any obstacle.
-            let probe = [tickwire_sim::Hitbox {
-                entity: Default::default(),
-                center: *e,
-                radius: 0.01,
-            }];
-            hit_test(
-                me,
-                angle_to(me, *e),
-                e.distance(me) + 1.0,
-                &probe,
-                &arena.obstacles,
-            )
-            .is_some()
-        })
-        .min_by(|a, b| a.distance_squared(me).total_cmp(&b.distance_squared(me)))
+    let reach = arena.weapon_range_m * 1.5;
+    let key = |(i, e): (usize, &Vec2)| (e.distance_squared(me), i);
+    let after = |a: (f32, usize), b: (f32, usize)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+    let mut tried: Option<(f32, usize)> = None;
+    loop {
+        // The next nearest after the last one tried.
+        let next = enemies
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.distance(me) <= reach)
+            .map(key)
+            .filter(|&k| tried.is_none_or(|t| after(k, t).is_gt()))
+            .min_by(|&a, &b| after(a, b))?;
+        tried = Some(next);
+        let e = *enemies.get(next.1)?;
+        // Visible when a ray toward it reaches its centre before any obstacle.
+        let probe = [tickwire_sim::Hitbox {
+            entity: Default::default(),
+            center: e,
+            radius: 0.01,
+        }];
+        if hit_test(
+            me,
+            angle_to(me, e),
+            e.distance(me) + 1.0,
+            &probe,
+            &arena.obstacles,
+        )
+        .is_some()
+        {
+            return Some(e);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -215,6 +231,59 @@ mod tests {
             1.0 / 60.0,
         );
         assert!(near.fire && near.aim_rad.abs() < 1e-6, "{near:?}");
+    }
+
+    #[test]
+    fn the_nearest_visible_enemy_is_the_one_testing_every_enemy_finds() {
+        // The plain way: a line-of-sight test for every enemy in reach, then the nearest.
+        let every = |me: Vec2, enemies: &[Vec2], arena: &ArenaConfig| {
+            enemies
+                .iter()
+                .copied()
+                .filter(|e| e.distance(me) <= arena.weapon_range_m * 1.5)
+                .filter(|e| {
+                    let probe = [tickwire_sim::Hitbox {
+                        entity: Default::default(),
+                        center: *e,
+                        radius: 0.01,
+                    }];
+                    hit_test(
+                        me,
+                        angle_to(me, *e),
+                        e.distance(me) + 1.0,
+                        &probe,
+                        &arena.obstacles,
+                    )
+                    .is_some()
+                })
+                .min_by(|a, b| a.distance_squared(me).total_cmp(&b.distance_squared(me)))
+        };
+        let arena = ArenaConfig::default();
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let mut point = || {
+            Vec2::new(
+                rng.random_range(0.0..arena.width_m),
+                rng.random_range(0.0..arena.height_m),
+            )
+        };
+        let (mut found, mut hidden) = (0, 0);
+        for case in 0..2000 {
+            let me = point();
+            let mut enemies: Vec<Vec2> = (0..case % 40).map(|_| point()).collect();
+            // Equal distances too: the first given wins either way.
+            if let Some(&e) = enemies.first() {
+                enemies.push(me + (me - e));
+            }
+            let want = every(me, &enemies, &arena);
+            assert_eq!(nearest_visible(me, &enemies, &arena), want, "case {case}");
+            match want {
+                Some(_) => found += 1,
+                None if !enemies.is_empty() => hidden += 1,
+                None => {}
+            }
+        }
+        // The cases covered both answers.
+        assert!(found > 500 && hidden > 20, "{found} found, {hidden} hidden");
     }
 
     #[test]
