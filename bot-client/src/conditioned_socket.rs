@@ -313,18 +313,19 @@ impl AsyncUdpSocket for ConditionedSocket {
     }
 }
 
-/// A client endpoint on a fresh UDP socket bound to `bind`, its traffic conditioned by
-/// `up` and `down` when given (`None`: the plain socket), and the kernel's drop counter of
-/// that socket (`None` where it cannot be read).
+/// A client endpoint on a fresh UDP socket bound to `bind` with buffers of `buffer_bytes`
+/// each way, its traffic conditioned by `up` and `down` when given (`None`: the plain
+/// socket), and the kernel's drop counter of that socket (`None` where it cannot be read).
 ///
 /// # Errors
 /// If the socket cannot be bound or there is no tokio runtime.
 pub fn client_endpoint(
     bind: SocketAddr,
+    buffer_bytes: usize,
     links: Option<(LinkConfig, LinkConfig)>,
     seed: u64,
 ) -> io::Result<(quinn::Endpoint, Option<Drops>)> {
-    let socket = tickwire_netcode::udp::socket(bind, tickwire_netcode::udp::BUFFER_BYTES)?;
+    let socket = tickwire_netcode::udp::socket(bind, buffer_bytes)?;
     let drops = Drops::of(&socket);
     let runtime = quinn::default_runtime()
         .ok_or_else(|| io::Error::other("no async runtime to run the endpoint on"))?;

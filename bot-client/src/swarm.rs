@@ -209,8 +209,12 @@ impl Swarm {
         let (endpoints, udp_drops): (Vec<_>, Vec<_>) =
             (0..config.bots.div_ceil(BOTS_PER_ENDPOINT).max(1))
                 .map(|i| {
-                    let (mut endpoint, drops) =
-                        client_endpoint(bind, config.links, config.seed ^ i as u64)?;
+                    let (mut endpoint, drops) = client_endpoint(
+                        bind,
+                        config.transport.udp_buffer_bytes,
+                        config.links,
+                        config.seed ^ i as u64,
+                    )?;
                     endpoint.set_default_client_config(client.clone());
                     Ok((endpoint, drops))
                 })

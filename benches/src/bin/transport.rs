@@ -317,7 +317,7 @@ fn measure(args: &Args, players: usize) -> Result<CaseReport> {
     let mut client = if args.rtt_ms > 0 {
         let link = LinkConfig::symmetric(Duration::from_millis(args.rtt_ms), Duration::ZERO, 0.0);
         let _guard = client_rt.handle.enter();
-        client_endpoint(any_port, Some((link, link)), 1)?.0
+        client_endpoint(any_port, args.udp_buffer_bytes, Some((link, link)), 1)?.0
     } else {
         endpoint(&client_rt, None)?
     };
