@@ -223,6 +223,13 @@ async fn metrics_and_status_are_served_over_http() {
         body.contains("# HELP tickwire_tick_lateness_seconds How long after its deadline"),
         "{body}"
     );
+    for kind in body.lines().filter_map(|l| l.strip_prefix("# TYPE ")) {
+        let name = kind.split_whitespace().next().unwrap();
+        assert!(
+            body.contains(&format!("# HELP {name} ")),
+            "{name} has no description:\n{body}"
+        );
+    }
     let (head, body) = http_get(admin, "/status").await;
     assert!(head.contains("application/json"), "{head}");
     let status: serde_json::Value = serde_json::from_str(&body).unwrap();
