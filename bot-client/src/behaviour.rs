@@ -164,24 +164,27 @@ fn nearest_visible(me: Vec2, enemies: &[Vec2], arena: &ArenaConfig) -> Option<Ve
             .min_by(|&a, &b| after(a, b))?;
         tried = Some(next);
         let e = *enemies.get(next.1)?;
-        // Visible when a ray toward it reaches its centre before any obstacle.
-        let probe = [tickwire_sim::Hitbox {
-            entity: Default::default(),
-            center: e,
-            radius: 0.01,
-        }];
-        if hit_test(
-            me,
-            angle_to(me, e),
-            e.distance(me) + 1.0,
-            &probe,
-            &arena.obstacles,
-        )
-        .is_some()
-        {
+        if in_sight(me, e, arena) {
             return Some(e);
         }
     }
+}
+
+/// Whether a ray from `me` toward `e` reaches its centre before any obstacle.
+fn in_sight(me: Vec2, e: Vec2, arena: &ArenaConfig) -> bool {
+    let probe = [tickwire_sim::Hitbox {
+        entity: Default::default(),
+        center: e,
+        radius: 0.01,
+    }];
+    hit_test(
+        me,
+        angle_to(me, e),
+        e.distance(me) + 1.0,
+        &probe,
+        &arena.obstacles,
+    )
+    .is_some()
 }
 
 #[cfg(test)]
@@ -241,21 +244,7 @@ mod tests {
                 .iter()
                 .copied()
                 .filter(|e| e.distance(me) <= arena.weapon_range_m * 1.5)
-                .filter(|e| {
-                    let probe = [tickwire_sim::Hitbox {
-                        entity: Default::default(),
-                        center: *e,
-                        radius: 0.01,
-                    }];
-                    hit_test(
-                        me,
-                        angle_to(me, *e),
-                        e.distance(me) + 1.0,
-                        &probe,
-                        &arena.obstacles,
-                    )
-                    .is_some()
-                })
+                .filter(|e| in_sight(me, *e, arena))
                 .min_by(|a, b| a.distance_squared(me).total_cmp(&b.distance_squared(me)))
         };
         let arena = ArenaConfig::default();
