@@ -90,7 +90,7 @@ impl NetSim {
         down: LinkConfig,
         seed: u64,
     ) -> Result<usize, tickwire_netcode::protocol::RejectReason> {
-        let (id, welcome) = self.room.join(self.max_datagram)?;
+        let (id, welcome) = self.room.join(Some(self.max_datagram))?;
         let rules = self.room.world().rules().clone();
         let config = ClientConfig::from_welcome(&welcome)
             .map_err(|_| tickwire_netcode::protocol::RejectReason::BadHello)?;
@@ -149,7 +149,7 @@ impl NetSim {
                 }
             }
             let bots = &mut self.bots;
-            let _ = self.room.tick(&mut |id, bytes| {
+            self.room.tick(&mut |id, bytes| {
                 if let Some(bot) = bots.iter_mut().find(|b| b.id == id) {
                     bot.down.send(now, bytes);
                 }

@@ -16,7 +16,9 @@ use crate::codec::{self, DecodeError, EncodeError};
 use crate::tick::Tick;
 
 /// The protocol version this build speaks; a client of another version is rejected.
-pub const PROTOCOL_VERSION: u16 = 1;
+/// Version 2 added the `DatagramTooSmall` reject, the `ServerError` goodbye and seat tokens
+/// in `Hello.token` (`docs/protocol.md` lists the changes).
+pub const PROTOCOL_VERSION: u16 = 2;
 /// First byte of an input datagram.
 pub const INPUT_TAG: u8 = 0x02;
 /// Most inputs one input datagram may carry (the newest plus redundant older ones).
@@ -124,6 +126,14 @@ pub enum RejectReason {
     Unauthorized,
     /// The server is shutting down.
     ShuttingDown,
+    /// The client's QUIC datagram limit (its `max_datagram_frame_size` transport
+    /// parameter) is below what a snapshot part needs, or it did not enable datagrams.
+    DatagramTooSmall {
+        /// The largest datagram the client accepts (bytes; 0 when it accepts none).
+        client_bytes: u32,
+        /// The smallest the server needs (bytes).
+        needed_bytes: u32,
+    },
 }
 
 /// Why a connection is ending.
@@ -139,6 +149,43 @@ pub enum GoodbyeReason {
     Kicked,
     /// The client asked to leave.
     ClientLeft,
+    /// The server could not serve this client (a server fault, logged there).
+    ServerError,
+}
+
+/// QUIC application close codes the server ends connections with. The close frame's reason
+/// repeats the message of the `Goodbye` or `Reject` sent before it on the control stream
+/// (when the client could still be told there).
+pub mod close {
+    /// A normal end: the client left, or the server shut down (`Goodbye` sent).
+    pub const NORMAL: u32 = 0;
+    /// The client broke the control stream's rules (a frame over the limit, bytes that do
+    /// not decode, a second hello); `Goodbye { Misbehaving }` sent when the stream allows.
+    pub const PROTOCOL_VIOLATION: u32 = 1;
+    /// The client was refused at join (`Reject` sent).
+    pub const REJECTED: u32 = 2;
+    /// The client's datagrams were malformed or too many (`Goodbye { Misbehaving }` sent).
+    pub const MISBEHAVING: u32 = 3;
+    /// The client said nothing in time: no control stream or hello soon after connecting.
+    pub const TIMED_OUT: u32 = 4;
+    /// An operator removed the client (`Goodbye { Kicked }` sent).
+    pub const KICKED: u32 = 5;
+    /// The server could not serve the client (`Goodbye { ServerError }` sent).
+    pub const SERVER_ERROR: u32 = 6;
+}
+
+impl GoodbyeReason {
+    /// The QUIC close code that follows this goodbye.
+    #[must_use]
+    pub fn close_code(self) -> u32 {
+        match self {
+            Self::ServerShutdown | Self::ClientLeft => close::NORMAL,
+            Self::TimedOut => close::TIMED_OUT,
+            Self::Misbehaving => close::MISBEHAVING,
+            Self::Kicked => close::KICKED,
+            Self::ServerError => close::SERVER_ERROR,
+        }
+    }
 }
 
 /// Server → client control messages.
@@ -470,7 +517,7 @@ mod tests {
 
     #[test]
     fn alpn_names_the_version() {
-        assert_eq!(alpn(), b"tickwire/1".to_vec());
+        assert_eq!(alpn(), b"tickwire/2".to_vec());
     }
 
     proptest! {

@@ -106,6 +106,22 @@ fn describe_metrics() {
         "Game events (shot verdicts) dropped because the client's control stream was backed up."
     );
     describe_counter!("tickwire_shots_total", "Shots the room judged.");
+    describe_counter!(
+        "tickwire_snapshot_failures_total",
+        "Snapshots the room could not encode for a client (a server fault; that client is \
+         disconnected with Goodbye ServerError, the others are served)."
+    );
+    describe_counter!(
+        "tickwire_disconnects_total",
+        "Joined clients whose connection ended, by reason: client_left, client_closed, \
+         timed_out (silent past net.idle_timeout_ms), misbehaving, kicked, shutdown, \
+         server_error, lost; and no_hello (connected but never opened a control stream)."
+    );
+    describe_counter!(
+        "tickwire_rejects_total",
+        "Clients refused at join, by reason (version_mismatch, unauthorized, room_full, \
+         server_full, no_such_room, bad_hello, datagram_too_small, shutting_down)."
+    );
     describe_histogram!(
         "tickwire_client_rtt_seconds",
         Unit::Seconds,

@@ -15,7 +15,7 @@ use std::path::Path;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tickwire_netcode::protocol::{
-    ClientControl, GoodbyeReason, Hello, PROTOCOL_VERSION, RejectReason, ServerControl,
+    ClientControl, GoodbyeReason, Hello, PROTOCOL_VERSION, RejectReason, ServerControl, close,
 };
 use tickwire_netcode::quic::{GameTransport, QuicError, recv_control, send_control, server_config};
 use tickwire_netcode::udp::Drops;
@@ -197,50 +197,55 @@ async fn serve(
 ) -> anyhow::Result<()> {
     let connection = incoming.await?;
     let remote = connection.remote_address();
-    let (mut send, mut recv) =
-        tokio::time::timeout(HELLO_TIMEOUT, connection.accept_bi()).await??;
-    let hello =
-        tokio::time::timeout(HELLO_TIMEOUT, recv_control::<ClientControl>(&mut recv)).await??;
-    let Some(ClientControl::Hello(hello)) = hello else {
-        reject(
-            &mut send,
-            &connection,
-            RejectReason::BadHello,
-            "expected a hello first",
-        )
-        .await;
+    let Ok(Ok((mut send, mut recv))) =
+        tokio::time::timeout(HELLO_TIMEOUT, connection.accept_bi()).await
+    else {
+        tracing::info!(%remote, "closed: no control stream within {HELLO_TIMEOUT:?}");
+        count_disconnect("no_hello");
+        connection.close(
+            quinn::VarInt::from_u32(close::TIMED_OUT),
+            b"no control stream opened in time",
+        );
         return Ok(());
     };
+    let hello =
+        match tokio::time::timeout(HELLO_TIMEOUT, recv_control::<ClientControl>(&mut recv)).await {
+            Ok(Ok(Some(ClientControl::Hello(hello)))) => hello,
+            Ok(Ok(Some(ClientControl::Goodbye { .. }) | None)) => {
+                let refusal = Refusal::new(RejectReason::BadHello, "expected a hello first");
+                return refuse(&mut send, &connection, remote, refusal).await;
+            }
+            Ok(Err(e)) => {
+                let refusal = Refusal::new(RejectReason::BadHello, format!("bad hello: {e}"));
+                return refuse(&mut send, &connection, remote, refusal).await;
+            }
+            Err(_) => {
+                let refusal = Refusal {
+                    code: close::TIMED_OUT,
+                    ..Refusal::new(
+                        RejectReason::BadHello,
+                        format!("no hello within {HELLO_TIMEOUT:?}"),
+                    )
+                };
+                return refuse(&mut send, &connection, remote, refusal).await;
+            }
+        };
     if hello.version != PROTOCOL_VERSION {
-        let message = format!(
-            "this server speaks protocol {PROTOCOL_VERSION}, the client {}",
-            hello.version
-        );
-        tracing::info!(%remote, client_version = hello.version, "rejected: protocol version");
-        reject(
-            &mut send,
-            &connection,
+        let refusal = Refusal::new(
             RejectReason::VersionMismatch {
                 server: PROTOCOL_VERSION,
             },
-            &message,
-        )
-        .await;
-        return Ok(());
+            format!(
+                "this server speaks protocol {PROTOCOL_VERSION}, the client {}",
+                hello.version
+            ),
+        );
+        return refuse(&mut send, &connection, remote, refusal).await;
     }
     let (events, mut events_out) = tokio::sync::mpsc::channel(EVENT_QUEUE);
-    let Some((room, client, welcome)) = join(&rooms, &connection, &hello, &events).await else {
-        let (reason, message) = match hello.room.as_deref() {
-            Some(name) if !rooms.iter().any(|r| r.name() == name) => (
-                RejectReason::NoSuchRoom,
-                format!("there is no room named {name:?}"),
-            ),
-            Some(name) => (RejectReason::RoomFull, format!("room {name:?} is full")),
-            None => (RejectReason::ServerFull, "every room is full".to_owned()),
-        };
-        tracing::info!(%remote, ?reason, "rejected");
-        reject(&mut send, &connection, reason, &message).await;
-        return Ok(());
+    let (room, client, welcome) = match join(&rooms, &connection, &hello, None, &events).await {
+        Ok(joined) => joined,
+        Err(refusal) => return refuse(&mut send, &connection, remote, refusal).await,
     };
     send_control(&mut send, &ServerControl::Welcome(welcome)).await?;
     // Control messages are read on their own task: a read cut short by `select!` would
@@ -261,48 +266,113 @@ async fn serve(
         stopping,
         retuned,
     };
-    let reason = forward(&connection, &mut send, channels).await;
+    let ending = forward(&connection, &mut send, channels).await;
     reader.abort();
     let _ = room.send(RoomCommand::Leave { client });
-    tracing::info!(%remote, client = client.0, %reason, "client disconnected");
+    count_disconnect(ending.label());
+    match ending {
+        Ending::Goodbye(reason, message) => {
+            tracing::info!(%remote, client = client.0, ?reason, message, "client disconnected");
+            say_goodbye(&mut send, &connection, reason, &message).await;
+        }
+        Ending::Left(why) => {
+            tracing::info!(%remote, client = client.0, why, "client left");
+            connection.close(quinn::VarInt::from_u32(close::NORMAL), b"goodbye");
+        }
+        Ending::Lost(e) => {
+            tracing::info!(%remote, client = client.0, error = %e, "client connection lost");
+        }
+    }
     Ok(())
 }
 
-/// Places the client in the first room with space.
+/// Counts a connection's end in `tickwire_disconnects_total` by why it ended.
+fn count_disconnect(reason: &'static str) {
+    metrics::counter!("tickwire_disconnects_total", "reason" => reason).increment(1);
+}
+
+/// Why a client is refused, as it is told.
+#[derive(Debug)]
+struct Refusal {
+    reason: RejectReason,
+    message: String,
+    /// The QUIC close code after the reject.
+    code: u32,
+}
+
+impl Refusal {
+    fn new(reason: RejectReason, message: impl Into<String>) -> Self {
+        Self {
+            reason,
+            message: message.into(),
+            code: close::REJECTED,
+        }
+    }
+}
+
+/// Places the client in the room its hello (or its seat token's `room`) names, or the
+/// first with space.
 async fn join<'r>(
     rooms: &'r [Room],
     connection: &quinn::Connection,
     hello: &Hello,
+    user: Option<&str>,
     events: &tokio::sync::mpsc::Sender<ServerControl>,
-) -> Option<(&'r Room, ClientId, tickwire_netcode::protocol::Welcome)> {
+) -> Result<(&'r Room, ClientId, tickwire_netcode::protocol::Welcome), Refusal> {
     let wanted = hello.room.as_deref();
+    if let Some(name) = wanted.filter(|w| !rooms.iter().any(|r| r.name() == *w)) {
+        return Err(Refusal::new(
+            RejectReason::NoSuchRoom,
+            format!("there is no room named {name:?}"),
+        ));
+    }
     for room in rooms
         .iter()
         .filter(|r| wanted.is_none_or(|w| w == r.name()))
     {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        if room
-            .send(RoomCommand::Join {
-                connection: connection.clone(),
-                events: events.clone(),
-                reply,
-            })
-            .is_err()
-        {
+        let command = RoomCommand::Join {
+            connection: connection.clone(),
+            user: user.map(str::to_owned),
+            name: hello.name.clone(),
+            events: events.clone(),
+            reply,
+        };
+        if room.send(command).is_err() {
             continue;
         }
-        if let Ok(Ok((client, welcome))) = answer.await {
-            return Some((room, client, welcome));
+        match answer.await {
+            Ok(Ok((client, welcome))) => return Ok((room, client, welcome)),
+            Ok(Err(RejectReason::RoomFull)) | Err(_) => {}
+            Ok(Err(
+                reason @ RejectReason::DatagramTooSmall {
+                    client_bytes,
+                    needed_bytes,
+                },
+            )) => {
+                return Err(Refusal::new(
+                    reason,
+                    format!(
+                        "this client accepts QUIC datagrams of at most {client_bytes} bytes \
+                         (its max_datagram_frame_size transport parameter); snapshots need \
+                         at least {needed_bytes}"
+                    ),
+                ));
+            }
+            Ok(Err(reason)) => return Err(Refusal::new(reason, format!("{reason:?}"))),
         }
     }
-    None
+    Err(match wanted {
+        Some(name) => Refusal::new(RejectReason::RoomFull, format!("room {name:?} is full")),
+        None => Refusal::new(RejectReason::ServerFull, "every room is full"),
+    })
 }
 
 /// What a connection task listens to besides the connection itself.
 struct Channels<'a> {
     /// Control messages from the client, read on their own task.
     control: &'a mut tokio::sync::mpsc::Receiver<Result<Option<ClientControl>, QuicError>>,
-    /// Reliable events from the room for this client.
+    /// Reliable events from the room for this client (a goodbye among them ends it).
     events: &'a mut tokio::sync::mpsc::Receiver<ServerControl>,
     /// The server is shutting down, with the reason.
     stopping: tokio::sync::watch::Receiver<Option<String>>,
@@ -310,73 +380,159 @@ struct Channels<'a> {
     retuned: tokio::sync::watch::Receiver<Option<ServerControl>>,
 }
 
-/// Forwards events and tunables to the client until it leaves or the server stops;
-/// returns why it ended. (Its datagrams are read by the room's tick thread.)
+/// How a joined client's connection ends.
+#[derive(Debug)]
+enum Ending {
+    /// The server ends it: say this goodbye, then close.
+    Goodbye(GoodbyeReason, String),
+    /// The client left: its goodbye, or it finished its control stream.
+    Left(String),
+    /// The connection is gone: closed by the client, timed out, or lost.
+    Lost(quinn::ConnectionError),
+}
+
+impl Ending {
+    /// The `reason` label of `tickwire_disconnects_total`.
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Goodbye(GoodbyeReason::ServerShutdown, _) => "shutdown",
+            Self::Goodbye(GoodbyeReason::Misbehaving, _) => "misbehaving",
+            Self::Goodbye(GoodbyeReason::TimedOut, _)
+            | Self::Lost(quinn::ConnectionError::TimedOut) => "timed_out",
+            Self::Goodbye(GoodbyeReason::Kicked, _) => "kicked",
+            Self::Goodbye(GoodbyeReason::ServerError, _) => "server_error",
+            Self::Goodbye(GoodbyeReason::ClientLeft, _) | Self::Left(_) => "client_left",
+            Self::Lost(
+                quinn::ConnectionError::ApplicationClosed(_)
+                | quinn::ConnectionError::ConnectionClosed(_),
+            ) => "client_closed",
+            Self::Lost(_) => "lost",
+        }
+    }
+}
+
+/// Forwards events and tunables to the client until it leaves, the room or the server
+/// ends it, or the connection is lost. (Its datagrams are read by the room's tick thread.)
 async fn forward(
     connection: &quinn::Connection,
     send: &mut quinn::SendStream,
     channels: Channels<'_>,
-) -> String {
+) -> Ending {
     let Channels {
         control,
         events,
         mut stopping,
         mut retuned,
     } = channels;
-    // Datagrams are read by the room's tick thread (see `room`): no wake-up here for each.
+    // The control stream failed: the connection's own end if it has one.
+    let lost = |e: QuicError| {
+        tracing::debug!(error = %e, "control stream failed");
+        Ending::Lost(
+            connection
+                .close_reason()
+                .unwrap_or(quinn::ConnectionError::LocallyClosed),
+        )
+    };
     loop {
         tokio::select! {
             Some(event) = events.recv() => {
-                if send_control(send, &event).await.is_err() {
-                    return "control stream lost".to_owned();
+                if let ServerControl::Goodbye { reason, message } = event {
+                    return Ending::Goodbye(reason, message);
+                }
+                if let Err(e) = send_control(send, &event).await {
+                    return lost(e);
                 }
             }
             Ok(()) = retuned.changed() => {
                 let message = retuned.borrow_and_update().clone();
                 if let Some(message) = message {
-                    if send_control(send, &message).await.is_err() {
-                        return "control stream lost".to_owned();
+                    if let Err(e) = send_control(send, &message).await {
+                        return lost(e);
                     }
                 }
             }
             _ = stopping.changed() => {
                 let message = stopping.borrow().clone().unwrap_or_else(|| "server shutting down".to_owned());
-                let goodbye = ServerControl::Goodbye { reason: GoodbyeReason::ServerShutdown, message: message.clone() };
-                let _ = send_control(send, &goodbye).await;
-                let _ = send.finish();
-                let _ = tokio::time::timeout(Duration::from_millis(400), send.stopped()).await;
-                connection.close(quinn::VarInt::from_u32(0), message.as_bytes());
-                return format!("server shutting down: {message}");
+                return Ending::Goodbye(GoodbyeReason::ServerShutdown, message);
             }
-            e = connection.closed() => return format!("connection closed: {e}"),
+            e = connection.closed() => return Ending::Lost(e),
             message = control.recv() => match message {
-                Some(Ok(Some(ClientControl::Goodbye { reason }))) => return format!("client left: {reason}"),
-                Some(Ok(Some(ClientControl::Hello(_)))) => return "a second hello".to_owned(),
-                Some(Ok(None)) | None => return "control stream finished".to_owned(),
-                Some(Err(e)) => {
-                    connection.close(quinn::VarInt::from_u32(1), b"protocol violation");
-                    return format!("bad control message: {e}");
+                Some(Ok(Some(ClientControl::Goodbye { reason }))) => return Ending::Left(format!("goodbye: {reason}")),
+                Some(Ok(Some(ClientControl::Hello(_)))) => {
+                    return Ending::Goodbye(GoodbyeReason::Misbehaving, "misbehaving: a second hello".to_owned());
                 }
+                Some(Ok(None)) | None => return Ending::Left("control stream finished".to_owned()),
+                Some(Err(QuicError::Protocol(e))) => {
+                    return Ending::Goodbye(GoodbyeReason::Misbehaving, format!("misbehaving: bad control message: {e}"));
+                }
+                Some(Err(e)) => return lost(e),
             },
         }
     }
 }
 
-async fn reject(
+/// Writes a goodbye, finishes the control stream, waits (bounded) for it to be delivered,
+/// and closes the connection with the reason's close code and the message.
+async fn say_goodbye(
     send: &mut quinn::SendStream,
     connection: &quinn::Connection,
-    reason: RejectReason,
+    reason: GoodbyeReason,
     message: &str,
 ) {
-    let _ = send_control(
-        send,
-        &ServerControl::Reject {
-            reason,
-            message: message.to_owned(),
-        },
-    )
-    .await;
-    let _ = send.finish();
-    let _ = tokio::time::timeout(Duration::from_secs(1), send.stopped()).await;
-    connection.close(quinn::VarInt::from_u32(2), message.as_bytes());
+    let goodbye = ServerControl::Goodbye {
+        reason,
+        message: message.to_owned(),
+    };
+    if let Ok(Ok(())) =
+        tokio::time::timeout(Duration::from_millis(400), send_control(send, &goodbye)).await
+    {
+        let _ = send.finish();
+        let _ = tokio::time::timeout(Duration::from_millis(400), send.stopped()).await;
+    }
+    connection.close(
+        quinn::VarInt::from_u32(reason.close_code()),
+        message.as_bytes(),
+    );
+}
+
+/// Tells the client why it is refused, then closes the connection.
+async fn refuse(
+    send: &mut quinn::SendStream,
+    connection: &quinn::Connection,
+    remote: SocketAddr,
+    refusal: Refusal,
+) -> anyhow::Result<()> {
+    let Refusal {
+        reason,
+        message,
+        code,
+    } = refusal;
+    tracing::info!(%remote, ?reason, message, "rejected");
+    metrics::counter!("tickwire_rejects_total", "reason" => reject_label(reason)).increment(1);
+    let reject = ServerControl::Reject {
+        reason,
+        message: message.clone(),
+    };
+    if let Ok(Ok(())) =
+        tokio::time::timeout(Duration::from_millis(400), send_control(send, &reject)).await
+    {
+        let _ = send.finish();
+        let _ = tokio::time::timeout(Duration::from_secs(1), send.stopped()).await;
+    }
+    connection.close(quinn::VarInt::from_u32(code), message.as_bytes());
+    Ok(())
+}
+
+/// The `reason` label of `tickwire_rejects_total`.
+fn reject_label(reason: RejectReason) -> &'static str {
+    match reason {
+        RejectReason::VersionMismatch { .. } => "version_mismatch",
+        RejectReason::ServerFull => "server_full",
+        RejectReason::RoomFull => "room_full",
+        RejectReason::NoSuchRoom => "no_such_room",
+        RejectReason::BadHello => "bad_hello",
+        RejectReason::Unauthorized => "unauthorized",
+        RejectReason::ShuttingDown => "shutting_down",
+        RejectReason::DatagramTooSmall { .. } => "datagram_too_small",
+    }
 }

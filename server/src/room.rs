@@ -16,7 +16,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tickwire_netcode::protocol::{RejectReason, ServerControl, Welcome};
+use tickwire_netcode::protocol::{GoodbyeReason, RejectReason, ServerControl, Welcome};
 use tickwire_netcode::{ConfigError, Tick};
 use tickwire_sim::Body;
 use tickwire_sim::replication::{ArenaEvent, net_id};
@@ -68,10 +68,14 @@ pub struct RoomView {
 }
 
 /// One client as the room sees it, refreshed about once a second.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ClientView {
     /// Its id in the room.
     pub id: u32,
+    /// The player's identity: the user id its seat token named, `None` on an open server.
+    pub user: Option<String>,
+    /// The display name it said hello with.
+    pub name: String,
     /// QUIC's smoothed round-trip time (milliseconds).
     pub rtt_ms: f64,
     /// Packets sent to it that QUIC declared lost, over packets sent.
@@ -95,6 +99,10 @@ pub enum RoomCommand {
     Join {
         /// The client's connection (snapshots are sent on it).
         connection: quinn::Connection,
+        /// Who the player is: the user id of its seat token (`None` on an open server).
+        user: Option<String>,
+        /// The name it said hello with.
+        name: String,
         /// Where the room posts reliable events for the client's control stream.
         events: tokio::sync::mpsc::Sender<ServerControl>,
         /// Where to answer.
@@ -292,6 +300,7 @@ fn run(
     let snapshots_dropped = metrics::counter!("tickwire_snapshots_dropped_total", &labels);
     let held_back = metrics::counter!("tickwire_snapshots_held_back_total", &labels);
     let events_dropped = metrics::counter!("tickwire_events_dropped_total", &labels);
+    let snapshot_failures = metrics::counter!("tickwire_snapshot_failures_total", &labels);
     let mut ingress = Ingress {
         datagrams: metrics::counter!("tickwire_datagrams_in_total", &labels),
         bytes: metrics::counter!("tickwire_bytes_in_total", &labels),
@@ -310,7 +319,7 @@ fn run(
             handle(&mut core, &mut connections, command);
         }
         read_datagrams(&mut core, &mut connections, began, &mut ingress);
-        let sent = core.tick(&mut |client, bytes| {
+        core.tick(&mut |client, bytes| {
             if let Some(link) = connections.get_mut(&client) {
                 // quinn drops the oldest queued datagram when its buffer is full: count it.
                 if link.connection.datagram_send_buffer_space() < bytes.len() {
@@ -343,8 +352,16 @@ fn run(
         inputs_missing.increment(after.inputs_missing - before.inputs_missing);
         held_back.increment(after.snapshots_held_back - before.snapshots_held_back);
         clients.set(core.clients() as f64);
-        if let Err(e) = sent {
-            tracing::error!(error = %e, "snapshot encoding failed");
+        for (client, e) in core.send_failures().to_vec() {
+            snapshot_failures.increment(1);
+            tracing::error!(room = core.name(), client = client.0, error = %e, "snapshot encoding failed");
+            disconnect(
+                &mut core,
+                &mut connections,
+                client,
+                GoodbyeReason::ServerError,
+                format!("the server cannot send this client snapshots: {e}"),
+            );
         }
         let took = clock.now().saturating_duration_since(began);
         shared
@@ -369,6 +386,8 @@ fn run(
                 Link {
                     connection,
                     dropped,
+                    user,
+                    name,
                     ..
                 },
             ) in &connections
@@ -378,6 +397,8 @@ fn run(
                 rtt.record(connection.rtt().as_secs_f64());
                 clients.push(ClientView {
                     id: id.0,
+                    user: user.clone(),
+                    name: name.clone(),
                     rtt_ms: connection.rtt().as_secs_f64() * 1000.0,
                     loss: path.lost_packets as f64 / path.sent_packets.max(1) as f64,
                     inputs_late: inputs.late,
@@ -425,43 +446,44 @@ fn realtime(priority: u32) {
     }
 }
 
-/// Why the room disconnects a client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Misbehaving {
-    /// Too many datagrams that did not decode.
-    Malformed,
-    /// Too many datagrams refused for size or rate.
-    Flood,
-}
-
-/// Hands one datagram to the room; says so when the client has sent too many bad ones.
-fn take_datagram(core: &mut RoomCore, client: ClientId, bytes: &[u8]) -> Option<Misbehaving> {
+/// Hands one datagram to the room; says what the client did wrong when it has sent too
+/// many bad ones.
+fn take_datagram(core: &mut RoomCore, client: ClientId, bytes: &[u8]) -> Option<String> {
     let Err(e) = core.handle_datagram(client, bytes) else {
         return None;
     };
     tracing::debug!(client = client.0, error = %e, "dropped a bad datagram");
-    (core.bad_datagrams(client) >= MAX_BAD_DATAGRAMS).then_some(Misbehaving::Malformed)
+    (core.bad_datagrams(client) >= MAX_BAD_DATAGRAMS)
+        .then(|| format!("misbehaving: {MAX_BAD_DATAGRAMS} malformed datagrams (the last: {e})"))
 }
 
-/// Closes a misbehaving client's connection with the reason and removes it from the room.
+/// Removes a client from the room and has its connection task say goodbye with `reason`
+/// and `message` on the control stream, then close; closes at once (with the same code and
+/// message) when that task cannot take it.
 fn disconnect(
     core: &mut RoomCore,
     connections: &mut HashMap<ClientId, Link>,
     client: ClientId,
-    why: Misbehaving,
+    reason: GoodbyeReason,
+    message: String,
 ) {
-    let (code, reason): (u32, &[u8]) = match why {
-        Misbehaving::Malformed => (3, b"misbehaving: malformed datagrams"),
-        Misbehaving::Flood => (4, b"misbehaving: datagram flood"),
-    };
     tracing::warn!(
         room = core.name(),
         client = client.0,
-        reason = %String::from_utf8_lossy(reason),
+        user = connections.get(&client).and_then(|l| l.user.as_deref()),
+        ?reason,
+        message,
         "disconnecting"
     );
-    if let Some(Link { connection, .. }) = connections.remove(&client) {
-        connection.close(quinn::VarInt::from_u32(code), reason);
+    if let Some(link) = connections.remove(&client) {
+        let code = quinn::VarInt::from_u32(reason.close_code());
+        let goodbye = ServerControl::Goodbye {
+            reason,
+            message: message.clone(),
+        };
+        if link.events.try_send(goodbye).is_err() {
+            link.connection.close(code, message.as_bytes());
+        }
     }
     core.leave(client);
 }
@@ -471,8 +493,8 @@ struct Ingress {
     datagrams: metrics::Counter,
     bytes: metrics::Counter,
     refused: metrics::Counter,
-    /// Clients to disconnect after this tick's reads (reused).
-    closing: Vec<(ClientId, Option<Misbehaving>)>,
+    /// Clients to disconnect after this tick's reads, with what they did (reused).
+    closing: Vec<(ClientId, Option<String>)>,
 }
 
 /// Reads every client's waiting datagrams (at most [`MAX_DATAGRAMS_PER_CLIENT_TICK`] each)
@@ -500,7 +522,11 @@ fn read_datagrams(
             if !link.limit.allow(now, bytes.len()) {
                 ingress.refused.increment(1);
                 if link.limit.flooding() {
-                    ingress.closing.push((id, Some(Misbehaving::Flood)));
+                    let what = format!(
+                        "misbehaving: datagram flood ({} datagrams refused for size or rate)",
+                        link.limit.dropped
+                    );
+                    ingress.closing.push((id, Some(what)));
                     break;
                 }
                 continue;
@@ -513,7 +539,7 @@ fn read_datagrams(
     }
     for (id, why) in ingress.closing.drain(..) {
         match why {
-            Some(why) => disconnect(core, connections, id, why),
+            Some(why) => disconnect(core, connections, id, GoodbyeReason::Misbehaving, why),
             None => {
                 connections.remove(&id);
                 core.leave(id);
@@ -533,20 +559,32 @@ struct Link {
     events: tokio::sync::mpsc::Sender<ServerControl>,
     /// Snapshots that displaced an older one from QUIC's send queue.
     dropped: u64,
+    /// The player's user id (seat token), if the server checks tokens.
+    user: Option<String>,
+    /// The name it said hello with.
+    name: String,
 }
 
 fn handle(core: &mut RoomCore, connections: &mut HashMap<ClientId, Link>, command: RoomCommand) {
     match command {
         RoomCommand::Join {
             connection,
+            user,
+            name,
             events,
             reply,
         } => {
-            let max = connection.max_datagram_size().unwrap_or(1200);
-            let result = core.join(max);
+            let result = core.join(client_datagram_limit(&connection));
             let joined = result.as_ref().ok().map(|(id, _)| *id);
             if let Some(id) = joined {
-                tracing::info!(room = core.name(), client = id.0, remote = %connection.remote_address(), "client joined");
+                tracing::info!(
+                    room = core.name(),
+                    client = id.0,
+                    user = user.as_deref(),
+                    name,
+                    remote = %connection.remote_address(),
+                    "client joined"
+                );
                 connections.insert(
                     id,
                     Link {
@@ -554,6 +592,8 @@ fn handle(core: &mut RoomCore, connections: &mut HashMap<ClientId, Link>, comman
                         limit: RateLimit::for_inputs(),
                         events,
                         dropped: 0,
+                        user,
+                        name,
                     },
                 );
             }
@@ -575,6 +615,28 @@ fn handle(core: &mut RoomCore, connections: &mut HashMap<ClientId, Link>, comman
             tracing::info!(room = core.name(), client = client.0, "client left");
         }
     }
+}
+
+/// Bytes quinn receivers count against their advertised datagram limit beyond the
+/// payload: 32 bytes of bookkeeping per datagram, where the sender's limit allows for the
+/// frame's 9. A client whose own limit binds would otherwise close the connection on a
+/// datagram that limit allowed ("oversized datagram").
+const RECEIVER_BOOKKEEPING_BYTES: usize = 23;
+/// Below this, a datagram limit is the client's own (a QUIC path carries at least 1200-byte
+/// packets, about 1160 bytes of datagram), not the path's.
+const PATH_DATAGRAM_BYTES: usize = 1100;
+
+/// The largest snapshot datagram a client can take: what its transport parameters and the
+/// path allow (`None` when it enabled no datagrams), less quinn's receive bookkeeping when
+/// the client's own limit is the one that binds.
+fn client_datagram_limit(connection: &quinn::Connection) -> Option<usize> {
+    connection.max_datagram_size().map(|max| {
+        if max < PATH_DATAGRAM_BYTES {
+            max.saturating_sub(RECEIVER_BOOKKEEPING_BYTES)
+        } else {
+            max
+        }
+    })
 }
 
 fn view_of(core: &RoomCore) -> RoomView {

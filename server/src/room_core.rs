@@ -13,6 +13,7 @@ use tickwire_netcode::protocol::{InputFrame, ProtocolError, RejectReason, Welcom
 use tickwire_netcode::schema::{NetEntity, Schema};
 use tickwire_netcode::snapshot::{
     Feedback, Private, SendError, SenderConfig, SharedEncoding, SnapshotSender, WorldHistory,
+    min_datagram_bytes,
 };
 use tickwire_netcode::{ConfigError, Tick, codec};
 use tickwire_sim::replication::{
@@ -68,6 +69,9 @@ pub struct RoomStats {
     pub inputs_missing: u64,
     /// Snapshots not sent to clients that stopped acknowledging (see the back-off).
     pub snapshots_held_back: u64,
+    /// Snapshots that could not be encoded for a client (a server fault; the client is
+    /// disconnected, the others served).
+    pub send_failures: u64,
 }
 
 /// One room: the arena world and the server side of every client's netcode.
@@ -90,6 +94,7 @@ pub struct RoomCore {
     rewind_scratch: RefCell<Vec<PastHitbox>>,
     stats: RoomStats,
     fired: Vec<Shot>,
+    failures: Vec<(ClientId, SendError)>,
 }
 
 /// A shot the last tick resolved, for reports and tests.
@@ -133,6 +138,7 @@ impl RoomCore {
             rewind_scratch: RefCell::new(Vec::new()),
             stats: RoomStats::default(),
             fired: Vec::new(),
+            failures: Vec::new(),
         })
     }
 
@@ -237,11 +243,31 @@ impl RoomCore {
         Ok(())
     }
 
-    /// Admits a client: spawns its player and returns the welcome to send it.
+    /// The smallest QUIC datagram limit (bytes) a client may have: one snapshot part must
+    /// fit (see [`min_datagram_bytes`]).
+    #[must_use]
+    pub fn min_datagram_bytes(&self) -> usize {
+        min_datagram_bytes(&self.schema, self.window_ticks)
+    }
+
+    /// Admits a client whose connection carries datagrams of at most `max_datagram_bytes`
+    /// (`None`: it enabled none): spawns its player and returns the welcome to send it.
     ///
     /// # Errors
-    /// [`RejectReason::RoomFull`] when the room holds `max_clients_per_room`.
-    pub fn join(&mut self, max_datagram_bytes: usize) -> Result<(ClientId, Welcome), RejectReason> {
+    /// [`RejectReason::DatagramTooSmall`] when the client's datagrams cannot hold a snapshot
+    /// part, [`RejectReason::RoomFull`] when the room holds `max_clients_per_room`.
+    pub fn join(
+        &mut self,
+        max_datagram_bytes: Option<usize>,
+    ) -> Result<(ClientId, Welcome), RejectReason> {
+        let needed = self.min_datagram_bytes();
+        let max_datagram_bytes = max_datagram_bytes.unwrap_or(0);
+        if max_datagram_bytes < needed {
+            return Err(RejectReason::DatagramTooSmall {
+                client_bytes: u32::try_from(max_datagram_bytes).unwrap_or(u32::MAX),
+                needed_bytes: u32::try_from(needed).unwrap_or(u32::MAX),
+            });
+        }
         if self.clients.len() >= self.config.server.max_clients_per_room as usize {
             return Err(RejectReason::RoomFull);
         }
@@ -312,16 +338,23 @@ impl RoomCore {
         }
     }
 
-    /// Runs one tick and hands every snapshot datagram due to `send`.
-    ///
-    /// # Errors
-    /// [`SendError`] only on a server bug (no world state recorded, a datagram size too
-    /// small for one entity).
-    pub fn tick(&mut self, send: &mut dyn FnMut(ClientId, &[u8])) -> Result<(), SendError> {
+    /// Clients whose snapshot the last tick could not encode, with why: each is skipped
+    /// (the others are served as usual) and should be disconnected. Only a server fault
+    /// puts a client here; joins check what a client's datagrams can hold.
+    #[must_use]
+    pub fn send_failures(&self) -> &[(ClientId, SendError)] {
+        &self.failures
+    }
+
+    /// Runs one tick and hands every snapshot datagram due to `send`. A client whose
+    /// snapshot cannot be encoded is listed in [`send_failures`](Self::send_failures); it
+    /// never stops the others' snapshots.
+    pub fn tick(&mut self, send: &mut dyn FnMut(ClientId, &[u8])) {
         let tick = self.world.tick();
         self.inputs.clear();
         self.views.clear();
         self.fired.clear();
+        self.failures.clear();
         for client in &mut self.clients {
             let (frame, source) = client.inputs.take(tick, || InputFrame {
                 view_ago: 0,
@@ -377,16 +410,11 @@ impl RoomCore {
                 }),
         );
         if snapshot_due {
-            self.send_snapshots(now, send)?;
+            self.send_snapshots(now, send);
         }
-        Ok(())
     }
 
-    fn send_snapshots(
-        &mut self,
-        now: Tick,
-        send: &mut dyn FnMut(ClientId, &[u8]),
-    ) -> Result<(), SendError> {
+    fn send_snapshots(&mut self, now: Tick, send: &mut dyn FnMut(ClientId, &[u8])) {
         let world = &self.world;
         self.history.record_with(now, |out| {
             tickwire_netcode::schema::Replicate::replicate(world, out)
@@ -423,21 +451,27 @@ impl RoomCore {
             };
             let viewer = me.pos;
             let own_index = net_id(client.entity).0;
-            let report = client.sender.encode(
+            let report = match client.sender.encode(
                 &self.schema,
                 &self.history,
                 &mut self.shared,
                 now,
                 private,
                 &mut |e| priority(viewer, own_index, e),
-            )?;
+            ) {
+                Ok(report) => report,
+                Err(e) => {
+                    self.stats.send_failures += 1;
+                    self.failures.push((client.id, e));
+                    continue;
+                }
+            };
             self.stats.datagrams_out += report.parts as u64;
             self.stats.bytes_out += report.bytes as u64;
             for datagram in client.sender.datagrams() {
                 send(client.id, datagram);
             }
         }
-        Ok(())
     }
 }
 

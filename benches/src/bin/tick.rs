@@ -182,7 +182,7 @@ fn run(
     let live_before = LIVE.load(Ordering::Relaxed);
     let mut room = RoomCore::new("bench", &config)?;
     let ids: Vec<_> = (0..clients)
-        .map(|_| room.join(1200).map(|(id, _)| id))
+        .map(|_| room.join(Some(1200)).map(|(id, _)| id))
         .collect::<Result<_, _>>()
         .map_err(|r| anyhow::anyhow!("{r:?}"))?;
     // Client i acknowledges this many ticks late: spread over the range, so clients of an
@@ -225,8 +225,11 @@ fn run(
         }
         let before = ALLOCATIONS.load(Ordering::Relaxed);
         let started = Instant::now();
-        room.tick(&mut |_, d| bytes += d.len() as u64)?;
+        room.tick(&mut |_, d| bytes += d.len() as u64);
         let took = started.elapsed();
+        if let Some((client, e)) = room.send_failures().first() {
+            anyhow::bail!("snapshot for client {} failed: {e}", client.0);
+        }
         let allocated = ALLOCATIONS.load(Ordering::Relaxed) - before;
         if n >= warmup {
             histogram.saturating_record(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX).max(1));
@@ -240,7 +243,7 @@ fn run(
         let before = LIVE.load(Ordering::Relaxed);
         let mut empty = RoomCore::new("bench-empty", &config)?;
         for _ in 0..warmup {
-            empty.tick(&mut |_, _| {})?;
+            empty.tick(&mut |_, _| {});
         }
         LIVE.load(Ordering::Relaxed) - before
     };

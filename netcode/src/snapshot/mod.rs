@@ -18,9 +18,11 @@ mod sender;
 mod wire;
 
 pub use history::{WorldAt, WorldHistory};
-pub use receiver::{MAX_PARTS, Received, Snapshot, SnapshotReceiver};
+pub use receiver::{Received, Snapshot, SnapshotReceiver};
 pub use sender::{Private, SendError, SendReport, SenderConfig, SharedEncoding, SnapshotSender};
-pub use wire::{Feedback, MAX_INDEX, PartBits, SNAPSHOT_TAG, SnapshotError};
+pub use wire::{
+    Feedback, MAX_INDEX, MAX_PARTS, PartBits, SNAPSHOT_TAG, SnapshotError, min_datagram_bytes,
+};
 
 #[cfg(test)]
 pub(crate) mod test_util;

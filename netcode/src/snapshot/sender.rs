@@ -16,8 +16,8 @@ use crate::tick::Tick;
 use super::history::{WorldAt, WorldHistory};
 use super::overrides::{Overrides, Walk};
 use super::wire::{
-    Coded, Extras, Feedback, Header, KTable, PartBits, extras_bits, header_bits, ktable_bits,
-    write_entries, write_head, write_part,
+    Coded, Extras, Feedback, Header, KTable, MAX_PARTS, PartBits, extras_bits, header_bits,
+    ktable_bits, part_overhead_bits, removals_fitting, write_entries, write_head, write_part,
 };
 use crate::bits::exp_golomb_len;
 
@@ -152,6 +152,8 @@ pub struct SnapshotSender {
     spare_overrides: Vec<Overrides>,
     parts: Vec<BitWriter>,
     parts_used: usize,
+    /// Where each part's entries end in `chosen` (reused).
+    part_ends: Vec<usize>,
 }
 
 impl SnapshotSender {
@@ -171,6 +173,7 @@ impl SnapshotSender {
             spare_overrides: Vec::new(),
             parts: Vec::new(),
             parts_used: 0,
+            part_ends: Vec::new(),
         }
     }
 
@@ -326,7 +329,7 @@ impl SnapshotSender {
                 c.bits = 1 + c.coded.body_bits(schema, &k);
             }
             if sharing {
-                shared.insert(key, &self.work.candidates, &self.work.removals, k);
+                shared.insert(key, &self.work, k);
             }
         }
         // A group's candidates are read where they are (a lagging client's can be the whole
@@ -336,6 +339,10 @@ impl SnapshotSender {
             Some(group) => {
                 self.work.removals.clear();
                 self.work.removals.extend_from_slice(&group.removals);
+                self.work.removed_held.clear();
+                self.work
+                    .removed_held
+                    .extend_from_slice(&group.removed_held);
                 (group.candidates.as_slice(), group.k)
             }
             None => (self.work.candidates.as_slice(), k),
@@ -357,34 +364,52 @@ impl SnapshotSender {
             }
         }
 
-        // Fill the budget by priority; whatever does not fit waits.
+        // Part 0 carries the removals. Those that would leave it no room wait for a later
+        // snapshot (the client keeps the entity until then), so any number fits.
+        let max_bits =
+            u32::try_from(self.config.max_datagram_bytes.saturating_mul(8)).unwrap_or(u32::MAX);
+        let overhead = part_overhead_bits(schema, self.config.window_ticks, candidates.len());
+        let all_removals = &self.work.removals;
+        let removals_sent = removals_fitting(
+            schema,
+            &Extras {
+                feedback,
+                own,
+                removals: all_removals,
+            },
+            tick,
+            max_bits.saturating_sub(overhead),
+        );
         let extras = Extras {
             feedback,
             own,
-            removals: &self.work.removals,
+            removals: all_removals.get(..removals_sent).unwrap_or(all_removals),
         };
-        let fixed = header_bits(&header_base) + extras_bits(schema, &extras, tick);
+        let header = header_bits(&header_base);
+        let fixed = header + extras_bits(schema, &extras, tick);
         // Budgets beyond 2^60 bits are "unlimited"; keep the arithmetic far from overflow.
         let per_snapshot = i64::try_from(self.config.budget_bytes_per_snapshot.saturating_mul(8))
             .unwrap_or(i64::MAX)
             .min(1 << 60);
         self.credit_bits = (self.credit_bits + per_snapshot).min(2 * per_snapshot);
+        // No snapshot has more than MAX_PARTS parts: what they cannot carry waits too, so a
+        // client with a small datagram limit gets the world over several snapshots.
+        let part_room = i64::from(max_bits.saturating_sub(overhead));
+        let credit = self
+            .credit_bits
+            .min(i64::from(header) + i64::from(MAX_PARTS) * part_room);
+
+        // Fill the budget by priority; whatever does not fit waits.
         let mut spend = i64::from(fixed);
         self.chosen.clear();
-        let mut overrides = self.spare_overrides.pop().unwrap_or_default();
-        overrides.clear();
         // A rough index cost: the exact coding is chosen per part and is usually cheaper.
         let cost = |c: &Candidate| i64::from(c.bits) + 6;
         let total: i64 = candidates.iter().map(cost).sum();
-        if spend + total <= self.credit_bits {
+        let all_fit = spend + total <= credit;
+        if all_fit {
             // Everything fits: no ranking needed (candidates are in index order already).
             spend += total;
             self.chosen.extend(candidates.iter().map(|c| c.coded));
-            for c in candidates {
-                if let Some(p) = self.priority.get_mut(c.coded.index as usize) {
-                    *p = 0.0;
-                }
-            }
         } else {
             let picked = &mut self.work.picked;
             picked.clear();
@@ -392,40 +417,110 @@ impl SnapshotSender {
             spend = fill_by_priority(
                 order,
                 |at| candidates.get(at as usize).map_or(i64::MAX / 4, cost),
-                self.credit_bits,
+                credit,
                 spend,
                 picked,
             );
-            // Chosen and held back, both in index order as the candidates are.
-            for (c, &chosen) in candidates.iter().zip(picked.iter()) {
-                if chosen {
-                    self.chosen.push(c.coded);
-                    if let Some(p) = self.priority.get_mut(c.coded.index as usize) {
-                        *p = 0.0;
-                    }
-                } else {
-                    overrides.push(c.coded.index, c.held);
-                }
+            // Chosen in index order, as the candidates are.
+            self.chosen.extend(
+                candidates
+                    .iter()
+                    .zip(picked.iter())
+                    .filter(|(_, chosen)| **chosen)
+                    .map(|(c, _)| c.coded),
+            );
+        }
+
+        // Split into parts that each fit a datagram: where each part's entries end.
+        let all_kinds = (1u32 << schema.kinds().len()) - 1;
+        self.part_ends.clear();
+        let mut start = 0;
+        loop {
+            let part = self.part_ends.len() as u32;
+            let mut bits = header_bits(&Header {
+                part,
+                ..header_base
+            }) + exp_golomb_len(self.chosen.len() as u32, 0)
+                + 5
+                + ktable_bits(schema, all_kinds);
+            if part == 0 {
+                bits += extras_bits(schema, &extras, tick);
             }
+            let mut end = start;
+            let mut prev = None;
+            while let Some(c) = self.chosen.get(end) {
+                let gap = prev.map_or(c.index, |p: u32| c.index - p - 1);
+                let entry = exp_golomb_len(gap, 0) + 1 + c.body_bits(schema, &k);
+                if bits + entry > max_bits {
+                    break;
+                }
+                bits += entry;
+                prev = Some(c.index);
+                end += 1;
+            }
+            // Part 0 may hold only its extras; any other part holds at least one entry.
+            if bits > max_bits || (end == start && start < self.chosen.len() && part > 0) {
+                return Err(SendError::DatagramTooSmall(self.config.max_datagram_bytes));
+            }
+            self.part_ends.push(end);
+            if end >= self.chosen.len() || part + 1 >= MAX_PARTS {
+                break;
+            }
+            start = end;
+        }
+        // Chosen entries the parts carry (a prefix of `chosen`); the rest wait.
+        let placed = self.part_ends.last().copied().unwrap_or(0);
+
+        // What the client will hold where it differs from the world: entities not sent
+        // (chosen ones the parts could not carry among them) and removals deferred. Sent
+        // entities start gaining priority afresh.
+        let cut = self.chosen.get(placed).map(|c| c.index);
+        let mut overrides = self.spare_overrides.pop().unwrap_or_default();
+        overrides.clear();
+        let mut deferred = self
+            .work
+            .removed_held
+            .get(removals_sent..)
+            .unwrap_or_default()
+            .iter()
+            .peekable();
+        for (at, c) in candidates.iter().enumerate() {
+            let chosen = all_fit || self.work.picked.get(at).copied().unwrap_or(false);
+            if chosen && cut.is_none_or(|cut| c.coded.index < cut) {
+                if let Some(p) = self.priority.get_mut(c.coded.index as usize) {
+                    *p = 0.0;
+                }
+                continue;
+            }
+            if chosen {
+                spend -= cost(c);
+            }
+            while let Some(r) = deferred.next_if(|r| r.index < c.coded.index) {
+                overrides.push(r.index, Some(*r));
+            }
+            overrides.push(c.coded.index, c.held);
+        }
+        for r in deferred {
+            overrides.push(r.index, Some(*r));
         }
         self.credit_bits -= spend;
+        let changed = candidates.len();
+        let everything = all_fit && placed == changed;
+        self.chosen.truncate(placed);
 
-        // Split into parts that each fit a datagram.
-        let max_bits = self.config.max_datagram_bytes.saturating_mul(8);
-        let all_kinds = (1u32 << schema.kinds().len()) - 1;
         let mut report = SendReport {
             tick,
             baseline: b1.map(|b| b.tick),
-            changed: candidates.len(),
-            sent: self.chosen.len(),
-            removed: self.work.removals.len(),
+            changed,
+            sent: placed,
+            removed: extras.removals.len(),
             entities: world.entities().len(),
             ..SendReport::default()
         };
         self.parts_used = 0;
         // Everything fits and the coding is shared: the entity section is the same bits for
         // every client of the group, so write it once and copy it.
-        if sharing && self.chosen.len() == report.changed {
+        if sharing && everything {
             if self.parts.is_empty() {
                 self.parts
                     .push(BitWriter::with_capacity(self.config.max_datagram_bytes));
@@ -447,7 +542,7 @@ impl SnapshotSender {
             {
                 w.clear();
                 write_head(w, schema, &header_base, Some(&extras));
-                if w.bit_len() + section.bit_len() <= max_bits {
+                if w.bit_len() + section.bit_len() <= max_bits as usize {
                     w.append(section.as_bytes(), section.bit_len());
                     report.bytes = w.byte_len();
                     add_bits(&mut report.bits, section_bits);
@@ -455,45 +550,22 @@ impl SnapshotSender {
                 }
             }
         }
-        let mut start = 0;
         if self.parts_used == 0 {
-            loop {
-                let part = self.parts_used as u32;
-                let header = Header {
-                    part,
-                    ..header_base
-                };
-                let mut bits = header_bits(&header)
-                    + exp_golomb_len(self.chosen.len() as u32, 0)
-                    + 5
-                    + ktable_bits(schema, all_kinds);
-                if part == 0 {
-                    bits += extras_bits(schema, &extras, tick);
-                }
-                let mut end = start;
-                let mut prev = None;
-                while let Some(c) = self.chosen.get(end) {
-                    let gap = prev.map_or(c.index, |p: u32| c.index - p - 1);
-                    let entry = exp_golomb_len(gap, 0) + 1 + c.body_bits(schema, &k);
-                    if bits + entry > max_bits as u32 {
-                        break;
-                    }
-                    bits += entry;
-                    prev = Some(c.index);
-                    end += 1;
-                }
-                if end == start && start < self.chosen.len() {
-                    return Err(SendError::DatagramTooSmall(self.config.max_datagram_bytes));
-                }
-                let last = end >= self.chosen.len();
-                if self.parts.len() <= self.parts_used {
+            let mut start = 0;
+            let parts = self.part_ends.len();
+            for (part, &end) in self.part_ends.iter().enumerate() {
+                if self.parts.len() <= part {
                     self.parts
                         .push(BitWriter::with_capacity(self.config.max_datagram_bytes));
                 }
                 let entries = self.chosen.get(start..end).unwrap_or(&[]);
-                if let Some(w) = self.parts.get_mut(self.parts_used) {
+                if let Some(w) = self.parts.get_mut(part) {
                     w.clear();
-                    let header = Header { last, ..header };
+                    let header = Header {
+                        part: part as u32,
+                        last: part + 1 == parts,
+                        ..header_base
+                    };
                     let part_bits = write_part(
                         w,
                         schema,
@@ -506,12 +578,9 @@ impl SnapshotSender {
                     report.bytes += w.byte_len();
                     add_bits(&mut report.bits, &part_bits);
                 }
-                self.parts_used += 1;
                 start = end;
-                if last {
-                    break;
-                }
             }
+            self.parts_used = parts;
         }
         report.parts = self.parts_used;
         // Encoding a tick again (a retry, a benchmark) replaces the earlier encoding.
@@ -623,6 +692,8 @@ struct Work {
     /// Which candidates were chosen, by place.
     picked: Vec<bool>,
     removals: Vec<u32>,
+    /// What the client held at each of `removals` (kept if the removal must wait).
+    removed_held: Vec<NetEntity>,
     touched: Vec<u32>,
     /// Per index, the encode that last considered it (dedups `touched`).
     seen: Vec<u32>,
@@ -659,6 +730,7 @@ impl Work {
         }
         self.candidates.clear();
         self.removals.clear();
+        self.removed_held.clear();
         let needed = self.touched.iter().max().map_or(0, |&i| i as usize + 1);
         if self.seen.len() < needed {
             self.seen.resize(needed, 0);
@@ -698,8 +770,9 @@ impl Work {
                 .and_then(|v| v.get_ascending(index, &mut at1))
                 .copied();
             let Some(&entity) = world.find(index) else {
-                if held.is_some() {
+                if let Some(held) = held {
                     self.removals.push(index);
+                    self.removed_held.push(held);
                 }
                 continue;
             };
@@ -741,6 +814,7 @@ struct Group {
     key: GroupKey,
     candidates: Vec<Candidate>,
     removals: Vec<u32>,
+    removed_held: Vec<NetEntity>,
     k: KTable,
     /// The entity section when every candidate is sent, written once (valid if `has_section`).
     section: BitWriter,
@@ -791,14 +865,16 @@ impl SharedEncoding {
         }
     }
 
-    fn insert(&mut self, key: GroupKey, candidates: &[Candidate], removals: &[u32], k: KTable) {
+    fn insert(&mut self, key: GroupKey, work: &Work, k: KTable) {
         let mut group = self.spare.pop().unwrap_or_default();
         group.has_section = false;
         group.key = key;
         group.candidates.clear();
-        group.candidates.extend_from_slice(candidates);
+        group.candidates.extend_from_slice(&work.candidates);
         group.removals.clear();
-        group.removals.extend_from_slice(removals);
+        group.removals.extend_from_slice(&work.removals);
+        group.removed_held.clear();
+        group.removed_held.extend_from_slice(&work.removed_held);
         group.k = k;
         self.groups.push(group);
     }

@@ -618,3 +618,96 @@ fn clients_with_the_same_baselines_share_one_coding_and_get_the_same_bytes() {
         tight.on_ack(tight_receiver.ack().unwrap());
     }
 }
+
+/// Encodes snapshots of `world` (frozen) until the receiver holds it exactly, checking every
+/// datagram against the sender's limit and the part count against the protocol's; returns
+/// how many snapshots that took (at most `max_snapshots`).
+fn converge(
+    sender: &mut SnapshotSender,
+    receiver: &mut SnapshotReceiver,
+    history: &mut WorldHistory,
+    world: &[NetEntity],
+    first_tick: u32,
+    max_snapshots: u32,
+) -> u32 {
+    let schema = schema();
+    let limit = sender.config().max_datagram_bytes;
+    for n in 0..max_snapshots {
+        let tick = Tick(first_tick + n);
+        history.record_with(tick, |out| out.extend_from_slice(world));
+        let report = plain(sender, &schema, history, tick);
+        assert!(report.parts as u32 <= MAX_PARTS, "{report:?}");
+        for part in sender.datagrams() {
+            assert!(part.len() <= limit, "{} B part over {limit}", part.len());
+        }
+        deliver(sender, receiver);
+        if let Some(ack) = receiver.ack() {
+            sender.on_ack(ack);
+        }
+        if receiver.latest().map(|s| &s.entities) == Some(&as_pairs(world)) {
+            return n + 1;
+        }
+    }
+    panic!(
+        "the client never caught up with a world of {} entities",
+        world.len()
+    );
+}
+
+#[test]
+fn the_smallest_datagram_serves_a_big_world_over_several_snapshots_and_its_removals() {
+    let schema = schema();
+    let min = min_datagram_bytes(&schema, CONFIG.window_ticks);
+    assert!((40..=120).contains(&min), "min datagram {min} B");
+    let config = SenderConfig {
+        max_datagram_bytes: min,
+        ..CONFIG
+    };
+    let mut sender = SnapshotSender::new(config);
+    let mut receiver = SnapshotReceiver::new(schema.clone(), config.window_ticks, Tick(0));
+    let mut history = WorldHistory::new(64);
+    let mut world: Vec<NetEntity> = Scene::new(41, 3000).world().collect();
+    // 64 parts of ~70 bytes carry a few hundred entities: the world takes several snapshots.
+    let snapshots = converge(&mut sender, &mut receiver, &mut history, &world, 1, 200);
+    assert!(snapshots > 3, "{snapshots}");
+    // Removing most of it at once: more removals than part 0 can carry wait their turn.
+    world.retain(|e| e.index % 5 == 0);
+    let snapshots = converge(&mut sender, &mut receiver, &mut history, &world, 1000, 200);
+    assert!(snapshots > 1, "{snapshots}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+    #[test]
+    fn any_datagram_limit_at_or_above_the_minimum_is_kept(
+        seed in any::<u64>(),
+        count in 0u32..1500,
+        extra in 0usize..600,
+        ticks in 1u32..6,
+    ) {
+        let schema = schema();
+        let config = SenderConfig {
+            max_datagram_bytes: min_datagram_bytes(&schema, CONFIG.window_ticks) + extra,
+            ..CONFIG
+        };
+        let mut scene = Scene::new(seed, count);
+        let mut sender = SnapshotSender::new(config);
+        let mut receiver = SnapshotReceiver::new(schema.clone(), config.window_ticks, Tick(0));
+        let mut history = WorldHistory::new(64);
+        for t in 1..=ticks {
+            scene.step();
+            history.record_with(Tick(t), |out| out.extend(scene.world()));
+            let report = plain(&mut sender, &schema, &history, Tick(t));
+            prop_assert!(report.parts as u32 <= MAX_PARTS);
+            for part in sender.datagrams() {
+                prop_assert!(part.len() <= config.max_datagram_bytes);
+            }
+            deliver(&sender, &mut receiver);
+            if let Some(ack) = receiver.ack() {
+                sender.on_ack(ack);
+            }
+        }
+        let world: Vec<NetEntity> = scene.world().collect();
+        converge(&mut sender, &mut receiver, &mut history, &world, ticks + 1, 400);
+    }
+}
