@@ -50,6 +50,8 @@ pub mod schema;
 pub mod snapshot;
 pub mod testing;
 pub mod tick;
+#[cfg(feature = "token")]
+pub mod token;
 #[cfg(feature = "quic")]
 pub mod udp;
 

@@ -664,7 +664,7 @@ fn the_smallest_datagram_serves_a_big_world_over_several_snapshots_and_its_remov
         ..CONFIG
     };
     let mut sender = SnapshotSender::new(config);
-    let mut receiver = SnapshotReceiver::new(schema.clone(), config.window_ticks, Tick(0));
+    let mut receiver = SnapshotReceiver::new(schema, config.window_ticks, Tick(0));
     let mut history = WorldHistory::new(64);
     let mut world: Vec<NetEntity> = Scene::new(41, 3000).world().collect();
     // 64 parts of ~70 bytes carry a few hundred entities: the world takes several snapshots.
