@@ -5,6 +5,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command as Process, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -58,9 +59,9 @@ enum Command {
 /// Which server to test.
 #[derive(Debug, Args)]
 struct TargetArgs {
-    /// The server's QUIC address.
-    #[arg(long, value_name = "ADDR")]
-    server: Option<SocketAddr>,
+    /// The server's QUIC address, `HOST:PORT` (a name or an IP).
+    #[arg(long, value_name = "HOST:PORT")]
+    server: Option<String>,
     /// The server's certificate (DER or PEM) to trust; default: the development certificate
     /// a local tickwire-server writes to the temp directory.
     #[arg(long, value_name = "PATH", conflicts_with = "fingerprint")]
@@ -119,6 +120,11 @@ struct SwarmArgs {
     /// `server.tick_lateness_us.p99>1000` or `snapshots_per_s_per_bot.p50<28` (repeatable).
     #[arg(long = "fail-if", value_name = "PATH>VALUE")]
     fail_if: Vec<Threshold>,
+    /// Each bot mints its own seat token (user `bot-N`, for --room or any room) with the
+    /// newest key of this key file, for a server with `[auth] mode = "token"`; `demo` runs
+    /// its server in token mode with this file.
+    #[arg(long, value_name = "PATH")]
+    token_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -161,7 +167,22 @@ fn parse_loss(text: &str) -> Result<f64, String> {
     }
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    match run_main() {
+        Ok(true) => std::process::ExitCode::SUCCESS,
+        // A --fail-if crossed: the report said which.
+        Ok(false) => std::process::ExitCode::FAILURE,
+        Err(e) => {
+            // The message and its causes on one line; no backtrace, whatever RUST_BACKTRACE
+            // says: these are a user's errors, not the program's.
+            eprintln!("Error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the command; `Ok(false)` when a `--fail-if` threshold was crossed.
+fn run_main() -> Result<bool> {
     let cli = Cli::parse();
     let quiet_default = if matches!(cli.command, Some(Command::Serve(_))) {
         "warn"
@@ -187,10 +208,7 @@ fn main() -> Result<()> {
     };
     // Leave the sockets' tasks (and a blocked stdin read) behind without waiting for them.
     runtime.shutdown_timeout(Duration::from_millis(200));
-    if !passed? {
-        std::process::exit(1);
-    }
-    Ok(())
+    passed
 }
 
 /// The server config `demo` runs: the embedded default, `--set`s, and rooms for every bot.
@@ -199,6 +217,11 @@ fn demo_config(args: &DemoArgs) -> Result<(ServerConfig, Vec<String>)> {
         "server.bind=127.0.0.1:0".to_owned(),
         "server.admin=127.0.0.1:0".to_owned(),
     ];
+    if let Some(path) = &args.swarm.token_key {
+        // The bots mint their tokens with this file: the server checks them against it.
+        sets.push("auth.mode=token".to_owned());
+        sets.push(format!("auth.key_file={}", path.display()));
+    }
     sets.extend(args.set.iter().cloned());
     let config = load(&sets)?;
     let rooms = match args.rooms {
@@ -250,7 +273,7 @@ impl Listening {
             self.admin
         );
         TargetArgs {
-            server: Some(self.game),
+            server: Some(self.game.to_string()),
             cert: None,
             fingerprint: Some(self.fingerprint),
             server_name: "localhost".to_owned(),
@@ -401,12 +424,24 @@ fn trust(target: &TargetArgs) -> Result<ServerTrust> {
 /// Runs the bots against `target`; `server_in_process` when the server shares this process
 /// (its memory figures are then left out).
 async fn load_test(target: &TargetArgs, args: &SwarmArgs, server_in_process: bool) -> Result<bool> {
-    let server = target
+    let named = target
         .server
-        .context("give --server ADDR (or run `tickwire-bot demo` for a local server)")?;
+        .as_deref()
+        .context("give --server HOST:PORT (or run `tickwire-bot demo` for a local server)")?;
     if args.bots == 0 {
         bail!("--bots must be at least 1");
     }
+    let server = resolve(named).await?;
+    let token_key = match &args.token_key {
+        Some(path) => {
+            let keys = tickwire_server::auth::read_key_file(path)?;
+            let key = keys
+                .newest()
+                .with_context(|| format!("{} holds no key", path.display()))?;
+            Some(Arc::new(key.clone()))
+        }
+        None => None,
+    };
     let (links, profile) = links(args)?;
     let config = SwarmConfig {
         server,
@@ -419,6 +454,7 @@ async fn load_test(target: &TargetArgs, args: &SwarmArgs, server_in_process: boo
         links,
         fps: args.fps.clamp(1, 1000),
         transport: tickwire_netcode::quic::GameTransport::default(),
+        token_key,
     };
     let plan = Plan {
         duration: args.duration,
@@ -444,6 +480,18 @@ async fn load_test(target: &TargetArgs, args: &SwarmArgs, server_in_process: boo
     println!("{}", report.table());
     write_reports(&report, args)?;
     Ok(verdict(&report, &args.fail_if))
+}
+
+/// The address `HOST:PORT` names (the first the resolver gives).
+async fn resolve(named: &str) -> Result<SocketAddr> {
+    if !named.contains(':') {
+        bail!("--server {named:?} needs a port: HOST:PORT, e.g. {named}:4433");
+    }
+    tokio::net::lookup_host(named)
+        .await
+        .with_context(|| format!("cannot resolve --server {named}"))?
+        .next()
+        .with_context(|| format!("--server {named} resolves to no address"))
 }
 
 fn write_reports(report: &Report, args: &SwarmArgs) -> Result<()> {

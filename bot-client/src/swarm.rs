@@ -60,7 +60,13 @@ pub struct SwarmConfig {
     pub fps: u32,
     /// Transport settings.
     pub transport: GameTransport,
+    /// A seat-token key: each bot mints its own token (user `bot-N`, for `room` or any),
+    /// for a server that checks tokens; `None` joins without one.
+    pub token_key: Option<Arc<tickwire_netcode::token::Key>>,
 }
+
+/// How long a bot's own seat token stays valid.
+const TOKEN_TTL: Duration = Duration::from_secs(60);
 
 /// Where a bot is in its life.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -368,11 +374,22 @@ async fn connect(
     stopping: tokio::sync::watch::Receiver<bool>,
 ) -> Result<LiveBot, (Arc<BotSlot>, BotState)> {
     slot.update(|f| f.state = BotState::Joining);
+    let name = format!("bot-{index}");
+    let token = match &config.token_key {
+        Some(key) => {
+            let now = tickwire_server::auth::unix_now();
+            match key.mint_for(&name, config.room.as_deref(), TOKEN_TTL, now) {
+                Ok(token) => Some(token),
+                Err(e) => return Err((slot, BotState::Failed(format!("no seat token: {e}")))),
+            }
+        }
+        None => None,
+    };
     let hello = Hello {
         version: PROTOCOL_VERSION,
-        name: format!("bot-{index}"),
+        name,
         room: config.room.clone(),
-        token: None,
+        token,
     };
     let joining = tokio::time::timeout(
         JOIN_TIMEOUT,

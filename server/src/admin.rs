@@ -250,6 +250,8 @@ pub fn status_json(
                 "snapshots_held_back": view.stats.snapshots_held_back,
                 "clients": room.clients().iter().map(|c| serde_json::json!({
                     "id": c.id,
+                    "user": c.user,
+                    "name": c.name,
                     "rtt_ms": c.rtt_ms,
                     "loss": c.loss,
                     "inputs_late": c.inputs_late,

@@ -15,11 +15,12 @@ use std::path::Path;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tickwire_netcode::protocol::{
-    ClientControl, GoodbyeReason, Hello, PROTOCOL_VERSION, RejectReason, ServerControl, close,
+    ClientControl, GoodbyeReason, PROTOCOL_VERSION, RejectReason, ServerControl, close,
 };
 use tickwire_netcode::quic::{GameTransport, QuicError, recv_control, send_control, server_config};
 use tickwire_netcode::udp::Drops;
 
+use crate::auth::{Admission, Admitted};
 use crate::room::{Room, RoomCommand};
 use crate::room_core::ClientId;
 
@@ -102,8 +103,8 @@ pub struct GameEndpoint {
 }
 
 impl GameEndpoint {
-    /// Binds `addr` with `identity` and starts accepting connections into `rooms` (on the
-    /// current tokio runtime).
+    /// Binds `addr` with `identity` and starts accepting connections into `rooms` as
+    /// `admission` allows (on the current tokio runtime).
     ///
     /// # Errors
     /// If TLS cannot be configured or the socket cannot be bound.
@@ -112,6 +113,7 @@ impl GameEndpoint {
         identity: &Identity,
         transport: &GameTransport,
         rooms: Arc<Vec<Room>>,
+        admission: Arc<Admission>,
     ) -> anyhow::Result<Self> {
         let config = server_config(
             identity.cert_chain.clone(),
@@ -135,11 +137,12 @@ impl GameEndpoint {
         tokio::spawn(async move {
             while let Some(incoming) = accepting.accept().await {
                 let rooms = Arc::clone(&rooms);
+                let admission = Arc::clone(&admission);
                 let stopping = stopping.clone();
                 let mut retuned = retuned.clone();
                 retuned.mark_unchanged();
                 tokio::spawn(async move {
-                    if let Err(e) = serve(incoming, rooms, stopping, retuned).await {
+                    if let Err(e) = serve(incoming, rooms, admission, stopping, retuned).await {
                         tracing::debug!(error = %e, "connection ended");
                     }
                 });
@@ -192,6 +195,7 @@ impl GameEndpoint {
 async fn serve(
     incoming: quinn::Incoming,
     rooms: Arc<Vec<Room>>,
+    admission: Arc<Admission>,
     stopping: tokio::sync::watch::Receiver<Option<String>>,
     retuned: tokio::sync::watch::Receiver<Option<ServerControl>>,
 ) -> anyhow::Result<()> {
@@ -242,11 +246,23 @@ async fn serve(
         );
         return refuse(&mut send, &connection, remote, refusal).await;
     }
-    let (events, mut events_out) = tokio::sync::mpsc::channel(EVENT_QUEUE);
-    let (room, client, welcome) = match join(&rooms, &connection, &hello, None, &events).await {
-        Ok(joined) => joined,
-        Err(refusal) => return refuse(&mut send, &connection, remote, refusal).await,
+    let admitted = match admission.check(&hello) {
+        Ok(admitted) => admitted,
+        Err(e) => {
+            let refusal = Refusal::new(RejectReason::Unauthorized, e.to_string());
+            return refuse(&mut send, &connection, remote, refusal).await;
+        }
     };
+    let (events, mut events_out) = tokio::sync::mpsc::channel(EVENT_QUEUE);
+    let (room, client, welcome) =
+        match join(&rooms, &connection, &hello.name, &admitted, &events).await {
+            Ok(joined) => joined,
+            Err(refusal) => {
+                admission.release(&admitted);
+                return refuse(&mut send, &connection, remote, refusal).await;
+            }
+        };
+    let user = admitted.user();
     send_control(&mut send, &ServerControl::Welcome(welcome)).await?;
     // Control messages are read on their own task: a read cut short by `select!` would
     // lose the bytes already taken from the stream.
@@ -272,15 +288,15 @@ async fn serve(
     count_disconnect(ending.label());
     match ending {
         Ending::Goodbye(reason, message) => {
-            tracing::info!(%remote, client = client.0, ?reason, message, "client disconnected");
+            tracing::info!(%remote, client = client.0, user, ?reason, message, "client disconnected");
             say_goodbye(&mut send, &connection, reason, &message).await;
         }
         Ending::Left(why) => {
-            tracing::info!(%remote, client = client.0, why, "client left");
+            tracing::info!(%remote, client = client.0, user, why, "client left");
             connection.close(quinn::VarInt::from_u32(close::NORMAL), b"goodbye");
         }
         Ending::Lost(e) => {
-            tracing::info!(%remote, client = client.0, error = %e, "client connection lost");
+            tracing::info!(%remote, client = client.0, user, error = %e, "client connection lost");
         }
     }
     Ok(())
@@ -310,16 +326,16 @@ impl Refusal {
     }
 }
 
-/// Places the client in the room its hello (or its seat token's `room`) names, or the
-/// first with space.
+/// Places the client in the room its hello (or its seat token) names, or the first with
+/// space.
 async fn join<'r>(
     rooms: &'r [Room],
     connection: &quinn::Connection,
-    hello: &Hello,
-    user: Option<&str>,
+    name: &str,
+    admitted: &Admitted,
     events: &tokio::sync::mpsc::Sender<ServerControl>,
 ) -> Result<(&'r Room, ClientId, tickwire_netcode::protocol::Welcome), Refusal> {
-    let wanted = hello.room.as_deref();
+    let wanted = admitted.room.as_deref();
     if let Some(name) = wanted.filter(|w| !rooms.iter().any(|r| r.name() == *w)) {
         return Err(Refusal::new(
             RejectReason::NoSuchRoom,
@@ -333,8 +349,8 @@ async fn join<'r>(
         let (reply, answer) = tokio::sync::oneshot::channel();
         let command = RoomCommand::Join {
             connection: connection.clone(),
-            user: user.map(str::to_owned),
-            name: hello.name.clone(),
+            user: admitted.user().map(str::to_owned),
+            name: name.to_owned(),
             events: events.clone(),
             reply,
         };

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::config::ServerConfig;
+use crate::auth::{Admission, read_key_file};
+use crate::config::{AuthMode, ServerConfig};
 use crate::endpoint::{GameEndpoint, Identity};
 use crate::room::{Room, RoomCommand};
 use crate::stats::TickStats;
@@ -19,6 +20,7 @@ pub struct Server {
     endpoint: GameEndpoint,
     identity: Identity,
     admin: SocketAddr,
+    admission: Arc<Admission>,
 }
 
 impl Server {
@@ -30,6 +32,14 @@ impl Server {
     /// If a room, the certificate, the game socket or the admin socket cannot be set up,
     /// saying which.
     pub async fn start(config: &ServerConfig) -> anyhow::Result<Self> {
+        let admission = Arc::new(Admission::from_config(config).context("auth.key_file")?);
+        if admission.mode() == AuthMode::Open && !config.server.bind.ip().is_loopback() {
+            tracing::warn!(
+                bind = %config.server.bind,
+                "auth.mode is \"open\": anyone who reaches this address can join any room; \
+                 set [auth] mode = \"token\" to admit only players your matchmaker invited"
+            );
+        }
         // Spread the rooms' deadlines over one tick interval.
         let dt = config.tick_rate()?.dt();
         let rooms = (0..config.server.rooms)
@@ -51,6 +61,7 @@ impl Server {
             &identity,
             &config.transport(),
             Arc::clone(&rooms),
+            Arc::clone(&admission),
         )
         .with_context(|| format!("cannot listen on {}", config.server.bind))?;
         let admin = crate::admin::serve(
@@ -65,6 +76,7 @@ impl Server {
             endpoint,
             identity,
             admin,
+            admission,
         })
     }
 
@@ -100,9 +112,23 @@ impl Server {
         self.admin
     }
 
+    /// Who may join.
+    #[must_use]
+    pub fn admission(&self) -> &Admission {
+        &self.admission
+    }
+
     /// Applies the live tunables of `config` in every room and tells every client
-    /// (the caller checked [`ServerConfig::live_changes`]).
-    pub fn retune(&self, config: &ServerConfig) {
+    /// (the caller checked [`ServerConfig::live_changes`]), and reads the seat-token key
+    /// file again.
+    ///
+    /// # Errors
+    /// The key file cannot be read (nothing changes then).
+    pub fn retune(&self, config: &ServerConfig) -> anyhow::Result<()> {
+        if config.auth.mode == AuthMode::Token {
+            self.admission
+                .set_keys(read_key_file(config.auth.key_file.as_ref())?);
+        }
         for room in self.rooms.iter() {
             if room
                 .send(RoomCommand::Retune(Box::new(config.clone())))
@@ -116,6 +142,7 @@ impl Server {
             interpolation_delay_ms: config.net.interpolation_delay_ms,
             game: tickwire_netcode::codec::encode(&config.arena).unwrap_or_default(),
         });
+        Ok(())
     }
 
     /// Each room's tick figures so far, by name.

@@ -11,6 +11,7 @@
 //! - [`launch`]: a whole server (rooms, QUIC endpoint, admin address) from a config.
 
 pub mod admin;
+pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod endpoint;
@@ -25,4 +26,4 @@ pub use launch::Server;
 pub use room::{Room, RoomError, RoomView};
 pub use stats::{TickStats, TickSummary};
 
-pub use config::{ConfigLayers, ConfigLoadError, ServerConfig};
+pub use config::{AuthMode, ConfigLayers, ConfigLoadError, ServerConfig};

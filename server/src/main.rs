@@ -64,9 +64,58 @@ struct Args {
     /// Time between status lines, e.g. `1s`; `0s` turns them off.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = humantime::parse_duration)]
     status_every: Duration,
+
+    #[command(subcommand)]
+    command: Option<Command>,
 }
 
-fn main() -> Result<()> {
+/// Seat-token tools (the server itself runs without a subcommand).
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Write a new seat-token key file (for `[auth] key_file`), readable only by its owner.
+    Keygen {
+        /// Where to write it; an existing file is never overwritten, unless --add.
+        #[arg(long, value_name = "PATH")]
+        out: PathBuf,
+        /// Add a key with the next id to the existing file instead (key rotation): servers
+        /// accept every key listed, `token` signs with the newest.
+        #[arg(long)]
+        add: bool,
+    },
+    /// Print a seat token, as a matchmaker mints it: for one user, in one room or any, valid
+    /// for a while, usable once.
+    Token {
+        /// The key file (as `[auth] key_file`).
+        #[arg(long, value_name = "PATH")]
+        key_file: PathBuf,
+        /// The user id: the player's identity on the server (1 to 64 bytes).
+        #[arg(long, value_name = "ID")]
+        user: String,
+        /// The room the seat is in (default: any room).
+        #[arg(long, value_name = "NAME")]
+        room: Option<String>,
+        /// How long the token stays valid, e.g. `60s`.
+        #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
+        ttl: Duration,
+        /// Sign with this key id (default: the newest in the file).
+        #[arg(long, value_name = "ID")]
+        key_id: Option<u32>,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    match run_main() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // The message and its causes on one line; no backtrace, whatever RUST_BACKTRACE
+            // says: these are a user's errors, not the program's.
+            eprintln!("Error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_main() -> Result<()> {
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -79,6 +128,9 @@ fn main() -> Result<()> {
     if args.print_default_config {
         print!("{DEFAULT_TOML}");
         return Ok(());
+    }
+    if let Some(command) = &args.command {
+        return run_command(command);
     }
     let config = load_config(&args)?;
     if let Some(path) = &args.check_config {
@@ -95,6 +147,52 @@ fn main() -> Result<()> {
         return Ok(());
     }
     run(&config, &args)
+}
+
+/// `keygen` and `token`.
+fn run_command(command: &Command) -> Result<()> {
+    use tickwire_netcode::token::KeySet;
+    use tickwire_server::auth::{read_key_file, unix_now, write_key_file};
+    match command {
+        Command::Keygen { out, add } => {
+            let mut keys = if *add {
+                read_key_file(out)?
+            } else {
+                KeySet::default()
+            };
+            let id = keys.add_new().context("cannot make a key")?.id();
+            write_key_file(out, &keys, !add)?;
+            eprintln!(
+                "{}: key id {id} {} ({} key(s)); set [auth] mode = \"token\" and key_file = {:?}",
+                out.display(),
+                if *add { "added" } else { "written" },
+                keys.keys().len(),
+                out.display().to_string(),
+            );
+        }
+        Command::Token {
+            key_file,
+            user,
+            room,
+            ttl,
+            key_id,
+        } => {
+            let keys = read_key_file(key_file)?;
+            let key = match key_id {
+                Some(id) => keys
+                    .get(*id)
+                    .with_context(|| format!("{} has no key id {id}", key_file.display()))?,
+                None => keys
+                    .newest()
+                    .with_context(|| format!("{} holds no key", key_file.display()))?,
+            };
+            let token = key
+                .mint_for(user, room.as_deref(), *ttl, unix_now())
+                .context("cannot mint the token")?;
+            println!("{token}");
+        }
+    }
+    Ok(())
 }
 
 /// The embedded default, then --config or --check-config, then the single-key flags.
@@ -240,8 +338,14 @@ fn reload(server: &Server, args: &Args, current: &mut ServerConfig) {
         );
         return;
     }
-    server.retune(&new);
-    tracing::info!("config reloaded: tunables applied and sent to clients");
+    if let Err(e) = server.retune(&new) {
+        tracing::warn!(
+            error = format!("{e:#}"),
+            "config reload refused; keeping the running config"
+        );
+        return;
+    }
+    tracing::info!("config reloaded: tunables applied and sent to clients, keys read again");
     *current = new;
 }
 

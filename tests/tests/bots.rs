@@ -4,6 +4,7 @@
 // Test code: a panic is a failed test, with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tickwire_bot::load_test::{self, Plan};
@@ -11,22 +12,35 @@ use tickwire_bot::report::Report;
 use tickwire_bot::swarm::SwarmConfig;
 use tickwire_netcode::link_conditioner::LinkConfig;
 use tickwire_netcode::quic::{GameTransport, ServerTrust, parse_fingerprint};
+use tickwire_netcode::token::KeySet;
 use tickwire_server::Server;
 use tickwire_tests::config_with;
 
-/// Starts a server on loopback and runs `bots` bots on it for `duration` behind `links`.
+/// Starts a server on loopback and runs `bots` bots on it for `duration` behind `links`;
+/// with `tokens`, the server admits only seat tokens and each bot mints its own.
 async fn load_test(
     bots: usize,
     duration: Duration,
     links: Option<(LinkConfig, LinkConfig)>,
+    tokens: bool,
 ) -> Report {
-    let config = config_with(&[
+    let keys_dir = tempfile::tempdir().unwrap();
+    let key_file = keys_dir.path().join("keys.toml");
+    let mut keys = KeySet::default();
+    let key = keys.add_new().unwrap().clone();
+    std::fs::write(&key_file, keys.to_toml()).unwrap();
+    let key_file_set = format!("auth.key_file={}", key_file.display());
+    let mut sets = vec![
         "server.bind=127.0.0.1:0",
         "server.admin=127.0.0.1:0",
         "server.rooms=2",
         "server.max_clients_per_room=8",
         "arena.prop_count=40",
-    ]);
+    ];
+    if tokens {
+        sets.extend(["auth.mode=token", key_file_set.as_str()]);
+    }
+    let config = config_with(&sets);
     let server = Server::start(&config).await.unwrap();
     let swarm = SwarmConfig {
         server: server.game_addr().unwrap(),
@@ -41,6 +55,7 @@ async fn load_test(
         links,
         fps: 60,
         transport: GameTransport::default(),
+        token_key: tokens.then(|| Arc::new(key)),
     };
     let plan = Plan {
         duration,
@@ -58,8 +73,8 @@ async fn load_test(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sixteen_bots_play_and_the_report_says_what_they_felt() {
-    let report = load_test(16, Duration::from_secs(5), None).await;
+async fn sixteen_bots_with_seat_tokens_play_and_the_report_says_what_they_felt() {
+    let report = load_test(16, Duration::from_secs(5), None, true).await;
     let b = &report.bots;
     assert_eq!(
         (b.requested, b.connected, b.failed, b.dropped),
@@ -133,7 +148,7 @@ async fn sixteen_bots_play_and_the_report_says_what_they_felt() {
 async fn a_network_profile_on_the_bots_sockets_is_what_quic_measures() {
     // 100 ms round trip, no loss: QUIC's own RTT estimate must see the conditioned delay.
     let link = LinkConfig::symmetric(Duration::from_millis(100), Duration::ZERO, 0.0);
-    let report = load_test(4, Duration::from_secs(4), Some((link, link))).await;
+    let report = load_test(4, Duration::from_secs(4), Some((link, link)), false).await;
     assert_eq!(report.bots.connected, 4, "{:?}", report.failures);
     assert!(
         (95.0..140.0).contains(&report.rtt_ms.p50),

@@ -15,6 +15,7 @@ use tickwire_netcode::quic::{
     GameTransport, Joined, ServerTrust, client_config, recv_control, send_control,
 };
 use tickwire_netcode::{TickRate, codec};
+use tickwire_server::auth::Admission;
 use tickwire_server::endpoint::{GameEndpoint, Identity};
 use tickwire_server::room::Room;
 use tickwire_sim::client::ArenaPrediction;
@@ -47,6 +48,7 @@ fn start_rooms(names: &[&str], overrides: &[&str]) -> Harness {
         &identity,
         &GameTransport::default(),
         Arc::clone(&rooms),
+        Arc::new(Admission::from_config(&config).unwrap()),
     )
     .unwrap();
     Harness {
@@ -443,6 +445,7 @@ async fn a_certificate_from_pem_files_is_served() {
         &identity,
         &GameTransport::default(),
         rooms,
+        Arc::new(Admission::open()),
     )
     .unwrap();
     let client = client_endpoint(made.cert.der());
@@ -799,5 +802,100 @@ async fn a_tiny_datagram_limit_is_refused_and_costs_nobody_their_snapshots() {
             "a well-behaved client got {received} datagrams in 1 s"
         );
     }
+    h.endpoint.shutdown("test over").await;
+}
+
+/// Seat tokens end to end: each refusal says why, a token admits once, the player rejoins
+/// with a fresh one, and the token's user id is who the player is in /status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_invited_players_get_in_and_each_refusal_says_why() {
+    use tickwire_netcode::quic::{JoinError, join};
+    use tickwire_netcode::token::{Key, KeySet, Seat};
+    use tickwire_server::auth::unix_now;
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("keys.toml");
+    let mut keys = KeySet::default();
+    let key = keys.add_new().unwrap().clone();
+    std::fs::write(&key_file, keys.to_toml()).unwrap();
+    let h = start_rooms(
+        &["red", "blue"],
+        &[
+            "auth.mode=token",
+            &format!("auth.key_file={}", key_file.display()),
+            "arena.prop_count=20",
+        ],
+    );
+    let admin = h.admin().await;
+    let endpoint = client_endpoint(h.identity.leaf().unwrap());
+    let addr = h.endpoint.local_addr().unwrap();
+    let now = unix_now();
+    let ttl = Duration::from_secs(60);
+    let with = |token: Option<String>, room: Option<&str>| Hello {
+        token,
+        ..hello_to(room)
+    };
+    let refused = |result: Result<Joined, JoinError>| match result {
+        Err(JoinError::Rejected {
+            reason: RejectReason::Unauthorized,
+            message,
+        }) => message,
+        other => panic!("expected an unauthorized reject, got {other:?}"),
+    };
+    let try_join = |hello| join(&endpoint, addr, "localhost", hello);
+    let expired = key
+        .mint(&Seat {
+            user: "late".into(),
+            room: None,
+            expires_at: now - 5,
+            nonce: [1; 16],
+        })
+        .unwrap();
+    let forged = Key::new(key.id(), [7; 32])
+        .mint_for("mallory", None, ttl, now)
+        .unwrap();
+    let other_key = Key::generate(99)
+        .unwrap()
+        .mint_for("eve", None, ttl, now)
+        .unwrap();
+    let for_red = key.mint_for("alice", Some("red"), ttl, now).unwrap();
+    for (hello, says) in [
+        (with(None, None), "missing"),
+        (with(Some("not a token".into()), None), "malformed"),
+        (with(Some(forged), None), "bad signature"),
+        (with(Some(other_key), None), "unknown key id 99"),
+        (with(Some(expired), None), "expired"),
+        (with(Some(for_red.clone()), Some("blue")), "not \"blue\""),
+    ] {
+        let message = refused(try_join(hello).await);
+        assert!(message.contains(says), "{message:?} should say {says:?}");
+    }
+    // The token for red was refused for the wrong room, not spent: it joins red.
+    let alice = try_join(with(Some(for_red.clone()), None)).await.unwrap();
+    assert_eq!(alice.welcome.room, "red");
+    // Replayed while still valid: refused.
+    let message = refused(try_join(with(Some(for_red), None)).await);
+    assert!(message.contains("already used"), "{message}");
+    // The player leaves and comes back with a fresh token.
+    drop(alice);
+    let fresh = key.mint_for("alice", Some("red"), ttl, now).unwrap();
+    let again = try_join(with(Some(fresh), None)).await.unwrap();
+    assert_eq!(again.welcome.room, "red");
+    // Who plays is the token's user id.
+    tokio::time::sleep(Duration::from_millis(1200)).await; // the once-a-second refresh
+    let (_, body) = http_get(admin, "/status").await;
+    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let red = status["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "red")
+        .unwrap();
+    let users: Vec<&str> = red["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["user"].as_str())
+        .collect();
+    assert_eq!(users, ["alice"], "{red}");
     h.endpoint.shutdown("test over").await;
 }

@@ -20,12 +20,12 @@ const DEFAULT_ORIGIN: &str = "the embedded default";
 #[non_exhaustive]
 pub enum ConfigLoadError {
     /// A config file could not be read.
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {}: {error}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
-        /// Why reading failed.
-        source: std::io::Error,
+        /// Why reading failed (said in the message, so not a separate cause).
+        error: std::io::Error,
     },
     /// A layer is not valid TOML.
     #[error("{origin} is not valid TOML: {message}")]
@@ -114,9 +114,9 @@ impl ConfigLayers {
     /// # Errors
     /// [`ConfigLoadError::Read`] or [`ConfigLoadError::Syntax`].
     pub fn file(&mut self, path: &Path) -> Result<&mut Self, ConfigLoadError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigLoadError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigLoadError::Read {
             path: path.to_owned(),
-            source,
+            error,
         })?;
         self.toml_str(&path.display().to_string(), &text)
     }
@@ -187,9 +187,15 @@ impl ConfigLayers {
             }
             match probe.rfind(['.', '[']) {
                 Some(cut) => probe = probe.get(..cut).unwrap_or_default(),
-                None => return DEFAULT_ORIGIN,
+                None => break,
             }
         }
+        // A table (a whole section, say) is set by whoever set the values in it.
+        self.origins
+            .range(key.to_owned()..)
+            .take_while(|(k, _)| k.starts_with(key))
+            .find(|(k, _)| matches!(k.as_bytes().get(key.len()), Some(b'.' | b'[')))
+            .map_or(DEFAULT_ORIGIN, |(_, origin)| origin.as_str())
     }
 
     /// Deserializes and validates the merged layers.
@@ -203,7 +209,7 @@ impl ConfigLayers {
             let key = e.path().to_string();
             ConfigLoadError::Shape {
                 origin: self.origin_of(&key).to_owned(),
-                message: e.into_inner().to_string(),
+                message: e.into_inner().to_string().trim_end().to_owned(),
                 key,
             }
         })?;

@@ -35,6 +35,30 @@ pub struct ServerConfig {
     pub arena: ArenaConfig,
     /// The TLS certificate; empty paths mean a self-signed development certificate.
     pub tls: TlsSection,
+    /// Who may join: anyone, or players with a seat token.
+    pub auth: AuthSection,
+}
+
+/// `[auth]`: who may join.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSection {
+    /// `open` (anyone who reaches the port) or `token` (a seat token from the matchmaker).
+    pub mode: AuthMode,
+    /// The key file tokens are checked against (token mode).
+    pub key_file: String,
+    /// Longest a token may still be valid when presented (seconds).
+    pub max_token_ttl_s: u32,
+}
+
+/// Whether a server checks seat tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// Anyone who reaches the port may join.
+    Open,
+    /// Only clients with a valid, unused seat token.
+    Token,
 }
 
 /// `[tls]`: the server's certificate.
@@ -124,7 +148,17 @@ impl ServerConfig {
             net,
             arena,
             tls,
+            auth,
         } = self;
+        if auth.mode == AuthMode::Token && auth.key_file.is_empty() {
+            return Err(ConfigError::invalid(
+                "auth.mode",
+                "\"token\"",
+                "token mode needs auth.key_file, the key file tokens are signed with \
+                 (make one with `tickwire-server keygen --out PATH`)",
+            ));
+        }
+        check_range("auth.max_token_ttl_s", auth.max_token_ttl_s, 1..=86_400)?;
         // Name the key that was set: its layer is the one to fix.
         match (tls.cert.is_empty(), tls.key.is_empty()) {
             (false, true) => {
@@ -231,21 +265,26 @@ impl ServerConfig {
 
     /// Checks that `new` differs from `self` only in what a running server can take live:
     /// gameplay tunables (everything in `[arena]` except the arena's shape: seed, size,
-    /// obstacles, spawn points, prop count), `tick.snapshot_hz` and
-    /// `net.interpolation_delay_ms`.
+    /// obstacles, spawn points, prop count), `tick.snapshot_hz`,
+    /// `net.interpolation_delay_ms` and `auth.key_file` (whose keys a reload reads again).
     ///
     /// # Errors
     /// The keys (or sections) that changed but need a restart.
     pub fn live_changes(&self, new: &Self) -> Result<(), Vec<&'static str>> {
         let mut restart = Vec::new();
         let (a, b) = (&self.arena, &new.arena);
-        let checks: [(&'static str, bool); 11] = [
+        let checks: [(&'static str, bool); 13] = [
             ("server", self.server != new.server),
             (
                 "tick (other than snapshot_hz)",
                 differs_besides(&self.tick, &new.tick, |t| t.snapshot_hz = 0),
             ),
             ("tls", self.tls != new.tls),
+            ("auth.mode", self.auth.mode != new.auth.mode),
+            (
+                "auth.max_token_ttl_s",
+                self.auth.max_token_ttl_s != new.auth.max_token_ttl_s,
+            ),
             (
                 "net (other than interpolation_delay_ms)",
                 differs_besides(&self.net, &new.net, |n| n.interpolation_delay_ms = 0),
