@@ -100,6 +100,35 @@ impl ConditionedSocket {
             lock(&self.shared.down).stats(),
         )
     }
+
+    /// A handle that changes this socket's network while quinn uses it.
+    #[must_use]
+    pub fn control(&self) -> LinkControl {
+        LinkControl(Arc::clone(&self.shared))
+    }
+}
+
+/// Changes a [`ConditionedSocket`]'s network while it runs: a partition, a path that turns
+/// bad and recovers.
+#[derive(Clone)]
+pub struct LinkControl(Arc<Shared>);
+
+impl fmt::Debug for LinkControl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LinkControl")
+            .field("up", lock(&self.0.up).config())
+            .field("down", lock(&self.0.down).config())
+            .finish()
+    }
+}
+
+impl LinkControl {
+    /// From now on, what the socket sends crosses `up` and what it receives `down`
+    /// (datagrams already in flight keep their times).
+    pub fn set(&self, up: LinkConfig, down: LinkConfig) {
+        lock(&self.0.up).set_config(up);
+        lock(&self.0.down).set_config(down);
+    }
 }
 
 impl Drop for ConditionedSocket {
@@ -325,14 +354,48 @@ pub fn client_endpoint(
     links: Option<(LinkConfig, LinkConfig)>,
     seed: u64,
 ) -> io::Result<(quinn::Endpoint, Option<Drops>)> {
+    endpoint_on(bind, buffer_bytes, links, seed).map(|(endpoint, drops, _)| (endpoint, drops))
+}
+
+/// A client endpoint on a fresh UDP socket bound to `bind` whose traffic crosses `up` and
+/// `down`, with the handle that changes them while it runs.
+///
+/// # Errors
+/// If the socket cannot be bound or there is no tokio runtime.
+pub fn controlled_endpoint(
+    bind: SocketAddr,
+    up: LinkConfig,
+    down: LinkConfig,
+    seed: u64,
+) -> io::Result<(quinn::Endpoint, LinkControl)> {
+    let (endpoint, _, control) = endpoint_on(
+        bind,
+        tickwire_netcode::udp::BUFFER_BYTES,
+        Some((up, down)),
+        seed,
+    )?;
+    let control = control.ok_or_else(|| io::Error::other("the socket is not conditioned"))?;
+    Ok((endpoint, control))
+}
+
+fn endpoint_on(
+    bind: SocketAddr,
+    buffer_bytes: usize,
+    links: Option<(LinkConfig, LinkConfig)>,
+    seed: u64,
+) -> io::Result<(quinn::Endpoint, Option<Drops>, Option<LinkControl>)> {
     let socket = tickwire_netcode::udp::socket(bind, buffer_bytes)?;
     let drops = Drops::of(&socket);
     let runtime = quinn::default_runtime()
         .ok_or_else(|| io::Error::other("no async runtime to run the endpoint on"))?;
     let inner = runtime.wrap_udp_socket(socket)?;
-    let socket: Arc<dyn AsyncUdpSocket> = match links {
-        Some((up, down)) => Arc::new(ConditionedSocket::new(inner, up, down, seed)),
-        None => inner,
+    let (socket, control): (Arc<dyn AsyncUdpSocket>, _) = match links {
+        Some((up, down)) => {
+            let conditioned = ConditionedSocket::new(inner, up, down, seed);
+            let control = conditioned.control();
+            (Arc::new(conditioned), Some(control))
+        }
+        None => (inner, None),
     };
     let endpoint = quinn::Endpoint::new_with_abstract_socket(
         quinn::EndpointConfig::default(),
@@ -340,7 +403,7 @@ pub fn client_endpoint(
         socket,
         runtime,
     )?;
-    Ok((endpoint, drops))
+    Ok((endpoint, drops, control))
 }
 
 #[cfg(test)]

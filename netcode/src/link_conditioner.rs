@@ -65,6 +65,15 @@ impl LinkConfig {
         }
     }
 
+    /// A link that delivers nothing: a network partition, a cable pulled.
+    #[must_use]
+    pub fn partitioned() -> Self {
+        Self {
+            loss: 1.0,
+            ..Self::clean()
+        }
+    }
+
     /// One direction of a link with round-trip time `rtt`, round-trip jitter `jitter` and
     /// `loss` in each direction.
     #[must_use]

@@ -46,7 +46,7 @@ fn start_rooms(names: &[&str], overrides: &[&str]) -> Harness {
     let endpoint = GameEndpoint::start(
         "127.0.0.1:0".parse().unwrap(),
         &identity,
-        &GameTransport::default(),
+        &config.transport(),
         Arc::clone(&rooms),
         Arc::new(Admission::from_config(&config).unwrap()),
     )
@@ -897,5 +897,149 @@ async fn only_invited_players_get_in_and_each_refusal_says_why() {
         .filter_map(|c| c["user"].as_str())
         .collect();
     assert_eq!(users, ["alice"], "{red}");
+    h.endpoint.shutdown("test over").await;
+}
+
+/// Sums a counter's samples (over rooms and labels) whose line contains `filter`.
+fn metric_sum(metrics: &str, name: &str, filter: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(name) && l.contains(filter))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Counts the datagrams `connection` receives over `time`.
+async fn datagrams_within(connection: &quinn::Connection, time: Duration) -> u32 {
+    let mut received = 0;
+    let until = Instant::now() + time;
+    while Instant::now() < until {
+        if let Ok(Ok(_)) =
+            tokio::time::timeout(Duration::from_millis(50), connection.read_datagram()).await
+        {
+            received += 1;
+        }
+    }
+    received
+}
+
+/// A client whose process dies (its runtime is gone: no goodbye, no close, not another
+/// packet) is timed out after the idle timeout: its slot is freed, the metric counts it, and
+/// the client playing beside it never missed a snapshot.
+#[test]
+fn a_client_killed_without_goodbye_is_timed_out_and_its_slot_freed() {
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let h = server_rt.block_on(async {
+        start_rooms(
+            &["room-0"],
+            &[
+                "net.idle_timeout_ms=1000",
+                "net.keep_alive_ms=250",
+                "arena.prop_count=20",
+            ],
+        )
+    });
+    let client_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let killed = client_rt.block_on(joined(&h));
+    let (admin, good, timed_out_before) = server_rt.block_on(async {
+        let admin = h.admin().await;
+        let good = joined(&h).await;
+        let (_, metrics) = http_get(admin, "/metrics").await;
+        let before = metric_sum(
+            &metrics,
+            "tickwire_disconnects_total",
+            "reason=\"timed_out\"",
+        );
+        (admin, good, before)
+    });
+    // The killed client's process is gone; its connection object never speaks again.
+    drop(client_rt);
+    std::mem::forget(killed);
+    server_rt.block_on(async {
+        let mut client = client_for(&good.welcome);
+        play(&good.connection, &mut client, Duration::from_secs(3)).await;
+        let snapshots = client.stats().snapshots;
+        assert!(
+            snapshots >= 80,
+            "the other client got {snapshots} snapshots in 3 s"
+        );
+        let (_, body) = http_get(admin, "/status").await;
+        let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(status["clients"], 1, "the dead client's slot: {body}");
+        let (_, metrics) = http_get(admin, "/metrics").await;
+        let timed_out = metric_sum(
+            &metrics,
+            "tickwire_disconnects_total",
+            "reason=\"timed_out\"",
+        );
+        assert!(timed_out > timed_out_before, "not counted:\n{metrics}");
+        h.endpoint.shutdown("test over").await;
+    });
+}
+
+/// A client cut off for 5 s (nothing either way) resumes when its network comes back:
+/// its connection outlives the partition (the idle timeout is 10 s), its snapshots come
+/// back, and the client beside it is unaffected all along.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_partitioned_for_five_seconds_resumes_and_nobody_else_notices() {
+    use tickwire_bot::conditioned_socket::controlled_endpoint;
+    use tickwire_netcode::link_conditioner::LinkConfig;
+    let h = start_rooms(&["room-0"], &["arena.prop_count=50"]);
+    let (mut endpoint, link) = controlled_endpoint(
+        "127.0.0.1:0".parse().unwrap(),
+        LinkConfig::clean(),
+        LinkConfig::clean(),
+        5,
+    )
+    .unwrap();
+    endpoint.set_default_client_config(
+        client_config(
+            ServerTrust::Certificate(h.identity.leaf().unwrap().clone()),
+            &GameTransport::default(),
+        )
+        .unwrap(),
+    );
+    let addr = h.endpoint.local_addr().unwrap();
+    let cut = tickwire_netcode::quic::join(&endpoint, addr, "localhost", hello_to(None))
+        .await
+        .unwrap();
+    let good = joined(&h).await;
+    let mut cut_client = client_for(&cut.welcome);
+    play(&cut.connection, &mut cut_client, Duration::from_secs(1)).await;
+    let before = cut_client.stats().snapshots;
+    assert!(before >= 20, "{before} snapshots before the partition");
+    link.set(LinkConfig::partitioned(), LinkConfig::partitioned());
+    let beside = tokio::spawn(async move {
+        let mut client = client_for(&good.welcome);
+        play(&good.connection, &mut client, Duration::from_secs(5)).await;
+        client.stats().snapshots
+    });
+    let crossed = datagrams_within(&cut.connection, Duration::from_secs(5)).await;
+    assert_eq!(crossed, 0, "datagrams crossed the partition");
+    let snapshots = beside.await.unwrap();
+    assert!(
+        snapshots >= 140,
+        "the other client got {snapshots} snapshots in 5 s"
+    );
+    link.set(LinkConfig::clean(), LinkConfig::clean());
+    // Back: the connection lived through it and the game goes on.
+    play(&cut.connection, &mut cut_client, Duration::from_secs(2)).await;
+    assert!(
+        cut.connection.close_reason().is_none(),
+        "{:?}",
+        cut.connection.close_reason()
+    );
+    let after = cut_client.stats().snapshots - before;
+    assert!(
+        after >= 30,
+        "{after} snapshots in the 2 s after the partition"
+    );
     h.endpoint.shutdown("test over").await;
 }
