@@ -47,7 +47,7 @@ pub struct ClientConfig {
     pub max_extrapolation: Duration,
     /// Inputs per datagram: the newest plus this many − 1 older ones again.
     pub inputs_per_datagram: usize,
-    /// Smallest input lead to aim for (ticks).
+    /// Smallest input lead to aim for (ticks): the welcome's `input_buffer_ticks`.
     pub min_lead_ticks: f64,
     /// The network index of the local player's entity.
     pub entity_index: u32,
@@ -68,7 +68,7 @@ impl ClientConfig {
             initial_delay: Duration::from_millis(u64::from(welcome.interpolation_delay_ms)),
             max_extrapolation: Duration::from_millis(100),
             inputs_per_datagram: 6,
-            min_lead_ticks: 1.0,
+            min_lead_ticks: f64::from(welcome.input_buffer_ticks),
             entity_index: welcome.entity_index,
             server_tick: welcome.server_tick,
         })

@@ -1,5 +1,9 @@
 //! The server's per-client input buffer: inputs wait for their tick; late ones are dropped
 //! and counted; a tick with no input repeats the last one and is counted.
+//!
+//! An input is late when its tick has already run without it: every such input counts
+//! once, however late (a datagram from 1000 ticks ago, or one for a tick before the client
+//! joined). Redundant copies of inputs a tick ran with are not late.
 
 use crate::protocol::{InputDatagram, InputFrame};
 use crate::tick::Tick;
@@ -38,26 +42,25 @@ pub struct InputBuffer<I> {
     slots: Vec<Option<(Tick, InputFrame<I>)>>,
     /// Ticks consumed without an input, so a later arrival counts as late (bit per slot).
     missed: Vec<bool>,
-    next: Option<Tick>,
+    /// The first tick this buffer runs (the client joined then).
+    first: Tick,
+    /// The next tick to run.
+    next: Tick,
     last: Option<InputFrame<I>>,
     newest_received: Option<Tick>,
     stats: InputStats,
 }
 
-impl<I: Clone> Default for InputBuffer<I> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl<I: Clone> InputBuffer<I> {
-    /// An empty buffer.
+    /// An empty buffer for a client whose first tick to run is `first` (the room's tick
+    /// when it joined).
     #[must_use]
-    pub fn new() -> Self {
+    pub fn new(first: Tick) -> Self {
         Self {
             slots: vec![None; SLOTS],
             missed: vec![false; SLOTS],
-            next: None,
+            first,
+            next: first,
             last: None,
             newest_received: None,
             stats: InputStats::default(),
@@ -85,31 +88,31 @@ impl<I: Clone> InputBuffer<I> {
 
     fn store(&mut self, tick: Tick, frame: &InputFrame<I>) {
         let slot = tick.0 as usize % SLOTS;
+        let next = self.next;
         // The newest tick heard of, in time or not: the client's clock steers by it, so a
         // client whose inputs all arrive late still learns how late.
-        let plausible = self
-            .next
-            .is_none_or(|next| tick.since(next) < MAX_LEAD_TICKS as i32);
+        let plausible = tick.since(next) < MAX_LEAD_TICKS as i32;
         if plausible && self.newest_received.is_none_or(|n| tick.is_after(n)) {
             self.newest_received = Some(tick);
         }
-        if let Some(next) = self.next {
-            if !tick.is_after(next.sub(1)) {
-                // Its tick already ran. Late only if the tick ran without it.
-                if next.since(tick) <= SLOTS as i32
-                    && self.missed.get(slot).copied().unwrap_or(false)
-                {
-                    self.stats.late += 1;
-                    if let Some(m) = self.missed.get_mut(slot) {
-                        *m = false;
-                    }
+        if !tick.is_after(next.sub(1)) {
+            // Its tick already ran: late unless it ran with this input (a redundant copy).
+            // Before the client's first tick, or beyond the ticks remembered, it did not.
+            let ran_without = self.first.is_after(tick)
+                || next.since(tick) > SLOTS as i32
+                || self.missed.get(slot).copied().unwrap_or(false);
+            if ran_without {
+                self.stats.late += 1;
+                if let Some(m) = self.missed.get_mut(slot) {
+                    // Counted once (its redundant copies follow).
+                    *m = false;
                 }
-                return;
             }
-            if tick.since(next) >= MAX_LEAD_TICKS as i32 {
-                self.stats.too_early += 1;
-                return;
-            }
+            return;
+        }
+        if tick.since(next) >= MAX_LEAD_TICKS as i32 {
+            self.stats.too_early += 1;
+            return;
         }
         if let Some(s) = self.slots.get_mut(slot) {
             if s.as_ref().is_some_and(|(t, _)| *t == tick) {
@@ -127,7 +130,7 @@ impl<I: Clone> InputBuffer<I> {
         tick: Tick,
         default: impl FnOnce() -> InputFrame<I>,
     ) -> (InputFrame<I>, InputSource) {
-        self.next = Some(tick.next());
+        self.next = tick.next();
         let slot = tick.0 as usize % SLOTS;
         let found = self
             .slots
@@ -177,7 +180,7 @@ mod tests {
 
     #[test]
     fn inputs_wait_for_their_tick_and_redundancy_fills_gaps() {
-        let mut buf = InputBuffer::new();
+        let mut buf = InputBuffer::new(Tick(10));
         buf.receive(&datagram(12, &[12, 11, 10]));
         buf.receive(&datagram(13, &[13, 12, 11])); // redundant copies ignored
         assert_eq!(buf.stats().received, 4);
@@ -193,7 +196,7 @@ mod tests {
 
     #[test]
     fn a_missing_input_repeats_the_last_and_a_late_one_is_counted() {
-        let mut buf = InputBuffer::new();
+        let mut buf = InputBuffer::new(Tick(1));
         assert_eq!(
             buf.take(Tick(1), || frame(9)),
             (frame(9), InputSource::Default)
@@ -217,10 +220,37 @@ mod tests {
 
     #[test]
     fn implausibly_early_inputs_are_dropped() {
-        let mut buf = InputBuffer::new();
+        let mut buf = InputBuffer::new(Tick(100));
         buf.take(Tick(100), || frame(0));
         buf.receive(&datagram(100 + MAX_LEAD_TICKS + 5, &[1]));
         assert_eq!(buf.stats().too_early, 1);
         assert_eq!(buf.newest_received(), None);
+    }
+
+    #[test]
+    fn every_input_for_a_tick_that_ran_without_it_is_late() {
+        // A client's first datagram, for ticks before it joined: all late.
+        let mut buf = InputBuffer::new(Tick(500));
+        buf.receive(&datagram(498, &[1, 1, 1]));
+        assert_eq!(buf.stats().late, 3);
+        for t in 500..2000u32 {
+            buf.take(Tick(t), || frame(0));
+        }
+        // Mid-game, a datagram from 1000 ticks ago: past what the buffer remembers, late.
+        buf.receive(&datagram(1000, &[2, 2]));
+        assert_eq!(buf.stats().late, 5);
+        // Inside the window: late once for a tick that ran without it; a copy of an input
+        // a tick ran with is not late.
+        buf.receive(&datagram(2000, &[3]));
+        buf.take(Tick(2000), || frame(0));
+        buf.take(Tick(2001), || frame(0));
+        buf.receive(&datagram(2001, &[4, 3]));
+        assert_eq!(
+            buf.stats().late,
+            6,
+            "2001 ran without its input; 2000 ran with it"
+        );
+        buf.receive(&datagram(2001, &[4]));
+        assert_eq!(buf.stats().late, 6, "counted once");
     }
 }

@@ -16,19 +16,35 @@
 //!   └──────────────┘   inputs + acks     └──────────────┘
 //! ```
 //!
-//! What is here so far:
+//! The modules, one idea each:
 //! - [`tick`]: simulation time as numbered ticks ([`Tick`]) and the one place that converts
 //!   ticks to and from wall-clock durations ([`TickRate`]).
 //! - [`codec`]: the single module that knows the byte format of messages (bincode 2 today).
 //!   Every decoder takes any byte string and returns a value or a typed error.
+//! - [`protocol`]: the control messages, input datagrams, reject and goodbye reasons, and
+//!   QUIC close codes.
+//! - [`bits`]: bit packing and Exp-Golomb codes for snapshots.
+//! - [`schema`]: what a game replicates: entity kinds and their quantized fields.
+//! - [`snapshot`]: delta-compressed snapshots: the server's sender per client, the client's
+//!   receiver, the wire layout.
+//! - [`clock`]: the client's clock sync (prediction and render clocks).
+//! - [`prediction`]: client-side prediction and reconciliation.
+//! - [`interpolation`]: rendering remote entities between snapshots.
+//! - [`input_buffer`]: the server's per-client inputs waiting for their tick.
+//! - [`lag_compensation`]: the server's hitbox history, rewound to what a shooter saw.
+//! - [`client`]: the client side tied together ([`client::ClientNetcode`]).
+//! - [`link_conditioner`]: a seeded simulated network (latency, jitter, loss, bursts).
+//! - [`rng`]: the seeded generator behind it.
+//! - [`testing`]: helpers for tests of code built on this crate.
 //! - [`config`]: the error type every configuration layer reports with ([`ConfigError`]).
-//!
-//! The snapshot, prediction, interpolation, clock-sync and lag-compensation state machines
-//! build on these (see the project's architecture notes).
+//! - `token` (feature `token`): seat tokens, minted by a matchmaker and checked by servers.
+//! - `quic` and `udp` (feature `quic`): the quinn glue for both ends and the UDP socket.
 //!
 //! # Feature flags
-//! - `quic`: the quinn glue for both ends, and the UDP socket under it (`udp`). Off by default so the core stays free of any
-//!   runtime; the simulation crate depends on this crate with default features off.
+//! - `quic`: the quinn glue for both ends, and the UDP socket under it (`udp`). Off by
+//!   default so the core stays free of any runtime; the simulation crate depends on this
+//!   crate with default features off.
+//! - `token`: seat tokens (HMAC-SHA256 with `ring`); for servers and matchmakers.
 #![forbid(unsafe_code)]
 #![warn(clippy::indexing_slicing)]
 

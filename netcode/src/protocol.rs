@@ -2,7 +2,7 @@
 //!
 //! - The reliable **control stream** (one bidirectional QUIC stream per client) carries
 //!   [`ClientControl`] and [`ServerControl`] messages, each framed as a 4-byte little-endian
-//!   length followed by that many bytes of [`codec`](crate::codec) encoding.
+//!   length followed by that many bytes of [`codec`] encoding.
 //! - **Datagrams** start with a type byte: [`INPUT_TAG`] for inputs (client → server),
 //!   [`SNAPSHOT_TAG`](crate::snapshot::SNAPSHOT_TAG) for snapshot parts (server → client).
 //!
@@ -98,7 +98,8 @@ pub struct Welcome {
     pub interpolation_delay_ms: u32,
     /// How far back the server compensates for lag (milliseconds).
     pub max_rewind_ms: u32,
-    /// Ticks an input may wait on the server.
+    /// The least lead (ticks) the client's inputs should arrive ahead of their tick: its
+    /// clock's lead target before jitter and loss margins.
     pub input_buffer_ticks: u32,
     /// How long (ticks) the client must keep complete snapshots as possible baselines.
     pub baseline_window_ticks: u32,

@@ -239,12 +239,6 @@ fn run(config: &ServerConfig, args: &Args) -> Result<()> {
         let server = Server::start(config).await?;
         let admin = server.admin_addr();
         eprintln!("admin: http://{admin}/metrics and http://{admin}/status");
-        let cert_path = std::env::temp_dir().join("tickwire-dev-cert.der");
-        if let Some(leaf) = server.identity().leaf() {
-            std::fs::write(&cert_path, leaf.as_ref()).with_context(|| {
-                format!("cannot write the certificate to {}", cert_path.display())
-            })?;
-        }
         eprintln!(
             "tickwire-server: {} room(s) at {} Hz tick, {} Hz snapshots, listening on {}; Ctrl-C to stop",
             server.rooms().len(),
@@ -252,11 +246,26 @@ fn run(config: &ServerConfig, args: &Args) -> Result<()> {
             config.tick.snapshot_hz,
             server.game_addr()?,
         );
-        eprintln!(
-            "development certificate: {} (SHA-256 {})",
-            cert_path.display(),
-            server.identity().fingerprint()
-        );
+        if config.tls.cert.is_empty() {
+            // Only the self-signed certificate is written out, for local clients to trust.
+            let cert_path = std::env::temp_dir().join("tickwire-dev-cert.der");
+            if let Some(leaf) = server.identity().leaf() {
+                std::fs::write(&cert_path, leaf.as_ref()).with_context(|| {
+                    format!("cannot write the certificate to {}", cert_path.display())
+                })?;
+            }
+            eprintln!(
+                "development certificate (self-signed): {} (SHA-256 {})",
+                cert_path.display(),
+                server.identity().fingerprint()
+            );
+        } else {
+            eprintln!(
+                "certificate: {} (SHA-256 {})",
+                config.tls.cert,
+                server.identity().fingerprint()
+            );
+        }
         let reason = wait_for_stop(&server, args, started, config).await?;
         anyhow::Ok((reason, server.shutdown(reason).await))
     })?;
@@ -359,7 +368,7 @@ fn print_status(rooms: &[Room], elapsed: Duration, udp_drops: Option<u64>, on_te
     let mut total = TickStats::new();
     let (mut players, mut moving, mut props) = (0, 0, 0);
     for room in rooms {
-        total.merge(&room.stats());
+        room.merge_into(&mut total);
         let view = room.view();
         players += view.players;
         moving += view.moving_props;

@@ -25,7 +25,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::ServerConfig;
 use crate::rate_limit::RateLimit;
 use crate::room_core::{ClientId, RoomCore, RoomStats};
-use crate::stats::TickStats;
+use crate::stats::{TickStats, TickSummary};
 use crate::tick_loop::TickSchedule;
 
 /// Most commands a room handles per tick; the rest wait for the next tick.
@@ -213,7 +213,8 @@ impl Room {
         self.commands.try_send(command)
     }
 
-    /// A copy of the tick figures so far.
+    /// A copy of the tick figures so far (two histograms of about 200 KB: for a summary,
+    /// [`summary`](Self::summary) copies nothing).
     #[must_use]
     pub fn stats(&self) -> TickStats {
         self.shared
@@ -221,6 +222,27 @@ impl Room {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// The tick figures so far in microseconds.
+    #[must_use]
+    pub fn summary(&self) -> TickSummary {
+        self.shared
+            .stats
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .summary()
+    }
+
+    /// Adds this room's tick figures to `total` (without copying them first).
+    pub fn merge_into(&self, total: &mut TickStats) {
+        total.merge(
+            &self
+                .shared
+                .stats
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
     }
 
     /// The latest view of the world.
@@ -284,6 +306,8 @@ fn run(
 ) {
     let mut connections: HashMap<ClientId, Link> = HashMap::new();
     let mut since_view = 0;
+    // Tick figures not yet in the shared stats (a reader held their lock).
+    let mut unpublished = Vec::with_capacity(UNPUBLISHED_TICKS);
     // Metric handles made once: recording through them does not allocate.
     let labels = [("room", core.name().to_owned())];
     let tick_duration = metrics::histogram!("tickwire_tick_duration_seconds", &labels);
@@ -364,11 +388,8 @@ fn run(
             );
         }
         let took = clock.now().saturating_duration_since(began);
-        shared
-            .stats
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .record(took, start.lateness, start.skipped);
+        unpublished.push((took, start.lateness, start.skipped));
+        publish(&shared.stats, &mut unpublished);
         tick_duration.record(took.as_secs_f64());
         tick_lateness.record(start.lateness.as_secs_f64());
         ticks_skipped.increment(start.skipped);
@@ -410,6 +431,28 @@ fn run(
             }
             clients.sort_unstable_by_key(|c| c.id);
         }
+    }
+}
+
+/// Tick figures the tick thread may hold back while readers have the shared stats.
+const UNPUBLISHED_TICKS: usize = 256;
+
+/// Moves the tick figures in `unpublished` into the shared stats if nobody is reading them:
+/// a reader (a `/status` request, the status line) never delays a tick. Only when the held
+/// figures fill their buffer does the tick thread wait for the lock.
+fn publish(stats: &Mutex<TickStats>, unpublished: &mut Vec<(Duration, Duration, u64)>) {
+    let mut shared = match stats.try_lock() {
+        Ok(shared) => shared,
+        Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+        Err(std::sync::TryLockError::WouldBlock) if unpublished.len() < UNPUBLISHED_TICKS => {
+            return;
+        }
+        Err(std::sync::TryLockError::WouldBlock) => {
+            stats.lock().unwrap_or_else(PoisonError::into_inner)
+        }
+    };
+    for (took, lateness, skipped) in unpublished.drain(..) {
+        shared.record(took, lateness, skipped);
     }
 }
 

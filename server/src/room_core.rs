@@ -284,7 +284,7 @@ impl RoomCore {
             id,
             entity,
             sender,
-            inputs: InputBuffer::new(),
+            inputs: InputBuffer::new(self.world.tick()),
             bad_datagrams: 0,
             lagging_for: 0,
         });

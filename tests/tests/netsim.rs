@@ -212,3 +212,30 @@ fn a_snapshot_rate_and_rules_changed_live_are_followed() {
     assert!(seen > 20, "only {seen} hits in view");
     assert_eq!(confirmed, seen, "hits in view confirmed after the change");
 }
+
+/// `net.input_buffer_ticks` is the lead clients aim for: told at welcome, it is the lead
+/// their inputs keep on a clean link (plus the clock's small late margin).
+#[test]
+fn the_configured_input_buffer_is_the_lead_clients_keep() {
+    let lead_with = |ticks: u32| {
+        let mut sim =
+            NetSim::new(&config_with(&[&format!("net.input_buffer_ticks={ticks}")])).unwrap();
+        let link = LinkConfig::symmetric(ms(40), Duration::ZERO, 0.0);
+        sim.add_bot(Script::Run, link, link, 9).unwrap();
+        sim.run_until(Duration::from_secs(10));
+        let clock = sim.bots[0].net.clock();
+        (clock.target_lead(), clock.lead().unwrap())
+    };
+    for ticks in [1, 4] {
+        let (target, lead) = lead_with(ticks);
+        let ticks = f64::from(ticks);
+        assert!(
+            (ticks..ticks + 1.5).contains(&target),
+            "aimed for {target} with {ticks} buffered"
+        );
+        assert!(
+            (ticks - 0.5..ticks + 2.0).contains(&lead),
+            "kept {lead} ahead with {ticks} buffered"
+        );
+    }
+}

@@ -110,7 +110,7 @@ pub struct NetSection {
     pub interpolation_delay_ms: u32,
     /// Furthest lag compensation rewinds (milliseconds).
     pub max_rewind_ms: u32,
-    /// Ticks an input may wait on the server for its tick.
+    /// The least lead (ticks) clients aim for between an input's arrival and its tick.
     pub input_buffer_ticks: u32,
     /// Downstream budget per client (bytes per second).
     pub client_budget_bytes_per_s: u32,
