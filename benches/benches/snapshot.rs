@@ -35,7 +35,7 @@ fn warm(
     let mut history = WorldHistory::new(33);
     let mut senders: Vec<SnapshotSender> =
         (0..clients).map(|_| SnapshotSender::new(CONFIG)).collect();
-    let mut receiver = SnapshotReceiver::new(schema.clone(), 64, Tick(0));
+    let mut receiver = SnapshotReceiver::new(schema.clone(), 64, Tick::new(0));
     let mut acks = Vec::new();
     let mut t = 0;
     while t < scene.tick_hz * 2 {
@@ -44,7 +44,7 @@ fn warm(
         if t % interval != 0 {
             continue;
         }
-        history.record(Tick(t), &*scene);
+        history.record(Tick::new(t), &*scene);
         let mut shared = SharedEncoding::new();
         for (i, sender) in senders.iter_mut().enumerate() {
             for &(_, a) in acks.iter().filter(|(at, _)| *at <= t) {
@@ -55,7 +55,7 @@ fn warm(
                     schema,
                     &history,
                     &mut shared,
-                    Tick(t),
+                    Tick::new(t),
                     Private::default(),
                     &mut |_| 1.0,
                 )
@@ -79,8 +79,8 @@ fn bench(c: &mut Criterion) {
         let name = scene.name;
         let (mut history, mut senders, t) = warm(&schema, &mut scene, 64);
         scene.step();
-        history.record(Tick(t + 1), &scene);
-        let tick = Tick(t + 1);
+        history.record(Tick::new(t + 1), &scene);
+        let tick = Tick::new(t + 1);
         let sender = &mut senders[0];
         c.bench_function(&format!("{name}/encode_delta"), |b| {
             b.iter(|| {
@@ -121,7 +121,7 @@ fn bench(c: &mut Criterion) {
                         &schema,
                         &history,
                         &mut SharedEncoding::new(),
-                        Tick(t + 1),
+                        Tick::new(t + 1),
                         Private::default(),
                         &mut |_| 1.0,
                     )
@@ -131,7 +131,7 @@ fn bench(c: &mut Criterion) {
         let full: Vec<Vec<u8>> = fresh.datagrams().map(<[u8]>::to_vec).collect();
         c.bench_function(&format!("{name}/decode_full"), |b| {
             b.iter(|| {
-                let mut receiver = SnapshotReceiver::new(schema.clone(), 64, Tick(t));
+                let mut receiver = SnapshotReceiver::new(schema.clone(), 64, Tick::new(t));
                 for part in &full {
                     receiver.handle_datagram(part).unwrap();
                 }

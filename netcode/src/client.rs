@@ -20,10 +20,10 @@ use crate::prediction::{Predict, PredictionStats, Predictor};
 use crate::protocol::{InputDatagram, InputFrame, Welcome, encode_input};
 use crate::schema::{EntityState, MAX_FIELDS, Schema};
 use crate::snapshot::{SnapshotError, SnapshotReceiver};
-use crate::tick::{Tick, TickRate};
+use crate::tick::{Tick, TickRate, TickTime};
 
 /// Most ticks predicted in one frame when catching up after a stall or a clock jump.
-const MAX_CATCH_UP_TICKS: i32 = 16;
+const MAX_CATCH_UP_TICKS: u32 = 16;
 
 /// The game's side of a client: prediction rules and how to read its own entity.
 pub trait ClientGame: Predict {
@@ -250,22 +250,21 @@ where
     pub fn next_input_tick(&mut self, now: Instant) -> Option<Tick> {
         self.clock.advance(now);
         let (current, _) = self.predictor.current()?;
-        let due = self.clock.predict_tick().floor();
-        let behind = due - f64::from(current.0);
-        if behind < 0.0 {
+        let due = self.clock.predict_tick().tick();
+        let Ok(behind) = u32::try_from(due.since(current)) else {
             return None;
-        }
-        if self.stats.inputs_sent == 0 && behind >= 1.0 {
+        };
+        if self.stats.inputs_sent == 0 && behind >= 1 {
             // The first input: the ticks before the clock's are already past for the server
             // (it ran them with no input), so start predicting at the clock's tick.
             if let Some((_, state)) = self.predictor.current() {
                 let state = state.clone();
                 self.predictor
-                    .reconcile(&self.game, current.add(behind as u32), state);
+                    .reconcile(&self.game, current.add(behind), state);
             }
-        } else if behind > f64::from(MAX_CATCH_UP_TICKS) * 4.0 {
+        } else if behind > MAX_CATCH_UP_TICKS * 4 {
             // Far behind the clock (a stall): predict from where the clock is now.
-            let jump = behind as u32 - MAX_CATCH_UP_TICKS as u32;
+            let jump = behind - MAX_CATCH_UP_TICKS;
             if let Some((_, state)) = self.predictor.current() {
                 let state = state.clone();
                 self.predictor
@@ -285,11 +284,11 @@ where
         tick: Tick,
         input: G::Input,
     ) -> Result<&[u8], crate::EncodeError> {
-        let (viewed, fraction) = self.view();
-        let view_ago = u16::try_from(tick.since(viewed).max(0)).unwrap_or(u16::MAX);
+        let viewed = self.view();
+        let view_ago = u16::try_from(tick.since(viewed.tick()).max(0)).unwrap_or(u16::MAX);
         let frame = InputFrame {
             view_ago,
-            view_fraction: (fraction * 256.0).clamp(0.0, 255.0) as u8,
+            view_fraction: (viewed.fraction() * 256.0).clamp(0.0, 255.0) as u8,
             input: input.clone(),
         };
         self.predictor.predict(&self.game, input);
@@ -320,8 +319,9 @@ where
     }
 
     /// The snapshot tick and fraction being rendered now (a fire input's view stamp).
-    fn view(&self) -> (Tick, f64) {
-        self.render_frame().map_or((Tick(0), 0.0), |f| f.view())
+    fn view(&self) -> TickTime {
+        self.render_frame()
+            .map_or_else(TickTime::default, |f| f.view())
     }
 
     /// Advances to `now` and counts one rendered frame in [`stats`](Self::stats); returns how

@@ -18,7 +18,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::tick::Tick;
+use crate::tick::{Tick, TickTime};
 
 /// Largest change of a clock's rate when steering (fraction of nominal).
 pub const MAX_RATE_ADJUST: f64 = 0.10;
@@ -55,6 +55,10 @@ pub struct ClientClock {
     origin: Instant,
     last: Option<Instant>,
     started: bool,
+    /// The first snapshot's tick: the clocks below count ticks from it, so they stay small
+    /// numbers and wrap with it (offsets are taken with `Tick::since`).
+    anchor: Tick,
+    /// The prediction clock, ticks after `anchor`.
     predict: f64,
     /// Total ticks the prediction clock gained or lost to steering and jumps.
     predict_adjust: f64,
@@ -64,6 +68,7 @@ pub struct ClientClock {
     leads: VecDeque<(Instant, f64)>,
     late_margin: f64,
     last_problems: Option<u32>,
+    /// The render clock, ticks after `anchor`.
     render: f64,
     /// Arrival offsets `snapshot tick − local ticks`, newest last.
     arrivals: VecDeque<(Instant, f64)>,
@@ -90,6 +95,7 @@ impl ClientClock {
             origin: now,
             last: Some(now),
             started: false,
+            anchor: Tick::ZERO,
             predict: 0.0,
             predict_adjust: 0.0,
             sent: VecDeque::new(),
@@ -126,16 +132,16 @@ impl ClientClock {
         self.started
     }
 
-    /// The prediction clock (fractional ticks).
+    /// The prediction clock: the moment the client predicts up to.
     #[must_use]
-    pub fn predict_tick(&self) -> f64 {
-        self.predict
+    pub fn predict_tick(&self) -> TickTime {
+        TickTime::at(self.anchor).add_ticks(self.predict)
     }
 
-    /// The render clock (fractional ticks).
+    /// The render clock: the moment the client renders other entities at.
     #[must_use]
-    pub fn render_tick(&self) -> f64 {
-        self.render
+    pub fn render_tick(&self) -> TickTime {
+        TickTime::at(self.anchor).add_ticks(self.render)
     }
 
     /// The interpolation delay now (ticks).
@@ -194,7 +200,10 @@ impl ClientClock {
         self.newest_snapshot = Some(tick);
         self.due.push_back((now, due));
         self.due_total += due;
-        let offset = f64::from(tick.0) - self.local_ticks(now);
+        if !self.started {
+            self.anchor = tick;
+        }
+        let offset = f64::from(tick.since(self.anchor)) - self.local_ticks(now);
         self.arrivals.push_back((now, offset));
         while self
             .arrivals
@@ -219,7 +228,7 @@ impl ClientClock {
             self.started = true;
             self.render = self.arrival_estimate(now) - self.delay;
             // Until the server reports a lead, assume a short trip.
-            self.predict = f64::from(tick.0) + self.config.min_lead_ticks + 4.0;
+            self.predict = f64::from(tick.since(self.anchor)) + self.config.min_lead_ticks + 4.0;
         }
         // The delay covers one lost snapshot (two intervals) plus the arrival jitter: how
         // far arrivals fall behind the earliest, at the 99th percentile.
@@ -351,5 +360,57 @@ impl ClientClock {
         } else {
             best + self.local_ticks(now)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Snapshots every 2 ticks of 60 Hz, arriving on time, across the wrap of the tick
+    /// counter: both clocks move forward steadily through it, the render clock behind the
+    /// newest snapshot by its delay, the prediction clock ahead of it.
+    #[test]
+    fn the_clocks_run_smoothly_across_the_wrap_of_the_tick_counter() {
+        let config = ClockConfig {
+            dt_s: 1.0 / 60.0,
+            snapshot_interval_ticks: 2,
+            initial_delay_ticks: 6.0,
+            min_lead_ticks: 1.0,
+            jump_ticks: 4.0,
+        };
+        let t0 = crate::testing::epoch();
+        let start = Tick::new(u32::MAX - 120);
+        let mut clock = ClientClock::new(config, t0);
+        let dt = Duration::from_secs_f64(config.dt_s);
+        let (mut render, mut predict) = (None::<TickTime>, None::<TickTime>);
+        for n in 0..600u32 {
+            let now = t0 + dt * n;
+            if n % 2 == 0 {
+                clock.on_snapshot(now, start.add(n));
+            }
+            clock.advance(now);
+            let (r, p) = (clock.render_tick(), clock.predict_tick());
+            if n > 60 {
+                // One tick a tick, give or take the steering: never a jump of 2^32.
+                for (before, after) in [(render, r), (predict, p)] {
+                    let step = after.since(before.unwrap());
+                    assert!((0.8..1.2).contains(&step), "step {step} at n = {n}");
+                }
+                let newest = start.add(n - n % 2);
+                let behind = -r.since_tick(newest);
+                assert!(
+                    (2.0..8.0).contains(&behind),
+                    "render {behind} behind at {n}"
+                );
+                assert!(p.since_tick(newest) > 0.0, "prediction behind at {n}");
+            }
+            (render, predict) = (Some(r), Some(p));
+        }
+        assert!(
+            clock.render_tick().tick().get() < 1000,
+            "the run crossed the wrap"
+        );
     }
 }

@@ -87,7 +87,7 @@ impl<I: Clone> InputBuffer<I> {
     }
 
     fn store(&mut self, tick: Tick, frame: &InputFrame<I>) {
-        let slot = tick.0 as usize % SLOTS;
+        let slot = tick.get() as usize % SLOTS;
         let next = self.next;
         // The newest tick heard of, in time or not: the client's clock steers by it, so a
         // client whose inputs all arrive late still learns how late.
@@ -131,7 +131,7 @@ impl<I: Clone> InputBuffer<I> {
         default: impl FnOnce() -> InputFrame<I>,
     ) -> (InputFrame<I>, InputSource) {
         self.next = tick.next();
-        let slot = tick.0 as usize % SLOTS;
+        let slot = tick.get() as usize % SLOTS;
         let found = self
             .slots
             .get_mut(slot)
@@ -173,21 +173,21 @@ mod tests {
     fn datagram(newest: u32, values: &[u8]) -> InputDatagram<u8> {
         InputDatagram {
             ack: None,
-            newest: Tick(newest),
+            newest: Tick::new(newest),
             inputs: values.iter().map(|&v| frame(v)).collect(),
         }
     }
 
     #[test]
     fn inputs_wait_for_their_tick_and_redundancy_fills_gaps() {
-        let mut buf = InputBuffer::new(Tick(10));
+        let mut buf = InputBuffer::new(Tick::new(10));
         buf.receive(&datagram(12, &[12, 11, 10]));
         buf.receive(&datagram(13, &[13, 12, 11])); // redundant copies ignored
         assert_eq!(buf.stats().received, 4);
-        assert_eq!(buf.newest_received(), Some(Tick(13)));
+        assert_eq!(buf.newest_received(), Some(Tick::new(13)));
         for t in 10..=13u32 {
             assert_eq!(
-                buf.take(Tick(t), || frame(0)),
+                buf.take(Tick::new(t), || frame(0)),
                 (frame(t as u8), InputSource::Received)
             );
         }
@@ -196,15 +196,15 @@ mod tests {
 
     #[test]
     fn a_missing_input_repeats_the_last_and_a_late_one_is_counted() {
-        let mut buf = InputBuffer::new(Tick(1));
+        let mut buf = InputBuffer::new(Tick::new(1));
         assert_eq!(
-            buf.take(Tick(1), || frame(9)),
+            buf.take(Tick::new(1), || frame(9)),
             (frame(9), InputSource::Default)
         );
         buf.receive(&datagram(2, &[2]));
-        assert_eq!(buf.take(Tick(2), || frame(9)).0, frame(2));
+        assert_eq!(buf.take(Tick::new(2), || frame(9)).0, frame(2));
         assert_eq!(
-            buf.take(Tick(3), || frame(9)),
+            buf.take(Tick::new(3), || frame(9)),
             (frame(2), InputSource::Repeated)
         );
         assert_eq!(
@@ -220,8 +220,8 @@ mod tests {
 
     #[test]
     fn implausibly_early_inputs_are_dropped() {
-        let mut buf = InputBuffer::new(Tick(100));
-        buf.take(Tick(100), || frame(0));
+        let mut buf = InputBuffer::new(Tick::new(100));
+        buf.take(Tick::new(100), || frame(0));
         buf.receive(&datagram(100 + MAX_LEAD_TICKS + 5, &[1]));
         assert_eq!(buf.stats().too_early, 1);
         assert_eq!(buf.newest_received(), None);
@@ -230,11 +230,11 @@ mod tests {
     #[test]
     fn every_input_for_a_tick_that_ran_without_it_is_late() {
         // A client's first datagram, for ticks before it joined: all late.
-        let mut buf = InputBuffer::new(Tick(500));
+        let mut buf = InputBuffer::new(Tick::new(500));
         buf.receive(&datagram(498, &[1, 1, 1]));
         assert_eq!(buf.stats().late, 3);
         for t in 500..2000u32 {
-            buf.take(Tick(t), || frame(0));
+            buf.take(Tick::new(t), || frame(0));
         }
         // Mid-game, a datagram from 1000 ticks ago: past what the buffer remembers, late.
         buf.receive(&datagram(1000, &[2, 2]));
@@ -242,8 +242,8 @@ mod tests {
         // Inside the window: late once for a tick that ran without it; a copy of an input
         // a tick ran with is not late.
         buf.receive(&datagram(2000, &[3]));
-        buf.take(Tick(2000), || frame(0));
-        buf.take(Tick(2001), || frame(0));
+        buf.take(Tick::new(2000), || frame(0));
+        buf.take(Tick::new(2001), || frame(0));
         buf.receive(&datagram(2001, &[4, 3]));
         assert_eq!(
             buf.stats().late,

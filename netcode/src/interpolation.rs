@@ -4,6 +4,7 @@
 
 use crate::schema::{EntityState, FieldKind, MAX_FIELDS, Schema};
 use crate::snapshot::{Snapshot, SnapshotReceiver};
+use crate::tick::TickTime;
 
 /// How a frame was rendered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,18 +27,20 @@ pub struct RenderFrame<'a> {
 }
 
 impl<'a> RenderFrame<'a> {
-    /// Picks the snapshots around `render_tick`, extrapolating at most `max_extrapolation`
+    /// Picks the snapshots around `render`, extrapolating at most `max_extrapolation`
     /// ticks past the newest. `None` before the first complete snapshot.
     #[must_use]
     pub fn at(
         receiver: &'a SnapshotReceiver,
-        render_tick: f64,
+        render: TickTime,
         max_extrapolation: f64,
     ) -> Option<Self> {
         let mut snapshots = receiver.snapshots();
         let oldest = snapshots.next()?;
-        let tick = |s: &Snapshot| f64::from(s.tick.0);
-        if render_tick < tick(oldest) {
+        // Where the render moment is relative to a snapshot, in ticks (wrap-aware).
+        let ahead_of = |s: &Snapshot| render.since_tick(s.tick);
+        let span = |a: &Snapshot, b: &Snapshot| f64::from(b.tick.since(a.tick));
+        if ahead_of(oldest) < 0.0 {
             return Some(Self {
                 from: oldest,
                 to: None,
@@ -47,8 +50,8 @@ impl<'a> RenderFrame<'a> {
         }
         let mut from = oldest;
         for s in snapshots {
-            if tick(s) > render_tick {
-                let t = (render_tick - tick(from)) / (tick(s) - tick(from));
+            if ahead_of(s) < 0.0 {
+                let t = ahead_of(from) / span(from, s);
                 return Some(Self {
                     from,
                     to: Some(s),
@@ -61,7 +64,7 @@ impl<'a> RenderFrame<'a> {
         // Past the newest: continue the motion from the one before, briefly.
         let newest = from;
         let previous = receiver.snapshots().rev().nth(1);
-        let past = render_tick - tick(newest);
+        let past = ahead_of(newest);
         let (mode, past) = if past <= max_extrapolation {
             (FrameMode::Extrapolated, past)
         } else {
@@ -71,7 +74,7 @@ impl<'a> RenderFrame<'a> {
             Some(p) => Self {
                 from: p,
                 to: Some(newest),
-                t: 1.0 + past / (tick(newest) - tick(p)),
+                t: 1.0 + past / span(p, newest),
                 mode,
             },
             None => Self {
@@ -92,14 +95,13 @@ impl<'a> RenderFrame<'a> {
     /// The snapshot tick this frame starts from and the fraction toward the next (for a
     /// fire input's view stamp).
     #[must_use]
-    pub fn view(&self) -> (crate::Tick, f64) {
+    pub fn view(&self) -> TickTime {
         match self.to {
             Some(to) => {
                 let span = f64::from(to.tick.since(self.from.tick));
-                let at = f64::from(self.from.tick.0) + self.t * span;
-                (crate::Tick(at.floor() as u32), at.fract())
+                TickTime::at(self.from.tick).add_ticks(self.t * span)
             }
-            None => (self.from.tick, 0.0),
+            None => TickTime::at(self.from.tick),
         }
     }
 
@@ -187,29 +189,33 @@ mod tests {
             window_ticks: 64,
         };
         let mut sender = SnapshotSender::new(config);
-        let mut receiver = SnapshotReceiver::new(schema.clone(), 64, Tick(0));
+        let mut receiver = SnapshotReceiver::new(schema.clone(), 64, Tick::new(0));
         for t in [2u32, 4, 6, 8] {
             let mut state = EntityState::default();
             state.fields[0] = 10 * t as i32;
             state.fields[1] = (100 - 100 * t as i32).rem_euclid(4096);
-            history.record_with(Tick(t), |out| {
+            history.record_with(Tick::new(t), |out| {
                 out.push(NetEntity {
                     index: 0,
                     uid: 1,
                     state,
                 })
             });
-            plain(&mut sender, &schema, &history, Tick(t));
+            plain(&mut sender, &schema, &history, Tick::new(t));
             deliver(&sender, &mut receiver);
-            sender.on_ack(Tick(t));
+            sender.on_ack(Tick::new(t));
         }
         receiver
+    }
+
+    fn moment(ticks: f64) -> TickTime {
+        TickTime::new(Tick::ZERO, ticks)
     }
 
     #[test]
     fn between_snapshots_is_interpolated_exactly() {
         let (schema, receiver) = (schema(), receiver());
-        let frame = RenderFrame::at(&receiver, 5.0, 4.0).unwrap();
+        let frame = RenderFrame::at(&receiver, moment(5.0), 4.0).unwrap();
         assert_eq!(frame.mode(), FrameMode::Interpolated);
         let (_, f) = frame.entity(&schema, 0).unwrap();
         assert!((f[0] - 50.0).abs() < 1e-4);
@@ -218,20 +224,20 @@ mod tests {
             "{}",
             f[1]
         );
-        assert_eq!(frame.view(), (Tick(5), 0.0));
+        assert_eq!(frame.view(), TickTime::at(Tick::new(5)));
     }
 
     #[test]
     fn past_the_newest_extrapolates_briefly_then_holds() {
         let (schema, receiver) = (schema(), receiver());
-        let frame = RenderFrame::at(&receiver, 9.0, 4.0).unwrap();
+        let frame = RenderFrame::at(&receiver, moment(9.0), 4.0).unwrap();
         assert_eq!(frame.mode(), FrameMode::Extrapolated);
         assert!((frame.entity(&schema, 0).unwrap().1[0] - 90.0).abs() < 1e-4);
-        let frame = RenderFrame::at(&receiver, 20.0, 4.0).unwrap();
+        let frame = RenderFrame::at(&receiver, moment(20.0), 4.0).unwrap();
         assert_eq!(frame.mode(), FrameMode::Held);
         assert!((frame.entity(&schema, 0).unwrap().1[0] - 120.0).abs() < 1e-4);
         assert_eq!(
-            RenderFrame::at(&receiver, 1.0, 4.0).unwrap().mode(),
+            RenderFrame::at(&receiver, moment(1.0), 4.0).unwrap().mode(),
             FrameMode::Held
         );
     }

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use crate::tick::Tick;
+use crate::tick::{Tick, TickTime};
 
 /// One hitbox at one tick.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -22,8 +22,8 @@ pub struct PastHitbox {
 /// Where a rewind landed.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rewind {
-    /// The (fractional) tick the hitboxes were taken at.
-    pub tick: f64,
+    /// The moment the hitboxes were taken at.
+    pub tick: TickTime,
     /// Whether the requested moment was older than the maximum rewind (or than the history)
     /// and was moved forward to the limit.
     pub clamped: bool,
@@ -98,7 +98,7 @@ impl HitboxHistory {
     /// changed mid-match is followed), and a hitbox counts only when both hold it (nobody
     /// is hit who was not on the shooter's screen: just respawned, or already dead in the
     /// newer snapshot).
-    pub fn rewind(&self, view: f64, out: &mut Vec<PastHitbox>) -> Rewind {
+    pub fn rewind(&self, view: TickTime, out: &mut Vec<PastHitbox>) -> Rewind {
         let (Some(newest), Some(oldest)) = (
             self.ticks.back().map(|r| r.tick),
             self.ticks.front().map(|r| r.tick),
@@ -108,11 +108,13 @@ impl HitboxHistory {
                 clamped: false,
             };
         };
-        let newest_f = f64::from(newest.0);
-        let limit = (newest_f - f64::from(self.max_rewind_ticks)).max(f64::from(oldest.0));
-        let clamped = view < limit;
-        let at = view.clamp(limit, newest_f);
-        let base = newest.sub((newest_f - at.floor()) as u32);
+        // How far back from the newest record the moment is (ticks), and how far back the
+        // history reaches.
+        let reach = f64::from(self.max_rewind_ticks).min(f64::from(newest.since(oldest)));
+        let back = -view.since_tick(newest);
+        let clamped = back > reach;
+        let at = TickTime::at(newest).add_ticks(-back.clamp(0.0, reach));
+        let base = at.tick();
         // The newest snapshot at or before the moment (or the moment's own record when the
         // history holds no snapshot that old), and the snapshot after it.
         let Some(from) = self
@@ -128,7 +130,7 @@ impl HitboxHistory {
         };
         let b = self.ticks.range(from + 1..).find(|r| r.snapshot);
         let frac = b.map_or(0.0, |b| {
-            ((at - f64::from(a.tick.0)) / f64::from(b.tick.since(a.tick).max(1))) as f32
+            (at.since_tick(a.tick) / f64::from(b.tick.since(a.tick).max(1))) as f32
         });
         let b = b.map(|b| b.boxes.as_slice());
         for h in &a.boxes {
@@ -161,6 +163,30 @@ fn find<'a>(boxes: &'a [PastHitbox], h: &PastHitbox) -> Option<&'a PastHitbox> {
 mod tests {
     use super::*;
 
+    fn moment(ticks: f64) -> TickTime {
+        TickTime::new(Tick::ZERO, ticks)
+    }
+
+    #[test]
+    fn rewinds_across_the_wrap_of_the_tick_counter() {
+        let mut h = HitboxHistory::new(15);
+        let start = Tick::new(u32::MAX - 9);
+        for n in 0..20u32 {
+            h.record(start.add(n), true, [at(n as f32)]);
+        }
+        let mut out = Vec::new();
+        // 4.5 ticks before the newest record (n = 19): after the counter wrapped at n = 10.
+        let r = h.rewind(TickTime::at(start.add(19)).add_ticks(-4.5), &mut out);
+        assert!(!r.clamped);
+        assert!((out[0].center[0] - 14.5).abs() < 1e-5, "{out:?}");
+        // A view from before the wrap, further back than the limit: clamped, not taken
+        // for a moment 2^32 ticks ahead.
+        out.clear();
+        let r = h.rewind(TickTime::at(start), &mut out);
+        assert!(r.clamped);
+        assert!((out[0].center[0] - 4.0).abs() < 1e-5, "{out:?}");
+    }
+
     fn at(x: f32) -> PastHitbox {
         PastHitbox {
             index: 1,
@@ -174,10 +200,10 @@ mod tests {
     fn rewinds_interpolate_between_ticks() {
         let mut h = HitboxHistory::new(15);
         for t in 0..30u32 {
-            h.record(Tick(t), true, [at(t as f32)]);
+            h.record(Tick::new(t), true, [at(t as f32)]);
         }
         let mut out = Vec::new();
-        let r = h.rewind(20.25, &mut out);
+        let r = h.rewind(moment(20.25), &mut out);
         assert!(!r.clamped);
         assert_eq!(out.len(), 1);
         assert!((out[0].center[0] - 20.25).abs() < 1e-5);
@@ -187,17 +213,17 @@ mod tests {
     fn rewinds_past_the_limit_are_clamped_and_flagged() {
         let mut h = HitboxHistory::new(15);
         for t in 0..30u32 {
-            h.record(Tick(t), true, [at(t as f32)]);
+            h.record(Tick::new(t), true, [at(t as f32)]);
         }
         let mut out = Vec::new();
-        let r = h.rewind(3.0, &mut out);
+        let r = h.rewind(moment(3.0), &mut out);
         assert!(r.clamped);
-        assert_eq!(r.tick, 14.0);
+        assert_eq!(r.tick, moment(14.0));
         assert!((out[0].center[0] - 14.0).abs() < 1e-5);
         out.clear();
-        let r = h.rewind(99.0, &mut out);
+        let r = h.rewind(moment(99.0), &mut out);
         assert!(!r.clamped);
-        assert_eq!(r.tick, 29.0);
+        assert_eq!(r.tick, moment(29.0));
     }
 
     #[test]
@@ -214,25 +240,25 @@ mod tests {
                     radius: 0.5,
                 });
             }
-            h.record(Tick(t), t % 2 == 0, boxes);
+            h.record(Tick::new(t), t % 2 == 0, boxes);
         }
         let mut out = Vec::new();
-        h.rewind(3.5, &mut out); // between snapshots 2 (without it) and 4 (with it)
+        h.rewind(moment(3.5), &mut out); // between snapshots 2 (without it) and 4 (with it)
         assert_eq!(out.iter().map(|b| b.index).collect::<Vec<_>>(), vec![1]);
         out.clear();
-        h.rewind(4.5, &mut out); // between 4 and 6: both hold it
+        h.rewind(moment(4.5), &mut out); // between 4 and 6: both hold it
         assert_eq!(out.len(), 2);
     }
 
     #[test]
     fn a_replaced_incarnation_is_neither_interpolated_nor_hit() {
         let mut h = HitboxHistory::new(4);
-        h.record(Tick(0), true, [at(0.0)]);
-        h.record(Tick(1), true, [PastHitbox { uid: 2, ..at(50.0) }]);
+        h.record(Tick::new(0), true, [at(0.0)]);
+        h.record(Tick::new(1), true, [PastHitbox { uid: 2, ..at(50.0) }]);
         let mut out = Vec::new();
-        h.rewind(0.5, &mut out);
+        h.rewind(moment(0.5), &mut out);
         assert!(out.is_empty(), "{out:?}");
-        h.rewind(1.0, &mut out);
+        h.rewind(moment(1.0), &mut out);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].center[0], 50.0);
     }
@@ -244,7 +270,7 @@ mod tests {
         let mut h = HitboxHistory::new(30);
         for t in 0..20u32 {
             let snapshot = if t <= 8 { t % 2 == 0 } else { t % 4 == 0 };
-            h.record(Tick(t), snapshot, [at((t * t) as f32)]);
+            h.record(Tick::new(t), snapshot, [at((t * t) as f32)]);
         }
         let mut out = Vec::new();
         for (view, x) in [
@@ -253,7 +279,7 @@ mod tests {
             (13.0, 172.0), // 12 → 16, a quarter: 144 + 112 / 4
         ] {
             out.clear();
-            h.rewind(view, &mut out);
+            h.rewind(moment(view), &mut out);
             assert!((out[0].center[0] - x).abs() < 1e-3, "at {view}: {out:?}");
         }
     }

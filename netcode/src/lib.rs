@@ -73,4 +73,4 @@ pub mod udp;
 
 pub use codec::{DecodeError, EncodeError};
 pub use config::ConfigError;
-pub use tick::{Tick, TickRate};
+pub use tick::{Tick, TickRate, TickTime};

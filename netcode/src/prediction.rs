@@ -229,28 +229,28 @@ mod tests {
     #[test]
     fn agreeing_states_are_not_corrections() {
         let mut p = Predictor::new();
-        p.reconcile(&Body, Tick(10), (0, 0));
+        p.reconcile(&Body, Tick::new(10), (0, 0));
         for a in [1, 1, 0, -1] {
             p.predict(&Body, a);
         }
-        assert_eq!(p.current(), Some((Tick(14), &(6, 1))));
+        assert_eq!(p.current(), Some((Tick::new(14), &(6, 1))));
         // The server applied the same inputs: its state at 12 is (3, 2).
-        assert!(!p.reconcile(&Body, Tick(12), (3, 2)));
+        assert!(!p.reconcile(&Body, Tick::new(12), (3, 2)));
         assert_eq!(p.stats().corrections, 0);
-        assert_eq!(p.current(), Some((Tick(14), &(6, 1))));
+        assert_eq!(p.current(), Some((Tick::new(14), &(6, 1))));
     }
 
     #[test]
     fn a_disagreement_replays_inputs_and_offsets_the_view() {
         let mut p = Predictor::new();
-        p.reconcile(&Body, Tick(0), (0, 0));
+        p.reconcile(&Body, Tick::new(0), (0, 0));
         for _ in 0..5 {
             p.predict(&Body, 1);
         }
         // Predicted at tick 2: (3, 2). The server says (2, 2) — it was nudged.
-        assert!(p.reconcile(&Body, Tick(2), (2, 2)));
+        assert!(p.reconcile(&Body, Tick::new(2), (2, 2)));
         // Replayed: 2 → (2,2) +1 → (5,3) → (9,4) → (14,5).
-        assert_eq!(p.current(), Some((Tick(5), &(14, 5))));
+        assert_eq!(p.current(), Some((Tick::new(5), &(14, 5))));
         assert_eq!(p.stats().corrections, 1);
         assert_eq!(p.stats().max_correction, 1.0);
         assert_eq!(p.offset()[0], 1.0, "the old view was 1 ahead");
@@ -261,12 +261,12 @@ mod tests {
     #[test]
     fn a_server_ahead_of_the_prediction_resyncs() {
         let mut p = Predictor::new();
-        p.reconcile(&Body, Tick(0), (0, 0));
+        p.reconcile(&Body, Tick::new(0), (0, 0));
         p.predict(&Body, 1);
-        p.reconcile(&Body, Tick(40), (100, 0));
-        assert_eq!(p.current(), Some((Tick(40), &(100, 0))));
+        p.reconcile(&Body, Tick::new(40), (100, 0));
+        assert_eq!(p.current(), Some((Tick::new(40), &(100, 0))));
         assert_eq!(p.stats().resyncs, 1);
         // A stale state is ignored.
-        assert!(!p.reconcile(&Body, Tick(3), (0, 0)));
+        assert!(!p.reconcile(&Body, Tick::new(3), (0, 0)));
     }
 }

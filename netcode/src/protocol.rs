@@ -426,7 +426,7 @@ mod tests {
             entity_index: 512,
             tick_hz: 60,
             snapshot_hz: 30,
-            server_tick: Tick(123_456),
+            server_tick: Tick::new(123_456),
             interpolation_delay_ms: 100,
             max_rewind_ms: 250,
             input_buffer_ticks: 2,
@@ -437,8 +437,8 @@ mod tests {
 
     fn inputs() -> InputDatagram<(i8, i8, u16, bool)> {
         InputDatagram {
-            ack: Some(Tick(98)),
-            newest: Tick(104),
+            ack: Some(Tick::new(98)),
+            newest: Tick::new(104),
             inputs: vec![
                 InputFrame {
                     view_ago: 8,
@@ -481,7 +481,7 @@ mod tests {
         let back = decode_input::<(i8, i8, u16, bool)>(&bytes).unwrap();
         assert_eq!(back, inputs());
         let ticks: Vec<Tick> = back.ticks().map(|(t, _)| t).collect();
-        assert_eq!(ticks, vec![Tick(104), Tick(103)]);
+        assert_eq!(ticks, vec![Tick::new(104), Tick::new(103)]);
     }
 
     #[test]

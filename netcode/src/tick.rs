@@ -16,12 +16,29 @@ use crate::config::{ConfigError, check_range};
 /// A `u32` wraps after 388 days at 128 Hz; comparisons are wrap-aware anyway, so a server
 /// that runs for longer keeps ordering ticks correctly as long as the two ticks compared are
 /// within 2³¹ ticks of each other.
+///
+/// The number is private: order and distance go through the wrap-aware [`since`](Self::since)
+/// and [`is_after`](Self::is_after), and moments between ticks are [`TickTime`]s, so no
+/// comparison of raw numbers can break at the wrap.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Tick(pub u32);
+pub struct Tick(u32);
 
 impl Tick {
     /// The first tick of a simulation.
     pub const ZERO: Self = Self(0);
+
+    /// Tick number `n`.
+    #[must_use]
+    pub const fn new(n: u32) -> Self {
+        Self(n)
+    }
+
+    /// The tick's number, for the wire, hashing into slots, and display. Not for ordering:
+    /// use [`since`](Self::since).
+    #[must_use]
+    pub const fn get(self) -> u32 {
+        self.0
+    }
 
     /// The tick after this one.
     #[must_use]
@@ -61,6 +78,85 @@ impl Tick {
 impl fmt::Display for Tick {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "#{}", self.0)
+    }
+}
+
+/// A moment on the tick line: a tick and how far into it (`0 ≤ fraction < 1`), for the
+/// clocks, interpolation and lag compensation, which live between ticks. Wrap-aware like
+/// [`Tick`]: distances are taken with [`since`](Self::since), never from raw numbers.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct TickTime {
+    tick: Tick,
+    fraction: f64,
+}
+
+impl TickTime {
+    /// The start of `tick`.
+    #[must_use]
+    pub const fn at(tick: Tick) -> Self {
+        Self {
+            tick,
+            fraction: 0.0,
+        }
+    }
+
+    /// `fraction` of a tick into `tick` (any finite value: whole ticks carry over).
+    #[must_use]
+    pub fn new(tick: Tick, fraction: f64) -> Self {
+        Self::at(tick).add_ticks(fraction)
+    }
+
+    /// The whole tick this moment falls in.
+    #[must_use]
+    pub const fn tick(self) -> Tick {
+        self.tick
+    }
+
+    /// How far into its tick, `0 ≤ fraction < 1`.
+    #[must_use]
+    pub const fn fraction(self) -> f64 {
+        self.fraction
+    }
+
+    /// This moment moved `ticks` later (earlier when negative), wrapping. A non-finite
+    /// `ticks` leaves it where it is.
+    #[must_use]
+    pub fn add_ticks(self, ticks: f64) -> Self {
+        if !ticks.is_finite() {
+            return self;
+        }
+        let total = self.fraction + ticks;
+        let whole = total.floor();
+        // Whole ticks as a wrapping u32 offset (two's complement for going back).
+        let step = whole.clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i32;
+        Self {
+            tick: Tick(self.tick.0.wrapping_add(step as u32)),
+            fraction: (total - whole).clamp(0.0, 1.0 - f64::EPSILON),
+        }
+    }
+
+    /// Signed distance `self − earlier` in ticks, wrap-aware.
+    #[must_use]
+    pub fn since(self, earlier: Self) -> f64 {
+        f64::from(self.tick.since(earlier.tick)) + (self.fraction - earlier.fraction)
+    }
+
+    /// Signed distance from the start of `tick` to this moment, in ticks.
+    #[must_use]
+    pub fn since_tick(self, tick: Tick) -> f64 {
+        self.since(Self::at(tick))
+    }
+}
+
+impl From<Tick> for TickTime {
+    fn from(tick: Tick) -> Self {
+        Self::at(tick)
+    }
+}
+
+impl fmt::Display for TickTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}+{:.3}", self.tick.0, self.fraction)
     }
 }
 
@@ -136,6 +232,21 @@ impl TickRate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn moments_between_ticks_wrap_like_ticks() {
+        let last = TickTime::new(Tick(u32::MAX), 0.75);
+        let after = last.add_ticks(0.5);
+        assert_eq!((after.tick(), after.fraction()), (Tick(0), 0.25));
+        assert!((after.since(last) - 0.5).abs() < 1e-12);
+        assert!((last.since(after) + 0.5).abs() < 1e-12);
+        let back = after.add_ticks(-3.25);
+        assert_eq!((back.tick(), back.fraction()), (Tick(u32::MAX - 2), 0.0));
+        assert!((after.since_tick(Tick(u32::MAX - 10)) - 11.25).abs() < 1e-12);
+        assert_eq!(TickTime::new(Tick(5), 2.5), TickTime::new(Tick(7), 0.5));
+        assert_eq!(last.add_ticks(f64::NAN), last);
+        assert_eq!(TickTime::from(Tick(9)).fraction(), 0.0);
+    }
 
     #[test]
     fn comparisons_wrap() {

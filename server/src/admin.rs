@@ -260,7 +260,7 @@ pub fn status_json(
             let tick = room.summary();
             serde_json::json!({
                 "name": room.name(),
-                "tick": view.tick.0,
+                "tick": view.tick.get(),
                 "players": view.players,
                 "props": view.props,
                 "moving_props": view.moving_props,

@@ -15,7 +15,7 @@ use tickwire_netcode::snapshot::{
     Feedback, Private, SendError, SenderConfig, SharedEncoding, SnapshotSender, WorldHistory,
     min_datagram_bytes,
 };
-use tickwire_netcode::{ConfigError, Tick, codec};
+use tickwire_netcode::{ConfigError, Tick, TickTime, codec};
 use tickwire_sim::replication::{
     KIND_PLAYER, WireInput, arena_schema, entity_id, net_id, own_state,
 };
@@ -90,7 +90,7 @@ pub struct RoomCore {
     clients: Vec<Client>,
     next_id: u32,
     inputs: Vec<(EntityId, PlayerInput)>,
-    views: Vec<(EntityId, f64)>,
+    views: Vec<(EntityId, TickTime)>,
     rewind_scratch: RefCell<Vec<PastHitbox>>,
     stats: RoomStats,
     fired: Vec<Shot>,
@@ -364,8 +364,8 @@ impl RoomCore {
             self.stats.inputs_missing += u64::from(source == InputSource::Repeated);
             let input = frame.input.to_input();
             if input.fire {
-                let view = f64::from(tick.0) - f64::from(frame.view_ago)
-                    + f64::from(frame.view_fraction) / 256.0;
+                let view = TickTime::at(tick)
+                    .add_ticks(f64::from(frame.view_fraction) / 256.0 - f64::from(frame.view_ago));
                 self.views.push((client.entity, view));
             }
             self.inputs.push((client.entity, input));
@@ -392,7 +392,8 @@ impl RoomCore {
         }
         let now = self.world.tick();
         let radius = self.world.rules().config().player_radius_m;
-        let snapshot_due = now.0 % self.snapshot_interval() == 0;
+        // Snapshots fall on a grid of tick numbers (the protocol says so: section 3.2).
+        let snapshot_due = now.get() % self.snapshot_interval() == 0;
         self.hitboxes.record(
             now,
             snapshot_due,
@@ -494,7 +495,7 @@ fn priority(viewer: Vec2, own_index: u32, e: &NetEntity) -> f32 {
 /// Hitboxes rewound to what each shooter saw.
 struct Rewound<'a> {
     hitboxes: &'a HitboxHistory,
-    views: &'a [(EntityId, f64)],
+    views: &'a [(EntityId, TickTime)],
     scratch: &'a RefCell<Vec<PastHitbox>>,
     clamped: RefCell<u64>,
 }

@@ -112,7 +112,7 @@ mod tests {
         let mut ticks = schedule(&clock, 4);
         for n in 0..600u32 {
             let start = ticks.wait(&clock);
-            assert_eq!(start.tick, Tick(n));
+            assert_eq!(start.tick, Tick::new(n));
             assert_eq!(start.lateness, Duration::ZERO);
             assert_eq!(
                 clock.now() - t0,
@@ -150,7 +150,7 @@ mod tests {
         ticks.wait(&clock);
         clock.advance(Duration::from_secs(1)); // a 60-tick stall
         let start = ticks.wait(&clock);
-        assert_eq!(start.tick, Tick(1), "tick numbers stay contiguous");
+        assert_eq!(start.tick, Tick::new(1), "tick numbers stay contiguous");
         assert_eq!(start.skipped, 55);
         assert!(
             start.lateness < Duration::from_millis(84),

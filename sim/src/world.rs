@@ -341,7 +341,7 @@ impl World {
     #[must_use]
     pub fn state_hash(&self) -> u64 {
         let mut h = Fnv1a::default();
-        h.u32(self.tick.0);
+        h.u32(self.tick.get());
         for (id, e) in &self.entities {
             h.u64(slotmap::Key::data(&id).as_ffi());
             h.vec2(e.pos);

@@ -91,7 +91,7 @@ fn same_seed_and_inputs_give_bit_identical_state() {
             .filter(|e| matches!(e, GameEvent::Killed { .. }))
             .count();
     }
-    assert_eq!(a.tick(), Tick(5000));
+    assert_eq!(a.tick(), Tick::new(5000));
     // The run exercised the interesting paths, not an idle world.
     assert!(kills > 10, "only {kills} kills");
     assert!(
@@ -260,7 +260,10 @@ fn a_custom_hitbox_source_decides_what_is_hit() {
     while world.events().is_empty() {
         world.step_with(&[(shooter, fire_at(0.0))], &Past(Vec2::new(30.0, 50.0)));
     }
-    assert_eq!(world.tick(), Tick(1 + world.rules().fire_cooldown_ticks()));
+    assert_eq!(
+        world.tick(),
+        Tick::new(1 + world.rules().fire_cooldown_ticks())
+    );
     assert!(world.events().contains(&GameEvent::Damaged {
         shooter,
         target,

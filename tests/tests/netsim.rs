@@ -64,7 +64,7 @@ fn duel(overrides: &[&str]) -> (usize, usize) {
         .unwrap();
     sim.add_bot(Script::Run, link, link, 2).unwrap();
     sim.run_until(Duration::from_secs(15));
-    hits_in(&sim.bots[0], |t| (120..14 * 60).contains(&t.0))
+    hits_in(&sim.bots[0], |t| (120..14 * 60).contains(&t.get()))
 }
 
 /// Of the hits `shooter` saw at input ticks `window` accepts: how many, and how many the

@@ -28,11 +28,11 @@ fn a_room_ticks_the_configured_world_and_stops_cleanly() {
     assert!(room.is_running());
     assert_eq!(view.props, 200, "the world holds the configured props");
     assert!(
-        view.tick.0 >= 120,
+        view.tick.get() >= 120,
         "the view is taken after a second of 120 Hz ticks"
     );
     let stats = room.stop();
-    assert!(stats.ticks >= u64::from(view.tick.0));
+    assert!(stats.ticks >= u64::from(view.tick.get()));
     assert_eq!(stats.duration_ns.len(), stats.ticks, "every tick was timed");
 }
 

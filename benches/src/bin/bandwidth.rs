@@ -135,13 +135,13 @@ fn measure(schema: &Schema, mut scene: Scene, seconds: u32) -> Result<SceneRepor
     let ack_delay_ticks = (ACK_DELAY_S * scene.tick_hz as f32).round() as u32;
     let mut history = WorldHistory::new(33);
     let mut sender = SnapshotSender::new(config);
-    let mut receiver = SnapshotReceiver::new(schema.clone(), window_ticks, Tick(0));
+    let mut receiver = SnapshotReceiver::new(schema.clone(), window_ticks, Tick::new(0));
     let mut worlds: Vec<(Tick, Vec<NetEntity>)> = Vec::new();
     let mut acks: Vec<(u32, Tick)> = Vec::new();
 
     let full_snapshot_bytes = {
         let mut h = WorldHistory::new(1);
-        h.record(Tick(0), &scene);
+        h.record(Tick::new(0), &scene);
         let mut fresh = SnapshotSender::new(SenderConfig {
             budget_bytes_per_snapshot: usize::MAX / 16,
             ..config
@@ -151,7 +151,7 @@ fn measure(schema: &Schema, mut scene: Scene, seconds: u32) -> Result<SceneRepor
                 schema,
                 &h,
                 &mut SharedEncoding::new(),
-                Tick(0),
+                Tick::new(0),
                 Private::default(),
                 &mut |_| 1.0,
             )?
@@ -176,7 +176,7 @@ fn measure(schema: &Schema, mut scene: Scene, seconds: u32) -> Result<SceneRepor
         if t % interval != 0 {
             continue;
         }
-        let tick = Tick(t);
+        let tick = Tick::new(t);
         history.record(tick, &scene);
         let mut world = Vec::new();
         scene.replicate(&mut world);
@@ -302,7 +302,7 @@ fn varint_size(baseline: Option<&[NetEntity]>, world: &[NetEntity], tick: Tick) 
         prev = e.index;
     }
     let delta = Delta {
-        tick: tick.0,
+        tick: tick.get(),
         baseline: 0,
         entries,
     };

@@ -215,7 +215,7 @@ fn run(name: &str, link: LinkConfig, args: &Args) -> Result<Profile> {
             missing += u64::from(i.missing);
             late += u64::from(i.late);
         }
-        ticks += u64::from(sim.room.world().tick().0);
+        ticks += u64::from(sim.room.world().tick().get());
     }
     delays.sort_by(f64::total_cmp);
     let settle = settles

@@ -199,7 +199,7 @@ fn run(
         let tick = room.world().tick();
         // Each client's input for this tick, acking the snapshot sent `ack_delay` ago.
         for (i, &id) in ids.iter().enumerate() {
-            let acked = tick.0.saturating_sub(ack_delay(i)) / interval * interval;
+            let acked = tick.get().saturating_sub(ack_delay(i)) / interval * interval;
             let angle = (n as f32 * 0.01 + i as f32) % std::f32::consts::TAU;
             let input = WireInput {
                 move_x: (angle.cos() * 127.0) as i8,
@@ -215,7 +215,7 @@ fn run(
             };
             encode_input(
                 &InputDatagram {
-                    ack: (acked > 0).then_some(Tick(acked)),
+                    ack: (acked > 0).then_some(Tick::new(acked)),
                     newest: tick,
                     inputs: vec![frame],
                 },

@@ -17,11 +17,11 @@ fuzz_target!(|data: &[u8]| {
     world.spawn_player();
     let mut history = WorldHistory::new(8);
     let mut sender = SnapshotSender::new(SenderConfig { max_datagram_bytes: 1200, budget_bytes_per_snapshot: 1 << 16, window_ticks: 64 });
-    let mut receiver = SnapshotReceiver::new(schema.clone(), 64, Tick(0));
+    let mut receiver = SnapshotReceiver::new(schema.clone(), 64, Tick::new(0));
     for t in 1..=3 {
         world.step(&[]);
-        history.record_with(Tick(t), |out: &mut Vec<NetEntity>| world.replicate(out));
-        sender.encode(&schema, &history, &mut SharedEncoding::new(), Tick(t), Private::default(), &mut |_| 1.0).unwrap();
+        history.record_with(Tick::new(t), |out: &mut Vec<NetEntity>| world.replicate(out));
+        sender.encode(&schema, &history, &mut SharedEncoding::new(), Tick::new(t), Private::default(), &mut |_| 1.0).unwrap();
         for part in sender.datagrams() {
             let _ = receiver.handle_datagram(part);
         }

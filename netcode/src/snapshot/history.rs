@@ -203,26 +203,29 @@ mod tests {
     #[test]
     fn change_lists_name_what_differs() {
         let mut h = WorldHistory::new(3);
-        h.record_with(Tick(1), |out| {
+        h.record_with(Tick::new(1), |out| {
             out.extend([e(0, 1, 5), e(1, 1, 5), e(2, 1, 5)])
         });
-        h.record_with(Tick(2), |out| {
+        h.record_with(Tick::new(2), |out| {
             out.extend([e(0, 1, 5), e(1, 1, 6), e(3, 1, 0)])
         });
-        h.record_with(Tick(3), |out| {
+        h.record_with(Tick::new(3), |out| {
             out.extend([e(0, 2, 5), e(1, 1, 6), e(3, 1, 0)])
         });
         let mut changes = Vec::new();
-        assert!(h.changes_between(Tick(1), Tick(3), &mut changes));
+        assert!(h.changes_between(Tick::new(1), Tick::new(3), &mut changes));
         assert_eq!(changes, vec![1, 2, 3, 0]);
         changes.clear();
-        assert!(h.changes_between(Tick(2), Tick(2), &mut changes));
+        assert!(h.changes_between(Tick::new(2), Tick::new(2), &mut changes));
         assert!(changes.is_empty());
-        h.record_with(Tick(4), |_| {});
+        h.record_with(Tick::new(4), |_| {});
         assert!(
-            !h.changes_between(Tick(1), Tick(4), &mut changes),
+            !h.changes_between(Tick::new(1), Tick::new(4), &mut changes),
             "tick 1 has been evicted"
         );
-        assert_eq!(h.latest().map(|(t, w)| (t, w.len())), Some((Tick(4), 0)));
+        assert_eq!(
+            h.latest().map(|(t, w)| (t, w.len())),
+            Some((Tick::new(4), 0))
+        );
     }
 }

@@ -210,9 +210,13 @@ impl SnapshotReceiver {
             (None, fresh) => {
                 if self.pending.len() >= MAX_PENDING {
                     // Drop the oldest snapshot still being assembled.
-                    if let Some(oldest) = (0..self.pending.len())
-                        .min_by_key(|&i| self.pending.get(i).map(|p| p.tick.0))
-                    {
+                    let oldest = self
+                        .pending
+                        .iter()
+                        .enumerate()
+                        .reduce(|a, b| if a.1.tick.is_after(b.1.tick) { b } else { a })
+                        .map(|(i, _)| i);
+                    if let Some(oldest) = oldest {
                         let p = self.pending.swap_remove(oldest);
                         self.spare.push(p.entities);
                     }

@@ -204,14 +204,14 @@ fn run_chain(
     let mut scene = Scene::new(seed, 120);
     let mut history = WorldHistory::new(64);
     let mut sender = SnapshotSender::new(config);
-    let mut receiver = SnapshotReceiver::new(schema.clone(), config.window_ticks, Tick(0));
+    let mut receiver = SnapshotReceiver::new(schema.clone(), config.window_ticks, Tick::new(0));
     let mut down = Link::new(seed ^ 1, loss, dup, jitter);
     let mut acks: VecDeque<(u32, Tick)> = VecDeque::new();
     let mut worlds: Vec<(Tick, Vec<NetEntity>)> = Vec::new();
     let (mut completed, mut bytes) = (0, 0);
     for t in 1..=ticks {
         scene.step();
-        let tick = Tick(t);
+        let tick = Tick::new(t);
         history.record_with(tick, |out| out.extend(scene.world()));
         worlds.push((tick, scene.world().collect()));
         while let Some(&(at, ack)) = acks.front() {
@@ -279,9 +279,9 @@ fn deltas_are_much_smaller_than_full_snapshots() {
     let schema = schema();
     let scene = Scene::new(3, 120);
     let mut history = WorldHistory::new(4);
-    history.record_with(Tick(1), |out| out.extend(scene.world()));
+    history.record_with(Tick::new(1), |out| out.extend(scene.world()));
     let mut sender = SnapshotSender::new(CONFIG);
-    let full = plain(&mut sender, &schema, &history, Tick(1)).bytes;
+    let full = plain(&mut sender, &schema, &history, Tick::new(1)).bytes;
     assert!(
         delta_bytes / 300 < full / 3,
         "delta {} B/snapshot vs full {full} B",
@@ -295,10 +295,10 @@ fn unchanged_entities_cost_nothing() {
     let scene = Scene::new(5, 500);
     let mut history = WorldHistory::new(8);
     let mut sender = SnapshotSender::new(CONFIG);
-    let mut receiver = SnapshotReceiver::new(schema.clone(), 64, Tick(0));
+    let mut receiver = SnapshotReceiver::new(schema.clone(), 64, Tick::new(0));
     for t in 1..=3 {
-        history.record_with(Tick(t), |out| out.extend(scene.world()));
-        let report = plain(&mut sender, &schema, &history, Tick(t));
+        history.record_with(Tick::new(t), |out| out.extend(scene.world()));
+        let report = plain(&mut sender, &schema, &history, Tick::new(t));
         deliver(&sender, &mut receiver);
         sender.on_ack(receiver.ack().unwrap());
         if t == 3 {
@@ -318,7 +318,7 @@ fn large_snapshots_split_into_parts_that_decode_alone() {
     let schema = schema();
     let scene = Scene::new(9, 2000);
     let mut history = WorldHistory::new(4);
-    history.record_with(Tick(1), |out| out.extend(scene.world()));
+    history.record_with(Tick::new(1), |out| out.extend(scene.world()));
     let mut sender = SnapshotSender::new(SenderConfig {
         max_datagram_bytes: 300,
         ..CONFIG
@@ -328,7 +328,7 @@ fn large_snapshots_split_into_parts_that_decode_alone() {
             &schema,
             &history,
             &mut SharedEncoding::new(),
-            Tick(1),
+            Tick::new(1),
             Private {
                 feedback: None,
                 own: Some(&[5, 7]),
@@ -340,7 +340,7 @@ fn large_snapshots_split_into_parts_that_decode_alone() {
     let parts: Vec<Vec<u8>> = sender.datagrams().map(<[u8]>::to_vec).collect();
     assert!(parts.iter().all(|p| p.len() <= 300));
     // Lose part 2: every other part still yields its own entities.
-    let mut receiver = SnapshotReceiver::new(schema, 64, Tick(0));
+    let mut receiver = SnapshotReceiver::new(schema, 64, Tick::new(0));
     let mut seen = Vec::new();
     for (i, part) in parts.iter().enumerate().filter(|(i, _)| *i != 2) {
         let r = receiver.handle_datagram(part).unwrap().unwrap();
@@ -372,7 +372,7 @@ fn a_tight_budget_starves_nobody() {
         ..CONFIG
     };
     let mut sender = SnapshotSender::new(config);
-    let mut receiver = SnapshotReceiver::new(schema.clone(), 64, Tick(0));
+    let mut receiver = SnapshotReceiver::new(schema.clone(), 64, Tick::new(0));
     let mut t = 0;
     let mut sent_bytes = 0;
     // Keep the world moving for a while, then let it settle: the client must converge.
@@ -382,8 +382,8 @@ fn a_tight_budget_starves_nobody() {
             if t <= 300 {
                 scene.step();
             }
-            history.record_with(Tick(t), |out| out.extend(scene.world()));
-            let report = plain(&mut sender, &schema, &history, Tick(t));
+            history.record_with(Tick::new(t), |out| out.extend(scene.world()));
+            let report = plain(&mut sender, &schema, &history, Tick::new(t));
             sent_bytes += report.bytes;
             deliver(&sender, &mut receiver);
             if let Some(ack) = receiver.ack() {
@@ -405,7 +405,7 @@ fn reused_indices_are_sent_as_new_entities() {
     let schema = schema();
     let mut history = WorldHistory::new(8);
     let mut sender = SnapshotSender::new(CONFIG);
-    let mut receiver = SnapshotReceiver::new(schema.clone(), 64, Tick(0));
+    let mut receiver = SnapshotReceiver::new(schema.clone(), 64, Tick::new(0));
     let a = NetEntity {
         index: 3,
         uid: 1,
@@ -417,8 +417,8 @@ fn reused_indices_are_sent_as_new_entities() {
         state: state(1, &[500, 500, 7]),
     };
     for (t, world) in [(1, vec![a]), (2, vec![b]), (3, vec![])] {
-        history.record_with(Tick(t), |out| out.extend(world.iter().copied()));
-        let report = plain(&mut sender, &schema, &history, Tick(t));
+        history.record_with(Tick::new(t), |out| out.extend(world.iter().copied()));
+        let report = plain(&mut sender, &schema, &history, Tick::new(t));
         deliver(&sender, &mut receiver);
         sender.on_ack(receiver.ack().unwrap());
         assert_eq!(receiver.latest().unwrap().entities, as_pairs(&world));
@@ -438,10 +438,10 @@ fn reused_indices_are_sent_as_new_entities() {
 fn feedback_rides_in_part_zero() {
     let schema = schema();
     let mut history = WorldHistory::new(8);
-    history.record_with(Tick(40), |_| {});
+    history.record_with(Tick::new(40), |_| {});
     let mut sender = SnapshotSender::new(CONFIG);
     let feedback = Feedback {
-        newest_input: Some(Tick(43)),
+        newest_input: Some(Tick::new(43)),
         inputs_late: 3,
         inputs_missing: 1,
     };
@@ -450,7 +450,7 @@ fn feedback_rides_in_part_zero() {
             &schema,
             &history,
             &mut SharedEncoding::new(),
-            Tick(40),
+            Tick::new(40),
             Private {
                 feedback: Some(feedback),
                 own: Some(&[-65_536, 255]),
@@ -458,7 +458,7 @@ fn feedback_rides_in_part_zero() {
             &mut |_| 1.0,
         )
         .unwrap();
-    let mut receiver = SnapshotReceiver::new(schema, 64, Tick(35));
+    let mut receiver = SnapshotReceiver::new(schema, 64, Tick::new(35));
     receiver
         .handle_datagram(sender.datagrams().next().unwrap())
         .unwrap();
@@ -478,13 +478,13 @@ fn sample_parts() -> Vec<Vec<u8>> {
     let mut parts = Vec::new();
     for t in 1..=4 {
         scene.step();
-        history.record_with(Tick(t), |out| out.extend(scene.world()));
+        history.record_with(Tick::new(t), |out| out.extend(scene.world()));
         sender
             .encode(
                 &schema,
                 &history,
                 &mut SharedEncoding::new(),
-                Tick(t),
+                Tick::new(t),
                 Private {
                     feedback: Some(Feedback::default()),
                     own: Some(&[1, 2]),
@@ -493,14 +493,14 @@ fn sample_parts() -> Vec<Vec<u8>> {
             )
             .unwrap();
         parts.extend(sender.datagrams().map(<[u8]>::to_vec));
-        sender.on_ack(Tick(t));
+        sender.on_ack(Tick::new(t));
     }
     parts
 }
 
 /// A receiver holding the baselines the sample parts refer to.
 fn primed_receiver(parts: &[Vec<u8>]) -> SnapshotReceiver {
-    let mut receiver = SnapshotReceiver::new(schema(), 64, Tick(0));
+    let mut receiver = SnapshotReceiver::new(schema(), 64, Tick::new(0));
     for p in parts {
         let _ = receiver.handle_datagram(p);
     }
@@ -510,7 +510,7 @@ fn primed_receiver(parts: &[Vec<u8>]) -> SnapshotReceiver {
 proptest! {
     #[test]
     fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
-        let mut receiver = SnapshotReceiver::new(schema(), 64, Tick(0));
+        let mut receiver = SnapshotReceiver::new(schema(), 64, Tick::new(0));
         let _ = receiver.handle_datagram(&bytes);
         let mut tagged = bytes.clone();
         if let Some(first) = tagged.first_mut() { *first = SNAPSHOT_TAG; }
@@ -536,11 +536,11 @@ proptest! {
         let mut scene = Scene::new(seed, count);
         let mut history = WorldHistory::new(16);
         let mut sender = SnapshotSender::new(SenderConfig { max_datagram_bytes: 400, ..CONFIG });
-        let mut receiver = SnapshotReceiver::new(schema.clone(), 64, Tick(0));
+        let mut receiver = SnapshotReceiver::new(schema.clone(), 64, Tick::new(0));
         for t in 1..=ticks {
             scene.step();
-            history.record_with(Tick(t), |out| out.extend(scene.world()));
-            plain(&mut sender, &schema, &history, Tick(t));
+            history.record_with(Tick::new(t), |out| out.extend(scene.world()));
+            plain(&mut sender, &schema, &history, Tick::new(t));
             deliver(&sender, &mut receiver);
             let world: Vec<NetEntity> = scene.world().collect();
             prop_assert_eq!(&receiver.latest().unwrap().entities, &as_pairs(&world));
@@ -562,10 +562,10 @@ fn clients_with_the_same_baselines_share_one_coding_and_get_the_same_bytes() {
         budget_bytes_per_snapshot: 40,
         ..CONFIG
     });
-    let mut tight_receiver = SnapshotReceiver::new(schema.clone(), 64, Tick(0));
+    let mut tight_receiver = SnapshotReceiver::new(schema.clone(), 64, Tick::new(0));
     for t in 1..=60 {
         scene.step();
-        let tick = Tick(t);
+        let tick = Tick::new(t);
         history.record_with(tick, |out| out.extend(scene.world()));
         for (a, b) in alone.iter_mut().zip(&mut together) {
             plain(a, &schema, &history, tick);
@@ -611,7 +611,7 @@ fn clients_with_the_same_baselines_share_one_coding_and_get_the_same_bytes() {
                 shared.groups()
             );
         }
-        let ack = Tick(t.saturating_sub(2));
+        let ack = Tick::new(t.saturating_sub(2));
         for s in alone.iter_mut().chain(&mut together) {
             s.on_ack(ack);
         }
@@ -633,7 +633,7 @@ fn converge(
     let schema = schema();
     let limit = sender.config().max_datagram_bytes;
     for n in 0..max_snapshots {
-        let tick = Tick(first_tick + n);
+        let tick = Tick::new(first_tick + n);
         history.record_with(tick, |out| out.extend_from_slice(world));
         let report = plain(sender, &schema, history, tick);
         assert!(report.parts as u32 <= MAX_PARTS, "{report:?}");
@@ -664,7 +664,7 @@ fn the_smallest_datagram_serves_a_big_world_over_several_snapshots_and_its_remov
         ..CONFIG
     };
     let mut sender = SnapshotSender::new(config);
-    let mut receiver = SnapshotReceiver::new(schema, config.window_ticks, Tick(0));
+    let mut receiver = SnapshotReceiver::new(schema, config.window_ticks, Tick::new(0));
     let mut history = WorldHistory::new(64);
     let mut world: Vec<NetEntity> = Scene::new(41, 3000).world().collect();
     // 64 parts of ~70 bytes carry a few hundred entities: the world takes several snapshots.
@@ -692,12 +692,12 @@ proptest! {
         };
         let mut scene = Scene::new(seed, count);
         let mut sender = SnapshotSender::new(config);
-        let mut receiver = SnapshotReceiver::new(schema.clone(), config.window_ticks, Tick(0));
+        let mut receiver = SnapshotReceiver::new(schema.clone(), config.window_ticks, Tick::new(0));
         let mut history = WorldHistory::new(64);
         for t in 1..=ticks {
             scene.step();
-            history.record_with(Tick(t), |out| out.extend(scene.world()));
-            let report = plain(&mut sender, &schema, &history, Tick(t));
+            history.record_with(Tick::new(t), |out| out.extend(scene.world()));
+            let report = plain(&mut sender, &schema, &history, Tick::new(t));
             prop_assert!(report.parts as u32 <= MAX_PARTS);
             for part in sender.datagrams() {
                 prop_assert!(part.len() <= config.max_datagram_bytes);

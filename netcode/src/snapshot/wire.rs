@@ -328,7 +328,7 @@ pub(crate) fn ktable_bits(schema: &Schema, kinds_present: u32) -> u32 {
 /// the sender counts when it splits a snapshot.
 pub(crate) fn part_overhead_bits(schema: &Schema, window_ticks: u32, entries: usize) -> u32 {
     let header = Header {
-        tick: Tick(0),
+        tick: Tick::new(0),
         part: MAX_PARTS - 1,
         last: false,
         baseline_ago: window_ticks.max(1),
@@ -375,14 +375,14 @@ pub(crate) fn max_entry_bits(schema: &Schema) -> u32 {
 pub(crate) fn max_extras_bits(schema: &Schema) -> u32 {
     let worst = Extras {
         feedback: Some(Feedback {
-            newest_input: Some(Tick(u32::MAX / 2)),
+            newest_input: Some(Tick::new(u32::MAX / 2)),
             inputs_late: u32::MAX,
             inputs_missing: u32::MAX,
         }),
         own: Some(&[]),
         removals: &[],
     };
-    extras_bits(schema, &worst, Tick(0))
+    extras_bits(schema, &worst, Tick::new(0))
 }
 
 /// The smallest datagram (bytes) that always holds a snapshot part for `schema`: a part 0
@@ -471,7 +471,7 @@ pub(crate) fn write_head(
     extras: Option<&Extras<'_>>,
 ) {
     w.bits(u64::from(SNAPSHOT_TAG), 8);
-    w.bits(u64::from(header.tick.0 & 0xFFFF), 16);
+    w.bits(u64::from(header.tick.get() & 0xFFFF), 16);
     w.exp_golomb(header.part, 0);
     w.bit(header.last);
     w.exp_golomb(header.baseline_ago, 0);
@@ -618,8 +618,8 @@ pub(crate) fn read_header<'a>(
         return Err(SnapshotError::WrongType(tag));
     }
     let low = r.bits(16)? as u16;
-    let offset = low.wrapping_sub(reference.0 as u16) as i16;
-    let tick = Tick(reference.0.wrapping_add(offset as i32 as u32));
+    let offset = low.wrapping_sub(reference.get() as u16) as i16;
+    let tick = reference.add(offset as i32 as u32);
     let part = r.exp_golomb(0)?;
     let last = r.bit()?;
     let baseline_ago = r.exp_golomb(0)?;
