@@ -31,6 +31,7 @@ pub async fn run(
     plan: &Plan,
     on_sample: &mut dyn FnMut(&Sample, &[BotFigures]),
 ) -> anyhow::Result<Report> {
+    probe(config).await?;
     let swarm = Swarm::start(config)?;
     let mut monitor = Monitor::new(config.bots);
     let mut ticker = tokio::time::interval(plan.sample_every);
@@ -38,6 +39,8 @@ pub async fn run(
     ticker.tick().await; // the first tick is immediate
     let end = tokio::time::Instant::now() + plan.duration;
     let mut last_status = None;
+    // The last failure of the server's admin address, said once when it starts failing.
+    let mut admin_error = None;
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
@@ -47,7 +50,7 @@ pub async fn run(
                 break;
             }
         }
-        let status = server_status(plan.admin).await;
+        let status = server_status(plan.admin, &mut admin_error).await;
         if status.is_some() {
             last_status.clone_from(&status);
         }
@@ -57,7 +60,9 @@ pub async fn run(
     }
     // The server's figures while every bot is still on it, and the bots' figures before
     // the goodbyes (their rates end here).
-    let status = server_status(plan.admin).await.or(last_status);
+    let status = server_status(plan.admin, &mut admin_error)
+        .await
+        .or(last_status);
     let ended = std::time::Instant::now();
     let mut figures = swarm.figures();
     let frames = swarm.frames();
@@ -67,7 +72,7 @@ pub async fn run(
             f.state = end.state;
         }
     }
-    Ok(monitor.report(
+    let mut report = monitor.report(
         ended,
         config.bots,
         SwarmFigures {
@@ -77,15 +82,70 @@ pub async fn run(
         },
         status.as_ref(),
         &plan.profile,
-    ))
+    );
+    if report.server.is_none() {
+        report.server_unreachable = admin_error;
+    }
+    Ok(report)
 }
 
-async fn server_status(admin: Option<SocketAddr>) -> Option<serde_json::Value> {
+/// How long the first connection may take before the run is called off: a server that is
+/// there completes a QUIC handshake on a LAN or the internet well within it.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Checks that a Tickwire server answers at the swarm's address (a QUIC handshake, no
+/// hello: the connection closes at once), so that bots aimed at nothing fail in seconds
+/// with the address named instead of timing out one by one.
+///
+/// # Errors
+/// Nothing answered within [`PROBE_TIMEOUT`], or the handshake failed (a certificate that
+/// does not match, another protocol).
+async fn probe(config: &SwarmConfig) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let mut endpoint = quinn::Endpoint::client(if config.server.is_ipv4() {
+        SocketAddr::from(([0, 0, 0, 0], 0))
+    } else {
+        SocketAddr::from(([0u16; 8], 0))
+    })
+    .context("cannot open a socket to reach the server")?;
+    endpoint.set_default_client_config(tickwire_netcode::quic::client_config(
+        config.trust.clone(),
+        &config.transport,
+    )?);
+    let connecting = endpoint
+        .connect(config.server, &config.server_name)
+        .with_context(|| format!("cannot connect to {}", config.server))?;
+    let connection = tokio::time::timeout(PROBE_TIMEOUT, connecting)
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "no answer from {} within {PROBE_TIMEOUT:?}: is a Tickwire server listening \
+                 there (UDP)?",
+                config.server
+            )
+        })?
+        .with_context(|| format!("cannot connect to {}", config.server))?;
+    connection.close(quinn::VarInt::from_u32(0), b"probe");
+    endpoint.wait_idle().await;
+    Ok(())
+}
+
+async fn server_status(
+    admin: Option<SocketAddr>,
+    last_error: &mut Option<String>,
+) -> Option<serde_json::Value> {
     let admin = admin?;
     match crate::status::fetch(admin).await {
-        Ok(status) => Some(status),
+        Ok(status) => {
+            *last_error = None;
+            Some(status)
+        }
         Err(e) => {
-            tracing::warn!(error = format!("{e:#}"), "no server figures this time");
+            let e = format!("{e:#}");
+            if last_error.is_none() {
+                tracing::warn!(error = e, "no server figures from its admin address");
+            }
+            *last_error = Some(e);
             None
         }
     }

@@ -562,7 +562,7 @@ impl Progress {
             .machine_busy_fraction
             .map_or_else(String::new, |b| format!("  machine {:.0}% busy", b * 100.0));
         let line = format!(
-            "bots {}/{}{}  snap/s {:.1}  kbit/s ↓{:.1} ↑{:.1}  RTT p50 {:.1} p99 {:.1} ms  corrections {}  server tick p99 {tick} late p99 {late}{busy}",
+            "bots {}/{}{}  snap/s {:.1}  kbit/s ↓{:.1} ↑{:.1}  RTT p50 {:.1} p99 {:.1} ms  corrections {} (settled bots)  server tick p99 {tick} late p99 {late}{busy}",
             s.bots_connected,
             self.bots,
             if failed > 0 {

@@ -114,11 +114,19 @@ impl Monitor {
             up_kbit_per_s_per_bot: per_bot(up),
             rtt_ms_p50: quantile(&rtts, 0.5),
             rtt_ms_p99: quantile(&rtts, 0.99),
-            corrections: figures.iter().map(|f| f.corrections).sum(),
+            // As the report counts them: from each bot's settling on.
+            corrections: figures
+                .iter()
+                .zip(&self.baselines)
+                .filter_map(|(f, b)| b.as_ref().map(|(_, b)| f.corrections - b.corrections))
+                .sum(),
             server_tick_us_p99: server_f64("/tick_us/p99"),
             server_tick_lateness_us_p99: server_f64("/tick_lateness_us/p99"),
             bots_cpu_cores: cpu_use.map(|u| u.process_cores),
             machine_busy_fraction: cpu_use.map(|u| u.machine_busy),
+            server_rss_bytes: server
+                .and_then(|s| s.pointer("/rss_bytes"))
+                .and_then(serde_json::Value::as_u64),
         };
         self.previous = Some((now, figures.to_vec()));
         self.timeline.push(sample.clone());
@@ -225,6 +233,7 @@ impl Monitor {
             hits_confirmed_fraction: ratio(confirmed, judged),
             hits_judged: judged,
             server: server.map(server_figures),
+            server_unreachable: None,
             load_generator: self.load_generator(swarm.frames, swarm.udp_receive_drops),
             failures,
             timeline: self.timeline.clone(),

@@ -115,11 +115,19 @@ pub struct LoadGenerator {
 }
 
 impl LoadGenerator {
-    /// Bots that missed frames, or a machine with no CPU to spare: the figures are then
-    /// limited by the machine the bots run on.
+    /// Bots that missed frames: the figures are then limited by the machine the bots run
+    /// on. (A busy machine whose bots kept their frames is not: see
+    /// [`machine_busy`](Self::machine_busy).)
     #[must_use]
     pub fn short_of_cpu(&self) -> bool {
-        self.frames_on_time_fraction < 0.95 || self.machine_busy_fraction.is_some_and(|b| b > 0.95)
+        self.frames_on_time_fraction < 0.95
+    }
+
+    /// The machine had no CPU to spare although the bots kept their frames: other
+    /// processes (the server among them, on one machine) used the rest.
+    #[must_use]
+    pub fn machine_busy(&self) -> bool {
+        !self.short_of_cpu() && self.machine_busy_fraction.is_some_and(|b| b > 0.95)
     }
 }
 
@@ -140,7 +148,8 @@ pub struct Sample {
     pub rtt_ms_p50: f64,
     /// See `rtt_ms_p50`.
     pub rtt_ms_p99: f64,
-    /// Prediction corrections so far, all bots.
+    /// Prediction corrections so far, all bots, counted as the report counts them: from
+    /// each bot's settling (2 s after it joined) on.
     pub corrections: u64,
     /// The server's tick duration p99 since it started (µs), if it reports it.
     pub server_tick_us_p99: Option<f64>,
@@ -150,6 +159,8 @@ pub struct Sample {
     pub bots_cpu_cores: Option<f64>,
     /// Fraction of the machine's CPU busy over the last interval.
     pub machine_busy_fraction: Option<f64>,
+    /// The server's resident memory (bytes), from its `/status`.
+    pub server_rss_bytes: Option<u64>,
 }
 
 /// Everything a load test found. Its JSON is the `--report-json` file.
@@ -181,8 +192,12 @@ pub struct Report {
     pub hits_confirmed_fraction: f64,
     /// Hits seen in view that the server judged.
     pub hits_judged: u64,
-    /// The server's own figures (`null` without its admin address).
+    /// The server's own figures (`null` without its admin address, or when it never
+    /// answered).
     pub server: Option<ServerFigures>,
+    /// Why the server's figures are missing although its admin address was given: what
+    /// the last request to it said.
+    pub server_unreachable: Option<String>,
     /// Whether the bots had the CPU to play (see [`LoadGenerator`]).
     pub load_generator: LoadGenerator,
     /// Why bots failed or dropped, with how many.
@@ -308,12 +323,17 @@ impl Report {
                     );
                 }
             }
-            None => {
-                let _ = writeln!(
-                    out,
-                    "server: no figures (give --admin ADDR to read its /status)"
-                );
-            }
+            None => match &self.server_unreachable {
+                Some(why) => {
+                    let _ = writeln!(out, "server: no figures: its admin address failed: {why}");
+                }
+                None => {
+                    let _ = writeln!(
+                        out,
+                        "server: no figures (give --admin ADDR to read its /status)"
+                    );
+                }
+            },
         }
         let g = &self.load_generator;
         let _ = writeln!(out);
@@ -341,7 +361,12 @@ impl Report {
         if g.short_of_cpu() {
             let _ = writeln!(
                 out,
-                "  ! The bots were short of CPU: the figures above are this machine's limit, not the\n    server's alone. Run fewer bots per machine, or the bots on another machine\n    (tickwire-bot --server ADDR …)."
+                "  ! The bots were short of CPU (their frames ran late): the figures above are this\n    machine's limit, not the server's alone. Run fewer bots per machine, or the bots on\n    another machine (tickwire-bot --server ADDR …)."
+            );
+        } else if g.machine_busy() {
+            let _ = writeln!(
+                out,
+                "  note: the machine was busy, though the bots kept their frames: other processes\n    (the server too, on one machine) used the rest of the CPU."
             );
         }
         if !self.failures.is_empty() {
@@ -533,9 +558,31 @@ mod tests {
             "/load_generator/machine_busy_fraction",
             "/load_generator/udp_receive_drops",
             "/server/udp_receive_drops",
+            "/timeline",
         ] {
             assert!(json.pointer(path).is_some(), "no {path} in {json}");
         }
+    }
+
+    #[test]
+    fn the_table_says_why_server_figures_are_missing_and_whose_cpu_ran_short() {
+        let unreachable = Report {
+            server_unreachable: Some("127.0.0.1:9/status did not answer within 2s".into()),
+            ..Report::default()
+        };
+        let table = unreachable.table();
+        assert!(table.contains("admin address failed"), "{table}");
+        assert!(!table.contains("give --admin"), "{table}");
+        assert!(Report::default().table().contains("give --admin"));
+        // A busy machine whose bots kept every frame on time: a note, not a warning.
+        let mut busy = Report::default();
+        busy.load_generator.frames_on_time_fraction = 1.0;
+        busy.load_generator.machine_busy_fraction = Some(0.99);
+        let table = busy.table();
+        assert!(!table.contains("short of CPU"), "{table}");
+        assert!(table.contains("the machine was busy"), "{table}");
+        busy.load_generator.frames_on_time_fraction = 0.5;
+        assert!(busy.table().contains("short of CPU"));
     }
 
     #[test]

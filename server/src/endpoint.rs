@@ -201,17 +201,24 @@ async fn serve(
 ) -> anyhow::Result<()> {
     let connection = incoming.await?;
     let remote = connection.remote_address();
-    let Ok(Ok((mut send, mut recv))) =
-        tokio::time::timeout(HELLO_TIMEOUT, connection.accept_bi()).await
-    else {
-        tracing::info!(%remote, "closed: no control stream within {HELLO_TIMEOUT:?}");
-        count_disconnect("no_hello");
-        connection.close(
-            quinn::VarInt::from_u32(close::TIMED_OUT),
-            b"no control stream opened in time",
-        );
-        return Ok(());
-    };
+    let (mut send, mut recv) =
+        match tokio::time::timeout(HELLO_TIMEOUT, connection.accept_bi()).await {
+            Ok(Ok(streams)) => streams,
+            // It closed before saying anything (a load tester's reachability probe).
+            Ok(Err(e)) => {
+                tracing::debug!(%remote, error = %e, "closed before a control stream");
+                return Ok(());
+            }
+            Err(_) => {
+                tracing::info!(%remote, "closed: no control stream within {HELLO_TIMEOUT:?}");
+                count_disconnect("no_hello");
+                connection.close(
+                    quinn::VarInt::from_u32(close::TIMED_OUT),
+                    b"no control stream opened in time",
+                );
+                return Ok(());
+            }
+        };
     let hello =
         match tokio::time::timeout(HELLO_TIMEOUT, recv_control::<ClientControl>(&mut recv)).await {
             Ok(Ok(Some(ClientControl::Hello(hello)))) => hello,
