@@ -15,6 +15,7 @@ pub mod monitor;
 pub mod netsim;
 pub mod pilot;
 pub mod report;
+pub mod server_process;
 pub mod status;
 pub mod swarm;
 pub mod view;

@@ -1,10 +1,10 @@
 //! `tickwire-bot`: a headless bot swarm that load-tests a Tickwire server and reports what
 //! players would feel. See `--help`.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command as Process, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,10 +13,11 @@ use clap::{Args, Parser, Subcommand};
 use tickwire_bot::fail_if::Threshold;
 use tickwire_bot::load_test::{self, Plan};
 use tickwire_bot::report::{Report, Sample};
+use tickwire_bot::server_process::{self, Listening, ServerProcess, config_with};
 use tickwire_bot::swarm::{BotFigures, BotState, SwarmConfig};
 use tickwire_netcode::link_conditioner::LinkConfig;
 use tickwire_netcode::quic::{ServerTrust, parse_fingerprint};
-use tickwire_server::{ConfigLayers, Server, ServerConfig};
+use tickwire_server::{Server, ServerConfig};
 
 /// Tickwire bots: full game clients (clock sync, prediction, interpolation, lag-compensated
 /// shooting) over real QUIC, many per process, reporting what players would feel.
@@ -202,7 +203,9 @@ fn run_main() -> Result<bool> {
         .build()
         .context("cannot start the async runtime")?;
     let passed = match cli.command {
-        Some(Command::Serve(args)) => runtime.block_on(serve(&args)).map(|()| true),
+        Some(Command::Serve(args)) => runtime
+            .block_on(async { server_process::serve(&config_with(&args.set)?).await })
+            .map(|()| true),
         Some(Command::Demo(args)) => runtime.block_on(demo(&args)),
         None => runtime.block_on(load_test(&cli.target, &cli.swarm, false)),
     };
@@ -223,7 +226,7 @@ fn demo_config(args: &DemoArgs) -> Result<(ServerConfig, Vec<String>)> {
         sets.push(format!("auth.key_file={}", path.display()));
     }
     sets.extend(args.set.iter().cloned());
-    let config = load(&sets)?;
+    let config = config_with(&sets)?;
     let rooms = match args.rooms {
         Some(rooms) => rooms,
         None if args.set.iter().any(|s| s.starts_with("server.rooms=")) => config.server.rooms,
@@ -233,94 +236,25 @@ fn demo_config(args: &DemoArgs) -> Result<(ServerConfig, Vec<String>)> {
             .max(1),
     };
     sets.push(format!("server.rooms={rooms}"));
-    Ok((load(&sets)?, sets))
+    Ok((config_with(&sets)?, sets))
 }
 
-fn load(sets: &[String]) -> Result<ServerConfig> {
-    let mut layers = ConfigLayers::new();
-    for set in sets {
-        layers.set(set, "--set")?;
-    }
-    Ok(layers.load()?)
-}
-
-/// Where a `serve` child listens, on its first line of output.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-struct Listening {
-    game: SocketAddr,
-    admin: SocketAddr,
-    fingerprint: String,
-}
-
-impl Listening {
-    /// Where `server` listens and the fingerprint to pin.
-    fn of(server: &Server) -> Result<Self> {
-        Ok(Self {
-            game: server.game_addr()?,
-            admin: server.admin_addr(),
-            fingerprint: server.identity().fingerprint(),
-        })
-    }
-
-    /// Says where the demo's server is (`place`: how it runs) and returns the bots' target.
-    fn announce(self, config: &ServerConfig, place: &str) -> TargetArgs {
-        eprintln!(
-            "server{place}: {} room(s), {} Hz tick, {} Hz snapshots, QUIC {}, admin http://{}/status",
-            config.server.rooms,
-            config.tick.tick_hz,
-            config.tick.snapshot_hz,
-            self.game,
-            self.admin
-        );
-        TargetArgs {
-            server: Some(self.game.to_string()),
-            cert: None,
-            fingerprint: Some(self.fingerprint),
-            server_name: "localhost".to_owned(),
-            admin: Some(self.admin),
-        }
-    }
-}
-
-/// The hidden `serve` subcommand: a server until stdin closes or a signal arrives.
-async fn serve(args: &ServeArgs) -> Result<()> {
-    let config = load(&args.set)?;
-    let server = Server::start(&config).await?;
-    let listening = Listening::of(&server)?;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{}", serde_json::to_string(&listening)?)?;
-    out.flush()?;
-    drop(out);
-    let stdin_closed = async {
-        use tokio::io::AsyncReadExt;
-        let mut stdin = tokio::io::stdin();
-        let mut buf = [0u8; 64];
-        while matches!(stdin.read(&mut buf).await, Ok(n) if n > 0) {}
-    };
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        () = stdin_closed => {}
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
-    }
-    server.shutdown("demo over").await;
-    Ok(())
-}
-
-/// Kills the child server if the demo ends early (an error): no orphan keeps the ports.
-struct ServerProcess(Child);
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        drop(self.0.stdin.take()); // a graceful stop first
-        for _ in 0..50 {
-            if matches!(self.0.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+/// Says where the demo's server is (`place`: how it runs) and returns the bots' target.
+fn announce(listening: Listening, config: &ServerConfig, place: &str) -> TargetArgs {
+    eprintln!(
+        "server{place}: {} room(s), {} Hz tick, {} Hz snapshots, QUIC {}, admin http://{}/status",
+        config.server.rooms,
+        config.tick.tick_hz,
+        config.tick.snapshot_hz,
+        listening.game,
+        listening.admin
+    );
+    TargetArgs {
+        server: Some(listening.game.to_string()),
+        cert: None,
+        fingerprint: Some(listening.fingerprint),
+        server_name: "localhost".to_owned(),
+        admin: Some(listening.admin),
     }
 }
 
@@ -330,25 +264,9 @@ async fn demo(args: &DemoArgs) -> Result<bool> {
     }
     let (config, sets) = demo_config(args)?;
     let exe = std::env::current_exe().context("cannot find this program to start the server")?;
-    let mut child = Process::new(exe)
-        .arg("serve")
-        .args(sets.iter().flat_map(|s| ["--set", s.as_str()]))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("cannot start the server process")?;
-    let stdout = child.stdout.take().context("no server stdout")?;
-    let server = ServerProcess(child);
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        std::io::BufReader::new(stdout)
-            .read_line(&mut line)
-            .map(|_| line)
-    })
-    .await??;
-    let listening: Listening = serde_json::from_str(&line)
-        .with_context(|| format!("the server did not start (it said {line:?})"))?;
-    let target = listening.announce(&config, "");
+    // Dropped on every path out, which stops it: no orphan keeps the ports.
+    let server = ServerProcess::spawn(&exe, &sets, Stdio::inherit()).await?;
+    let target = announce(server.listening.clone(), &config, "");
     let passed = load_test(&target, &args.swarm, false).await;
     drop(server);
     passed
@@ -360,7 +278,7 @@ async fn demo_in_process(args: &DemoArgs) -> Result<bool> {
     let server = Server::start(&config)
         .await
         .context("cannot start the server")?;
-    let target = Listening::of(&server)?.announce(&config, " (in this process)");
+    let target = announce(Listening::of(&server)?, &config, " (in this process)");
     let passed = load_test(&target, &args.swarm, true).await;
     server.shutdown("demo over").await;
     passed
