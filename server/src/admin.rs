@@ -1,6 +1,7 @@
 //! The admin HTTP address: Prometheus `/metrics` and a `/status` JSON page.
 //!
-//! A deliberately small HTTP/1.1 responder: GET only, one request per connection, request
+//! A deliberately small HTTP/1.1 responder: GET /metrics and /status, and POST
+//! /rooms/ROOM/clients/ID/kick; one request per connection, request
 //! head capped at 8 KiB and 2 s. It defaults to loopback; it is not authenticated.
 
 use std::net::SocketAddr;
@@ -12,7 +13,8 @@ use tickwire_netcode::udp::Drops;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::room::Room;
+use crate::room::{Room, RoomCommand};
+use crate::room_core::ClientId;
 
 const MAX_REQUEST_BYTES: usize = 8 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
@@ -224,6 +226,7 @@ async fn respond(
             .await?;
             ("200 OK", "application/json", body)
         }
+        ("POST", path) if path.ends_with("/kick") => kick(rooms, path),
         ("GET", _) => (
             "404 Not Found",
             "text/plain",
@@ -232,7 +235,7 @@ async fn respond(
         _ => (
             "405 Method Not Allowed",
             "text/plain",
-            "GET only\n".to_owned(),
+            "GET /metrics, GET /status, POST /rooms/ROOM/clients/ID/kick\n".to_owned(),
         ),
     };
     let response = format!(
@@ -242,6 +245,39 @@ async fn respond(
     stream.write_all(response.as_bytes()).await?;
     stream.shutdown().await?;
     Ok(())
+}
+
+/// `POST /rooms/{room}/clients/{id}/kick`: the room says `Goodbye { Kicked }` to the
+/// client and closes its connection.
+fn kick(rooms: &[Room], path: &str) -> (&'static str, &'static str, String) {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (room, id) = match parts.as_slice() {
+        ["rooms", room, "clients", id, "kick"] => (*room, id.parse::<u32>().ok()),
+        _ => ("", None),
+    };
+    let (Some(id), Some(room)) = (id, rooms.iter().find(|r| r.name() == room)) else {
+        return (
+            "404 Not Found",
+            "text/plain",
+            "no such room or client id: POST /rooms/ROOM/clients/ID/kick\n".to_owned(),
+        );
+    };
+    let command = RoomCommand::Kick {
+        client: ClientId(id),
+        message: "kicked by an operator".to_owned(),
+    };
+    match room.send(command) {
+        Ok(()) => (
+            "202 Accepted",
+            "text/plain",
+            format!("kicking client {id} of {}\n", room.name()),
+        ),
+        Err(_) => (
+            "503 Service Unavailable",
+            "text/plain",
+            "the room is busy; try again\n".to_owned(),
+        ),
+    }
 }
 
 /// The `/status` document: uptime, clients, resident memory, the packets the kernel dropped

@@ -115,6 +115,13 @@ pub enum RoomCommand {
     },
     /// New live tunables (a config reload).
     Retune(Box<ServerConfig>),
+    /// An operator removes a client: it is told `Goodbye { Kicked }` with `message`.
+    Kick {
+        /// Who.
+        client: ClientId,
+        /// Why, for the player.
+        message: String,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -652,6 +659,17 @@ fn handle(core: &mut RoomCore, connections: &mut HashMap<ClientId, Link>, comman
             Ok(()) => tracing::info!(room = core.name(), "tunables applied"),
             Err(e) => tracing::warn!(room = core.name(), error = %e, "tunables refused"),
         },
+        RoomCommand::Kick { client, message } => {
+            if connections.contains_key(&client) {
+                disconnect(core, connections, client, GoodbyeReason::Kicked, message);
+            } else {
+                tracing::info!(
+                    room = core.name(),
+                    client = client.0,
+                    "kick: no such client"
+                );
+            }
+        }
         RoomCommand::Leave { client } => {
             core.leave(client);
             connections.remove(&client);

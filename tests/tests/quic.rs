@@ -1043,3 +1043,64 @@ async fn a_client_partitioned_for_five_seconds_resumes_and_nobody_else_notices()
     );
     h.endpoint.shutdown("test over").await;
 }
+
+/// An operator kicks a player from the admin address: it is told `Goodbye { Kicked }`, the
+/// connection closes with the kicked code, the slot is freed and the metric counts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_kicks_a_player_who_is_told_why() {
+    use tickwire_netcode::protocol::{GoodbyeReason, close};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let h = start_server();
+    let admin = h.admin().await;
+    let mut player = joined(&h).await;
+    let id = player.welcome.client_id;
+    let post = |path: String| async move {
+        let mut stream = tokio::net::TcpStream::connect(admin).await.unwrap();
+        stream
+            .write_all(format!("POST {path} HTTP/1.1\r\nhost: tickwire\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        response
+    };
+    let nobody = post("/rooms/room-0/clients/999999/kick".into()).await;
+    assert!(nobody.starts_with("HTTP/1.1 202"), "{nobody}"); // the room finds no one
+    let nowhere = post(format!("/rooms/room-9/clients/{id}/kick")).await;
+    assert!(nowhere.starts_with("HTTP/1.1 404"), "{nowhere}");
+    let kicked = post(format!("/rooms/room-0/clients/{id}/kick")).await;
+    assert!(kicked.starts_with("HTTP/1.1 202"), "{kicked}");
+    match tokio::time::timeout(
+        Duration::from_secs(3),
+        recv_control::<ServerControl>(&mut player.recv),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    {
+        Some(ServerControl::Goodbye { reason, message }) => {
+            assert_eq!(reason, GoodbyeReason::Kicked);
+            assert!(message.contains("operator"), "{message}");
+        }
+        other => panic!("expected a goodbye, got {other:?}"),
+    }
+    match tokio::time::timeout(Duration::from_secs(3), player.connection.closed())
+        .await
+        .unwrap()
+    {
+        quinn::ConnectionError::ApplicationClosed(c) => {
+            assert_eq!(c.error_code, quinn::VarInt::from_u32(close::KICKED));
+        }
+        other => panic!("expected an application close, got {other}"),
+    }
+    tokio::time::sleep(Duration::from_millis(1200)).await; // the once-a-second refresh
+    let (_, body) = http_get(admin, "/status").await;
+    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(status["clients"], 0, "{body}");
+    let (_, metrics) = http_get(admin, "/metrics").await;
+    assert!(
+        metric_sum(&metrics, "tickwire_disconnects_total", "reason=\"kicked\"") >= 1.0,
+        "{metrics}"
+    );
+    h.endpoint.shutdown("test over").await;
+}
