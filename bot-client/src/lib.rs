@@ -10,6 +10,7 @@ pub mod behaviour;
 pub mod conditioned_socket;
 pub mod cpu;
 pub mod fail_if;
+pub mod hostile;
 pub mod load_test;
 pub mod monitor;
 pub mod netsim;

@@ -51,6 +51,24 @@ pub fn config_with(sets: &[String]) -> Result<ServerConfig> {
     Ok(layers.load()?)
 }
 
+/// The `--set`s this program was given when it was started as a server child
+/// (`PROGRAM serve --set KEY=VALUE …`), `None` when it was not: a binary that spawns
+/// [`ServerProcess`]es of itself asks this first and, if so, runs [`serve`].
+#[must_use]
+pub fn child_sets() -> Option<Vec<String>> {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    (argv.first().map(String::as_str) == Some("serve")).then(|| {
+        argv.get(1..)
+            .unwrap_or_default()
+            .chunks(2)
+            .filter_map(|pair| match pair {
+                [flag, value] if flag == "--set" => Some(value.clone()),
+                _ => None,
+            })
+            .collect()
+    })
+}
+
 /// The child's side: starts a server on `config`, prints its [`Listening`] line, and runs
 /// until stdin closes, Ctrl-C or SIGTERM; then says goodbye to its clients.
 ///

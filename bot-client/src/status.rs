@@ -16,10 +16,22 @@ const MAX_BYTES: u64 = 16 * 1024 * 1024;
 /// # Errors
 /// If the server cannot be reached in time or does not answer 200 with JSON.
 pub async fn fetch(admin: SocketAddr) -> anyhow::Result<serde_json::Value> {
+    let body = fetch_path(admin, "/status").await?;
+    serde_json::from_str(&body).with_context(|| format!("{admin}/status is not JSON"))
+}
+
+/// The body of `GET path` on the admin address (`/status`, `/metrics`).
+///
+/// # Errors
+/// If the server cannot be reached in time or does not answer 200.
+pub async fn fetch_path(admin: SocketAddr, path: &str) -> anyhow::Result<String> {
     let request = async {
         let mut stream = tokio::net::TcpStream::connect(admin).await?;
         stream
-            .write_all(b"GET /status HTTP/1.1\r\nhost: tickwire\r\nconnection: close\r\n\r\n")
+            .write_all(
+                format!("GET {path} HTTP/1.1\r\nhost: tickwire\r\nconnection: close\r\n\r\n")
+                    .as_bytes(),
+            )
             .await?;
         let mut response = Vec::new();
         stream.take(MAX_BYTES).read_to_end(&mut response).await?;
@@ -27,15 +39,15 @@ pub async fn fetch(admin: SocketAddr) -> anyhow::Result<serde_json::Value> {
     };
     let response = tokio::time::timeout(TIMEOUT, request)
         .await
-        .with_context(|| format!("{admin}/status did not answer within {TIMEOUT:?}"))??;
+        .with_context(|| format!("{admin}{path} did not answer within {TIMEOUT:?}"))??;
     let text = String::from_utf8_lossy(&response);
     let (head, body) = text
         .split_once("\r\n\r\n")
-        .with_context(|| format!("{admin}/status: not an HTTP response"))?;
+        .with_context(|| format!("{admin}{path}: not an HTTP response"))?;
     anyhow::ensure!(
         head.starts_with("HTTP/1.1 200"),
-        "{admin}/status answered {}",
+        "{admin}{path} answered {}",
         head.lines().next().unwrap_or_default()
     );
-    serde_json::from_str(body).with_context(|| format!("{admin}/status is not JSON"))
+    Ok(body.to_owned())
 }

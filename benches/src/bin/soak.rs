@@ -45,20 +45,8 @@ struct Args {
 }
 
 fn main() -> Result<()> {
-    // `soak serve --set KEY=VALUE …` is this program as the server child.
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    if argv.first().map(String::as_str) == Some("serve") {
-        let sets: Vec<String> = argv
-            .get(1..)
-            .unwrap_or_default()
-            .chunks(2)
-            .filter_map(|pair| match pair {
-                [flag, value] if flag == "--set" => Some(value.clone()),
-                _ => None,
-            })
-            .collect();
-        let runtime = runtime()?;
-        return runtime.block_on(async { server_process::serve(&config_with(&sets)?).await });
+    if let Some(sets) = server_process::child_sets() {
+        return runtime()?.block_on(async { server_process::serve(&config_with(&sets)?).await });
     }
     let args = Args::parse();
     runtime()?.block_on(soak(&args))
