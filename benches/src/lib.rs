@@ -6,7 +6,31 @@
 
 pub mod scenes;
 
+use anyhow::Context as _;
+
 use hdrhistogram::Histogram;
+
+/// The runtime a benchmark's live parts run on: two workers, as the server and bots use.
+///
+/// # Errors
+/// If the runtime cannot start.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// When this benchmark was started as its own server child
+/// (`tickwire_bot::server_process`), runs that server and returns how it ended; `None` when
+/// it was started as the benchmark.
+#[must_use]
+pub fn serve_if_child() -> Option<anyhow::Result<()>> {
+    use tickwire_bot::server_process::{child_sets, config_with, serve};
+    let sets = child_sets()?;
+    Some(runtime().and_then(|rt| rt.block_on(async { serve(&config_with(&sets)?).await })))
+}
 
 /// A histogram of nanosecond timings up to ten seconds, three significant figures.
 ///

@@ -184,6 +184,26 @@ fn ended(e: &quinn::ConnectionError) -> String {
     }
 }
 
+/// Joins as `user` with a fresh token (an insider about to misbehave); counts a refusal.
+async fn join_as(
+    endpoint: &quinn::Endpoint,
+    target: &Target,
+    n: usize,
+    user: &str,
+    kind: Hostility,
+    outcomes: &Outcomes,
+) -> Option<tickwire_netcode::quic::Joined> {
+    join(
+        endpoint,
+        target.server,
+        "localhost",
+        hello(n, token(target, user)),
+    )
+    .await
+    .inspect_err(|e| outcomes.count(kind, refusal(e)))
+    .ok()
+}
+
 async fn once(kind: Hostility, n: usize, attempt: u64, target: &Target, outcomes: &Outcomes) {
     let tiny = (kind == Hostility::TinyDatagramLimit).then_some(8);
     let Some(endpoint) = endpoint(target, tiny) else {
@@ -206,16 +226,8 @@ async fn once(kind: Hostility, n: usize, attempt: u64, target: &Target, outcomes
             }
         }
         Hostility::Garbage | Hostility::Flood => {
-            let joined = match join(
-                &endpoint,
-                target.server,
-                "localhost",
-                hello(n, token(target, &user)),
-            )
-            .await
-            {
-                Ok(joined) => joined,
-                Err(e) => return outcomes.count(kind, refusal(&e)),
+            let Some(joined) = join_as(&endpoint, target, n, &user, kind, outcomes).await else {
+                return;
             };
             let connection = joined.connection.clone();
             let sending = async {
@@ -243,16 +255,9 @@ async fn once(kind: Hostility, n: usize, attempt: u64, target: &Target, outcomes
             drop(joined);
         }
         Hostility::HugeStreamWrite => {
-            let mut joined = match join(
-                &endpoint,
-                target.server,
-                "localhost",
-                hello(n, token(target, &user)),
-            )
-            .await
-            {
-                Ok(joined) => joined,
-                Err(e) => return outcomes.count(kind, refusal(&e)),
+            let Some(mut joined) = join_as(&endpoint, target, n, &user, kind, outcomes).await
+            else {
+                return;
             };
             // A frame that claims less than the limit, then 16 MiB that never ends it.
             let mut junk = vec![0xA5u8; 16 * 1024 * 1024];

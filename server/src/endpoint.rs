@@ -494,8 +494,7 @@ async fn forward(
     }
 }
 
-/// Writes a goodbye, finishes the control stream, waits (bounded) for it to be delivered,
-/// and closes the connection with the reason's close code and the message.
+/// Writes a goodbye, then closes with the reason's close code and the message.
 async fn say_goodbye(
     send: &mut quinn::SendStream,
     connection: &quinn::Connection,
@@ -506,16 +505,7 @@ async fn say_goodbye(
         reason,
         message: message.to_owned(),
     };
-    if let Ok(Ok(())) =
-        tokio::time::timeout(Duration::from_millis(400), send_control(send, &goodbye)).await
-    {
-        let _ = send.finish();
-        let _ = tokio::time::timeout(Duration::from_millis(400), send.stopped()).await;
-    }
-    connection.close(
-        quinn::VarInt::from_u32(reason.close_code()),
-        message.as_bytes(),
-    );
+    last_word(send, connection, &goodbye, reason.close_code(), message).await;
 }
 
 /// Tells the client why it is refused, then closes the connection.
@@ -536,14 +526,26 @@ async fn refuse(
         reason,
         message: message.clone(),
     };
-    if let Ok(Ok(())) =
-        tokio::time::timeout(Duration::from_millis(400), send_control(send, &reject)).await
-    {
+    last_word(send, connection, &reject, code, &message).await;
+    Ok(())
+}
+
+/// Writes the connection's last control message, finishes the stream, waits (bounded) for
+/// the client to have it — a close that overtook it would lose it — and closes with `code`
+/// and `message` as the close frame's phrase.
+async fn last_word(
+    send: &mut quinn::SendStream,
+    connection: &quinn::Connection,
+    last: &ServerControl,
+    code: u32,
+    message: &str,
+) {
+    let wait = Duration::from_millis(400);
+    if let Ok(Ok(())) = tokio::time::timeout(wait, send_control(send, last)).await {
         let _ = send.finish();
-        let _ = tokio::time::timeout(Duration::from_secs(1), send.stopped()).await;
+        let _ = tokio::time::timeout(wait, send.stopped()).await;
     }
     connection.close(quinn::VarInt::from_u32(code), message.as_bytes());
-    Ok(())
 }
 
 /// The `reason` label of `tickwire_rejects_total`.

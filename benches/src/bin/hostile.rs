@@ -17,7 +17,7 @@ use clap::Parser;
 use tickwire_benches::print_table;
 use tickwire_bot::hostile::{self, Hostility, Outcomes, Target};
 use tickwire_bot::load_test::{self, Plan};
-use tickwire_bot::server_process::{self, ServerProcess, config_with};
+use tickwire_bot::server_process::ServerProcess;
 use tickwire_bot::swarm::SwarmConfig;
 use tickwire_netcode::quic::{GameTransport, ServerTrust, parse_fingerprint};
 use tickwire_netcode::token::KeySet;
@@ -40,19 +40,11 @@ struct Args {
 }
 
 fn main() -> Result<()> {
-    if let Some(sets) = server_process::child_sets() {
-        return runtime()?.block_on(async { server_process::serve(&config_with(&sets)?).await });
+    if let Some(served) = tickwire_benches::serve_if_child() {
+        return served;
     }
     let args = Args::parse();
-    runtime()?.block_on(run(&args))
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
+    tickwire_benches::runtime()?.block_on(run(&args))
 }
 
 async fn run(args: &Args) -> Result<()> {
