@@ -108,6 +108,94 @@ fn flags_override_and_are_named_when_wrong() {
     );
 }
 
+/// What a new user met: each error names its real source, says its cause once, and never
+/// comes with a stack trace (whatever `RUST_BACKTRACE` says).
+#[test]
+fn a_new_users_mistakes_are_told_plainly() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_tickwire-server"))
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .env("RUST_BACKTRACE", "1")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?} was accepted");
+        text(&out.stderr)
+    };
+    // An unknown section is the file's doing, not the embedded default's.
+    let typo = write(dir.path(), "typo.toml", "[tik]\ntick_hz = 128\n");
+    let stderr = run(&["--check-config", &typo]);
+    assert!(
+        stderr.contains("`tik`") && stderr.contains(&typo),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("embedded default"), "{stderr}");
+    // A missing file: its OS error once, no backtrace.
+    let missing = dir.path().join("nope.toml").display().to_string();
+    let stderr = run(&["--config", &missing]);
+    assert_eq!(stderr.matches("os error 2").count(), 1, "{stderr}");
+    assert!(stderr.contains(&missing), "{stderr}");
+    for stderr in [&stderr, &run(&["--set", "tick.tick_hz=0"])] {
+        assert!(!stderr.contains("backtrace"), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    }
+    // 128 Hz alone: the snapshot rate is named, with the rates that divide it.
+    let stderr = run(&["--set", "tick.tick_hz=128", "--duration", "1s"]);
+    assert!(
+        stderr.contains("tick.snapshot_hz") && stderr.contains("64"),
+        "{stderr}"
+    );
+    // Token mode without a key file says how to make one.
+    let stderr = run(&["--set", "auth.mode=token", "--duration", "1s"]);
+    assert!(stderr.contains("keygen"), "{stderr}");
+}
+
+#[test]
+fn keygen_and_token_make_what_a_token_server_admits() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys.toml").display().to_string();
+    let ok = |args: &[&str]| {
+        let out = server(args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        out
+    };
+    ok(&["keygen", "--out", &keys]);
+    // Never overwritten; --add rotates in a second key.
+    assert!(!server(&["keygen", "--out", &keys]).status.success());
+    ok(&["keygen", "--out", &keys, "--add"]);
+    let file = std::fs::read_to_string(&keys).unwrap();
+    assert_eq!(file.matches("[[key]]").count(), 2, "{file}");
+    let token = text(
+        &ok(&[
+            "token",
+            "--key-file",
+            &keys,
+            "--user",
+            "alice",
+            "--room",
+            "room-0",
+            "--ttl",
+            "30s",
+        ])
+        .stdout,
+    );
+    let set = tickwire_netcode::token::KeySet::from_toml(&file).unwrap();
+    let seat = set
+        .verify(token.trim(), tickwire_server::auth::unix_now())
+        .unwrap();
+    assert_eq!(
+        (seat.user.as_str(), seat.room.as_deref()),
+        ("alice", Some("room-0"))
+    );
+    let wrong = server(&["token", "--key-file", &keys, "--user", "a", "--key-id", "9"]);
+    assert!(
+        text(&wrong.stderr).contains("no key id 9"),
+        "{}",
+        text(&wrong.stderr)
+    );
+}
+
 #[test]
 fn the_printed_default_is_the_documented_file() {
     let out = server(&["--print-default-config"]);
