@@ -29,7 +29,7 @@ impl Snapshot {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Pending {
     tick: Tick,
     baseline: Option<Tick>,
@@ -53,7 +53,7 @@ pub struct Received {
 /// [`handle_datagram`](Self::handle_datagram); acknowledge [`ack`](Self::ack) on every
 /// input datagram; read the world from [`latest`](Self::latest) and each part's entities
 /// from [`last_part`](Self::last_part).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SnapshotReceiver {
     schema: Schema,
     window_ticks: u32,
