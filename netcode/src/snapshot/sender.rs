@@ -402,8 +402,7 @@ impl SnapshotSender {
         // Fill the budget by priority; whatever does not fit waits.
         let mut spend = i64::from(fixed);
         self.chosen.clear();
-        // A rough index cost: the exact coding is chosen per part and is usually cheaper.
-        let cost = |c: &Candidate| i64::from(c.bits) + 6;
+        let cost = rough_cost;
         let total: i64 = candidates.iter().map(cost).sum();
         let all_fit = spend + total <= credit;
         if all_fit {
@@ -431,96 +430,62 @@ impl SnapshotSender {
             );
         }
 
-        // Split into parts that each fit a datagram: where each part's entries end.
-        let all_kinds = (1u32 << schema.kinds().len()) - 1;
-        self.part_ends.clear();
-        let mut start = 0;
-        loop {
-            let part = self.part_ends.len() as u32;
-            let mut bits = header_bits(&Header {
-                part,
-                ..header_base
-            }) + exp_golomb_len(self.chosen.len() as u32, 0)
-                + 5
-                + ktable_bits(schema, all_kinds);
-            if part == 0 {
-                bits += extras_bits(schema, &extras, tick);
-            }
-            let mut end = start;
-            let mut prev = None;
-            while let Some(c) = self.chosen.get(end) {
-                let gap = prev.map_or(c.index, |p: u32| c.index - p - 1);
-                let entry = exp_golomb_len(gap, 0) + 1 + c.body_bits(schema, &k);
-                if bits + entry > max_bits {
-                    break;
-                }
-                bits += entry;
-                prev = Some(c.index);
-                end += 1;
-            }
-            // Part 0 may hold only its extras; any other part holds at least one entry.
-            if bits > max_bits || (end == start && start < self.chosen.len() && part > 0) {
-                return Err(SendError::DatagramTooSmall(self.config.max_datagram_bytes));
-            }
-            self.part_ends.push(end);
-            if end >= self.chosen.len() || part + 1 >= MAX_PARTS {
-                break;
-            }
-            start = end;
-        }
-        // Chosen entries the parts carry (a prefix of `chosen`); the rest wait.
-        let placed = self.part_ends.last().copied().unwrap_or(0);
-
-        // What the client will hold where it differs from the world: entities not sent
-        // (chosen ones the parts could not carry among them) and removals deferred. Sent
-        // entities start gaining priority afresh.
-        let cut = self.chosen.get(placed).map(|c| c.index);
+        let changed = candidates.len();
         let mut overrides = self.spare_overrides.pop().unwrap_or_default();
         overrides.clear();
-        let mut deferred = self
+        let deferred = self
             .work
             .removed_held
             .get(removals_sent..)
-            .unwrap_or_default()
-            .iter()
-            .peekable();
-        for (at, c) in candidates.iter().enumerate() {
-            let chosen = all_fit || self.work.picked.get(at).copied().unwrap_or(false);
-            if chosen && cut.is_none_or(|cut| c.coded.index < cut) {
-                if let Some(p) = self.priority.get_mut(c.coded.index as usize) {
-                    *p = 0.0;
-                }
-                continue;
-            }
-            if chosen {
-                spend -= cost(c);
-            }
-            while let Some(r) = deferred.next_if(|r| r.index < c.coded.index) {
-                overrides.push(r.index, Some(*r));
-            }
-            overrides.push(c.coded.index, c.held);
-        }
-        for r in deferred {
-            overrides.push(r.index, Some(*r));
+            .unwrap_or_default();
+        let picked = &self.work.picked;
+        let chosen_at = |at: usize| all_fit || picked.get(at).copied().unwrap_or(false);
+        // Everything fits and the coding is shared: the entity section is the same bits for
+        // every client of the group and is written once; try it as one part before paying
+        // for a split per client.
+        let shared_first = sharing && all_fit;
+        if shared_first {
+            spend -= hold_back(
+                candidates,
+                chosen_at,
+                None,
+                deferred,
+                &mut self.priority,
+                &mut overrides,
+            );
+        } else {
+            let placed = split(
+                &self.chosen,
+                &mut self.part_ends,
+                schema,
+                &header_base,
+                &extras,
+                &k,
+                max_bits,
+            )?;
+            let cut = self.chosen.get(placed).map(|c| c.index);
+            spend -= hold_back(
+                candidates,
+                chosen_at,
+                cut,
+                deferred,
+                &mut self.priority,
+                &mut overrides,
+            );
+            self.chosen.truncate(placed);
         }
         self.credit_bits -= spend;
-        let changed = candidates.len();
-        let everything = all_fit && placed == changed;
-        self.chosen.truncate(placed);
 
         let mut report = SendReport {
             tick,
             baseline: b1.map(|b| b.tick),
             changed,
-            sent: placed,
             removed: extras.removals.len(),
             entities: world.entities().len(),
             ..SendReport::default()
         };
         self.parts_used = 0;
-        // Everything fits and the coding is shared: the entity section is the same bits for
-        // every client of the group, so write it once and copy it.
-        if sharing && everything {
+        if shared_first {
             if self.parts.is_empty() {
                 self.parts
                     .push(BitWriter::with_capacity(self.config.max_datagram_bytes));
@@ -547,6 +512,35 @@ impl SnapshotSender {
                     report.bytes = w.byte_len();
                     add_bits(&mut report.bits, section_bits);
                     self.parts_used = 1;
+                }
+            }
+            if self.parts_used == 0 {
+                let placed = split(
+                    &self.chosen,
+                    &mut self.part_ends,
+                    schema,
+                    &header_base,
+                    &extras,
+                    &k,
+                    max_bits,
+                )?;
+                if placed < self.chosen.len() {
+                    // More than the parts carry (a budget beyond 64 datagrams): the rest
+                    // waits after all, its priority starting afresh.
+                    let cut = self.chosen.get(placed).map(|c| c.index);
+                    let candidates = shared
+                        .get(key)
+                        .map_or(self.work.candidates.as_slice(), |g| g.candidates.as_slice());
+                    overrides.clear();
+                    self.credit_bits += hold_back(
+                        candidates,
+                        |_| true,
+                        cut,
+                        deferred,
+                        &mut self.priority,
+                        &mut overrides,
+                    );
+                    self.chosen.truncate(placed);
                 }
             }
         }
@@ -582,6 +576,7 @@ impl SnapshotSender {
             }
             self.parts_used = parts;
         }
+        report.sent = self.chosen.len();
         report.parts = self.parts_used;
         // Encoding a tick again (a retry, a benchmark) replaces the earlier encoding.
         if self.records.back().is_some_and(|r| r.tick == tick) {
@@ -598,6 +593,104 @@ impl SnapshotSender {
         self.heard.get_or_insert(tick);
         Ok(report)
     }
+}
+
+/// What the budget counts for a candidate (bits): its coding, and a rough index cost (the
+/// exact index coding is chosen per part and is usually cheaper).
+fn rough_cost(c: &Candidate) -> i64 {
+    i64::from(c.bits) + 6
+}
+
+/// Where each part's entries end in `chosen` (into `part_ends`): as many as fit each part
+/// by the sender's count (an upper bound of what the writer spends), at most [`MAX_PARTS`]
+/// parts. Returns how many of `chosen` the parts carry.
+///
+/// # Errors
+/// [`SendError::DatagramTooSmall`] if a part cannot hold its header (and, past part 0,
+/// one entry).
+fn split(
+    chosen: &[Coded],
+    part_ends: &mut Vec<usize>,
+    schema: &Schema,
+    header_base: &Header,
+    extras: &Extras<'_>,
+    k: &KTable,
+    max_bits: u32,
+) -> Result<usize, SendError> {
+    let all_kinds = (1u32 << schema.kinds().len()) - 1;
+    let too_small = || SendError::DatagramTooSmall((max_bits / 8) as usize);
+    part_ends.clear();
+    let mut start = 0;
+    loop {
+        let part = part_ends.len() as u32;
+        let mut bits = header_bits(&Header {
+            part,
+            ..*header_base
+        }) + exp_golomb_len(chosen.len() as u32, 0)
+            + 5
+            + ktable_bits(schema, all_kinds);
+        if part == 0 {
+            bits += extras_bits(schema, extras, header_base.tick);
+        }
+        let mut end = start;
+        let mut prev = None;
+        while let Some(c) = chosen.get(end) {
+            let gap = prev.map_or(c.index, |p: u32| c.index - p - 1);
+            let entry = exp_golomb_len(gap, 0) + 1 + c.body_bits(schema, k);
+            if bits + entry > max_bits {
+                break;
+            }
+            bits += entry;
+            prev = Some(c.index);
+            end += 1;
+        }
+        // Part 0 may hold only its extras; any other part holds at least one entry.
+        if bits > max_bits || (end == start && start < chosen.len() && part > 0) {
+            return Err(too_small());
+        }
+        part_ends.push(end);
+        if end >= chosen.len() || part + 1 >= MAX_PARTS {
+            return Ok(end);
+        }
+        start = end;
+    }
+}
+
+/// Records what the client will hold where it differs from the world after this snapshot:
+/// the candidates not sent — not chosen, or chosen at or past `cut` (what the parts could
+/// not carry) — and the deferred removals, merged in index order into `overrides`. Sent
+/// candidates start gaining priority afresh. Returns the estimated bits of the chosen
+/// candidates that were not sent (to give back to the budget).
+fn hold_back(
+    candidates: &[Candidate],
+    chosen: impl Fn(usize) -> bool,
+    cut: Option<u32>,
+    deferred: &[NetEntity],
+    priority: &mut [f32],
+    overrides: &mut Overrides,
+) -> i64 {
+    let mut unsent = 0;
+    let mut deferred = deferred.iter().peekable();
+    for (at, c) in candidates.iter().enumerate() {
+        let chosen = chosen(at);
+        if chosen && cut.is_none_or(|cut| c.coded.index < cut) {
+            if let Some(p) = priority.get_mut(c.coded.index as usize) {
+                *p = 0.0;
+            }
+            continue;
+        }
+        if chosen {
+            unsent += rough_cost(c);
+        }
+        while let Some(r) = deferred.next_if(|r| r.index < c.coded.index) {
+            overrides.push(r.index, Some(*r));
+        }
+        overrides.push(c.coded.index, c.held);
+    }
+    for r in deferred {
+        overrides.push(r.index, Some(*r));
+    }
+    unsent
 }
 
 /// Fills a budget by priority: highest first (ties by place), each place taken if its
