@@ -46,6 +46,54 @@ fn the_demo_runs_a_server_and_bots_and_writes_its_reports() {
     assert!(std::fs::read_to_string(&html).unwrap().contains("<svg"));
 }
 
+/// With a key file the demo's server admits only seat tokens and each bot mints its own:
+/// all join, and the server names them by their token's user id.
+#[test]
+fn the_demo_with_a_token_key_admits_bots_that_mint_their_own_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys.toml");
+    let mut set = tickwire_netcode::token::KeySet::default();
+    set.add_new().unwrap();
+    std::fs::write(&keys, set.to_toml()).unwrap();
+    let json = dir.path().join("r.json");
+    let out = bot(&[
+        "demo",
+        "--bots",
+        "4",
+        "--duration",
+        "3s",
+        "--ramp",
+        "300ms",
+        "--set",
+        "arena.prop_count=20",
+        "--token-key",
+        keys.to_str().unwrap(),
+        "--report-json",
+        json.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["bots"]["connected"], 4, "{report}");
+    assert_eq!(report["bots"]["failed"], 0, "{report}");
+    // Without the key, the same server would refuse them: the demo did run in token mode.
+    let out = bot(&[
+        "demo",
+        "--bots",
+        "1",
+        "--duration",
+        "2s",
+        "--set",
+        "auth.mode=token",
+        "--set",
+        &format!("auth.key_file={}", keys.display()),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains("missing seat token"), "{stdout}");
+}
+
 #[test]
 fn the_demo_in_process_leaves_the_shared_memory_out() {
     let dir = tempfile::tempdir().unwrap();

@@ -312,3 +312,29 @@ fn sighup_applies_tunables_and_refuses_what_needs_a_restart() {
         "{stderr}"
     );
 }
+
+/// Open on an address other than loopback: the server says so at start, and says what to
+/// set; on loopback (development) it does not.
+#[test]
+fn an_open_server_on_a_public_address_warns() {
+    let run = |bind: &str| {
+        let out = server(&[
+            "--bind",
+            bind,
+            "--admin",
+            "127.0.0.1:0",
+            "--duration",
+            "200ms",
+            "--status-every",
+            "0s",
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stderr)
+    };
+    let public = run("0.0.0.0:0");
+    assert!(
+        public.contains("auth.mode is \"open\"") && public.contains("mode = \"token\""),
+        "{public}"
+    );
+    assert!(!run("127.0.0.1:0").contains("auth.mode is"));
+}
