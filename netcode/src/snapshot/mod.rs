@@ -10,19 +10,22 @@
 //!
 //! The bit layout is in `wire` and specified in `docs/protocol.md`.
 
+mod budget;
 mod history;
 mod overrides;
+mod parts;
 mod predict;
 mod receiver;
 mod sender;
+mod shared;
 mod wire;
 
 pub use history::{WorldAt, WorldHistory};
+pub use parts::{MAX_PARTS, min_datagram_bytes};
 pub use receiver::{Received, Snapshot, SnapshotReceiver};
-pub use sender::{Private, SendError, SendReport, SenderConfig, SharedEncoding, SnapshotSender};
-pub use wire::{
-    Feedback, MAX_INDEX, MAX_PARTS, PartBits, SNAPSHOT_TAG, SnapshotError, min_datagram_bytes,
-};
+pub use sender::{Private, SendError, SendReport, SenderConfig, SnapshotSender};
+pub use shared::SharedEncoding;
+pub use wire::{Feedback, MAX_INDEX, PartBits, SNAPSHOT_TAG, SnapshotError};
 
 #[cfg(test)]
 pub(crate) mod test_util;

@@ -6,7 +6,8 @@ use std::collections::VecDeque;
 use crate::schema::{EntityState, MAX_FIELDS, Schema};
 use crate::tick::Tick;
 
-use super::wire::{DecodedPart, Feedback, MAX_PARTS, SnapshotError, find, read_body, read_header};
+use super::parts::MAX_PARTS;
+use super::wire::{DecodedPart, Feedback, SnapshotError, find, read_body, read_header};
 /// Most snapshots kept at once, whatever the window.
 const MAX_KEPT: usize = 64;
 /// Most snapshots being assembled at once.

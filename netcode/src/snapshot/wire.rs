@@ -14,12 +14,10 @@ use super::predict::{Span, apply, predict, residual};
 pub const SNAPSHOT_TAG: u8 = 0x01;
 /// Largest entity index on the wire.
 pub const MAX_INDEX: u32 = (1 << 24) - 1;
-/// Most parts one snapshot may have (parts `0..=63`).
-pub const MAX_PARTS: u32 = 64;
 /// Width of an Exp-Golomb order in a header.
 const K_BITS: u32 = 4;
 /// Largest Exp-Golomb order a header may choose.
-const MAX_K: u32 = (1 << K_BITS) - 1;
+pub(super) const MAX_K: u32 = (1 << K_BITS) - 1;
 
 /// A snapshot part that cannot be used. Every variant drops the one datagram.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -285,32 +283,6 @@ pub(crate) fn extras_bits(schema: &Schema, x: &Extras<'_>, tick: Tick) -> u32 {
     bits
 }
 
-/// How many of `x.removals` (a prefix) part 0 can carry with its other extras in
-/// `room_bits`.
-pub(crate) fn removals_fitting(
-    schema: &Schema,
-    x: &Extras<'_>,
-    tick: Tick,
-    room_bits: u32,
-) -> usize {
-    let none = Extras {
-        removals: &[],
-        ..*x
-    };
-    // The count is written for the prefix; the whole list's count bounds it.
-    let mut bits = extras_bits(schema, &none, tick) - 1
-        + exp_golomb_len(u32::try_from(x.removals.len()).unwrap_or(u32::MAX), 0);
-    let mut prev = None;
-    for (n, &r) in x.removals.iter().enumerate() {
-        bits += exp_golomb_len(gap(prev, r), 0);
-        if bits > room_bits {
-            return n;
-        }
-        prev = Some(r);
-    }
-    x.removals.len()
-}
-
 /// Bits of the k table for a part whose deltas use `kinds_present` (a bit per kind).
 pub(crate) fn ktable_bits(schema: &Schema, kinds_present: u32) -> u32 {
     let mut bits = schema.kinds().len() as u32;
@@ -322,81 +294,7 @@ pub(crate) fn ktable_bits(schema: &Schema, kinds_present: u32) -> u32 {
     bits
 }
 
-/// Bits a part spends besides its extras and entries, at most: the header of the last
-/// part a snapshot may have (baselines up to `window_ticks` ago), the entry count, the
-/// index coding's mode and order, and a k table for every kind. An upper bound of what
-/// the sender counts when it splits a snapshot.
-pub(crate) fn part_overhead_bits(schema: &Schema, window_ticks: u32, entries: usize) -> u32 {
-    let header = Header {
-        tick: Tick::new(0),
-        part: MAX_PARTS - 1,
-        last: false,
-        baseline_ago: window_ticks.max(1),
-        predictor_ago: window_ticks,
-    };
-    let all_kinds = (1u32 << schema.kinds().len()) - 1;
-    header_bits(&header)
-        + exp_golomb_len(u32::try_from(entries).unwrap_or(u32::MAX), 0)
-        + 5
-        + ktable_bits(schema, all_kinds)
-}
-
-/// Bits of one entry at most, as the sender counts it when splitting: the largest index
-/// gap, the created bit, and the larger of a created body and a delta with the worst
-/// residuals of the kind.
-pub(crate) fn max_entry_bits(schema: &Schema) -> u32 {
-    let body = |fields: &[FieldSpec]| {
-        let created = schema.kind_bits() + fields.iter().map(|s| u32::from(s.bits)).sum::<u32>();
-        let delta: u32 = fields
-            .iter()
-            .map(|s| {
-                // A residual lies within ±2^bits, so its zigzag below 2^(bits+1).
-                let worst =
-                    u32::try_from((1u64 << (u32::from(s.bits) + 1)) - 1).unwrap_or(u32::MAX);
-                (0..=MAX_K)
-                    .map(|k| exp_golomb_len(worst, k))
-                    .max()
-                    .unwrap_or(0)
-            })
-            .sum();
-        created.max(delta)
-    };
-    let largest = schema
-        .kinds()
-        .iter()
-        .map(|spec| body(&spec.fields))
-        .max()
-        .unwrap_or(0);
-    exp_golomb_len(MAX_INDEX, 0) + 1 + largest
-}
-
-/// Bits of part 0's extras at most when it carries no removals: feedback with the largest
-/// counts and the client's own fields.
-pub(crate) fn max_extras_bits(schema: &Schema) -> u32 {
-    let worst = Extras {
-        feedback: Some(Feedback {
-            newest_input: Some(Tick::new(u32::MAX / 2)),
-            inputs_late: u32::MAX,
-            inputs_missing: u32::MAX,
-        }),
-        own: Some(&[]),
-        removals: &[],
-    };
-    extras_bits(schema, &worst, Tick::new(0))
-}
-
-/// The smallest datagram (bytes) that always holds a snapshot part for `schema`: a part 0
-/// with the largest extras and one entry of the largest kind, with baselines up to
-/// `window_ticks` old. A client whose QUIC datagram limit is below it cannot be served.
-#[must_use]
-pub fn min_datagram_bytes(schema: &Schema, window_ticks: u32) -> usize {
-    let bits = part_overhead_bits(schema, window_ticks, MAX_INDEX as usize + 1)
-        + max_extras_bits(schema)
-        + max_entry_bits(schema);
-    bits.div_ceil(8) as usize
-}
-
-fn gap(prev: Option<u32>, index: u32) -> u32 {
+pub(super) fn gap(prev: Option<u32>, index: u32) -> u32 {
     prev.map_or(index, |p| index.wrapping_sub(p).wrapping_sub(1))
 }
 

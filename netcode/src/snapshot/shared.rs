@@ -1,0 +1,246 @@
+//! What differs from what a client holds, coded: the candidates of one snapshot (collected
+//! in the per-encode scratch, [`Work`]), and the coding shared by every client that holds
+//! exactly the same baselines ([`SharedEncoding`]).
+
+use crate::bits::BitWriter;
+use crate::schema::{NetEntity, Schema};
+use crate::tick::Tick;
+
+use super::history::{WorldAt, WorldHistory};
+use super::overrides::{Overrides, Walk};
+use super::predict::Span;
+use super::wire::{Coded, KTable, PartBits};
+
+/// The client's view at one past snapshot: the world then, corrected by what it missed.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct View<'a> {
+    pub(super) tick: Tick,
+    pub(super) world: WorldAt<'a>,
+    pub(super) overrides: &'a Overrides,
+}
+
+impl<'a> View<'a> {
+    /// What the client held for entity `index`, for indices asked in ascending order: `walk`
+    /// keeps the place in the overrides from one call to the next.
+    pub(super) fn get_ascending(&self, index: u32, walk: &mut Walk) -> Option<&'a NetEntity> {
+        match self.overrides.get_ascending(index, walk) {
+            Some(held) => held,
+            None => self.world.find(index),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Candidate {
+    pub(super) coded: Coded,
+    /// What the client holds for this index now (kept if the entity is not sent).
+    pub(super) held: Option<NetEntity>,
+    /// The entity now.
+    pub(super) entity: NetEntity,
+    pub(super) bits: u32,
+}
+
+/// Per-encode scratch space, apart from the records so both can be borrowed at once.
+#[derive(Debug, Default)]
+pub(super) struct Work {
+    pub(super) candidates: Vec<Candidate>,
+    /// Priority and place of each candidate, ranked when not all fit.
+    pub(super) order: Vec<(f32, u32)>,
+    /// Which candidates were chosen, by place.
+    pub(super) picked: Vec<bool>,
+    pub(super) removals: Vec<u32>,
+    /// What the client held at each of `removals` (kept if the removal must wait).
+    pub(super) removed_held: Vec<NetEntity>,
+    pub(super) touched: Vec<u32>,
+    /// Per index, the encode that last considered it (dedups `touched`).
+    pub(super) seen: Vec<u32>,
+    pub(super) stamp: u32,
+}
+
+impl Work {
+    /// Takes a shared group's removals as this client's.
+    pub(super) fn take_removals(&mut self, group: &Group) {
+        self.removals.clear();
+        self.removals.extend_from_slice(&group.removals);
+        self.removed_held.clear();
+        self.removed_held.extend_from_slice(&group.removed_held);
+    }
+
+    /// Finds the entities that differ between the client's view at the baseline and the
+    /// world now, coding each, into `self.candidates` and `self.removals`.
+    #[allow(clippy::too_many_arguments)] // the pieces of one encode, kept apart for borrowing
+    pub(super) fn collect(
+        &mut self,
+        schema: &Schema,
+        history: &WorldHistory,
+        tick: Tick,
+        world: WorldAt<'_>,
+        view1: Option<View<'_>>,
+        view2: Option<View<'_>>,
+        span: Option<Span>,
+    ) {
+        // Candidates: what changed in the world since the baseline, and what the client was
+        // already behind on. Without a baseline, everything.
+        self.touched.clear();
+        let known = match view1 {
+            Some(v1) if history.changes_between(v1.tick, tick, &mut self.touched) => {
+                self.touched.extend(v1.overrides.indices());
+                true
+            }
+            _ => false,
+        };
+        if !known {
+            self.touched
+                .extend(world.entities().iter().map(|e| e.index));
+        }
+        self.candidates.clear();
+        self.removals.clear();
+        self.removed_held.clear();
+        let needed = self.touched.iter().max().map_or(0, |&i| i as usize + 1);
+        if self.seen.len() < needed {
+            self.seen.resize(needed, 0);
+        }
+        // Each index once, in ascending order: a stamp per encode marks them, then either a
+        // scan of the stamps (when many are touched) or a sort of the few indices gives the
+        // order, so the candidates (large) are never sorted themselves.
+        self.stamp = self.stamp.wrapping_add(1);
+        if self.stamp == 0 {
+            self.seen.fill(0);
+            self.stamp = 1;
+        }
+        let stamp = self.stamp;
+        let seen = &mut self.seen;
+        self.touched
+            .retain(|&index| match seen.get_mut(index as usize) {
+                Some(s) if *s != stamp => {
+                    *s = stamp;
+                    true
+                }
+                _ => false,
+            });
+        if self.touched.len() * 16 >= needed {
+            self.touched.clear();
+            self.touched.extend(
+                (0u32..)
+                    .zip(self.seen.iter().take(needed))
+                    .filter(|(_, s)| **s == stamp)
+                    .map(|(i, _)| i),
+            );
+        } else {
+            self.touched.sort_unstable();
+        }
+        let (mut at1, mut at2) = (Walk::default(), Walk::default());
+        for &index in &self.touched {
+            let held = view1
+                .and_then(|v| v.get_ascending(index, &mut at1))
+                .copied();
+            let Some(&entity) = world.find(index) else {
+                if let Some(held) = held {
+                    self.removals.push(index);
+                    self.removed_held.push(held);
+                }
+                continue;
+            };
+            let coded = match held {
+                Some(h) if h.uid == entity.uid && h.state == entity.state => continue,
+                Some(h) if h.uid == entity.uid => {
+                    let older = view2
+                        .and_then(|v| v.get_ascending(index, &mut at2))
+                        .zip(span)
+                        .map(|(o, s)| (&o.state, s));
+                    Coded::delta(schema, index, &entity.state, &h.state, older)
+                }
+                _ => Coded::created(schema, index, &entity.state),
+            };
+            self.candidates.push(Candidate {
+                coded,
+                held,
+                entity,
+                bits: 0,
+            });
+        }
+    }
+}
+
+/// Work shared by every client's [`SnapshotSender`] within one snapshot tick: the coded
+/// entities for each pair of baselines that clients hold exactly as the world was. Keep one
+/// per room and pass it to every client's encode; it resets itself when the tick changes.
+#[derive(Debug, Default)]
+pub struct SharedEncoding {
+    pub(super) tick: Option<Tick>,
+    pub(super) groups: Vec<Group>,
+    pub(super) spare: Vec<Group>,
+    /// Scratch lent to each client's encode in turn.
+    pub(super) work: Work,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Group {
+    pub(super) key: GroupKey,
+    pub(super) candidates: Vec<Candidate>,
+    pub(super) removals: Vec<u32>,
+    pub(super) removed_held: Vec<NetEntity>,
+    pub(super) k: KTable,
+    /// The entity section when every candidate is sent, written once (valid if `has_section`).
+    pub(super) section: BitWriter,
+    pub(super) section_bits: PartBits,
+    pub(super) has_section: bool,
+}
+
+pub(super) type GroupKey = (Tick, Option<Tick>, Option<Tick>);
+
+impl SharedEncoding {
+    /// An empty cache.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many baseline groups this tick has coded (each coded once, shared by its clients).
+    #[must_use]
+    pub fn groups(&self) -> usize {
+        self.groups.len()
+    }
+
+    pub(super) fn find(&mut self, key: GroupKey) -> Option<&Group> {
+        if self.tick != Some(key.0) {
+            self.tick = Some(key.0);
+            self.spare.append(&mut self.groups);
+        }
+        self.get(key)
+    }
+
+    pub(super) fn get(&self, key: GroupKey) -> Option<&Group> {
+        self.groups.iter().find(|g| g.key == key)
+    }
+
+    pub(super) fn section(&self, key: GroupKey) -> Option<(&BitWriter, &PartBits)> {
+        self.groups
+            .iter()
+            .find(|g| g.key == key && g.has_section)
+            .map(|g| (&g.section, &g.section_bits))
+    }
+
+    pub(super) fn store_section(&mut self, key: GroupKey, section: &BitWriter, bits: PartBits) {
+        if let Some(group) = self.groups.iter_mut().find(|g| g.key == key) {
+            group.section.clear();
+            group.section.append(section.as_bytes(), section.bit_len());
+            group.section_bits = bits;
+            group.has_section = true;
+        }
+    }
+
+    pub(super) fn insert(&mut self, key: GroupKey, work: &Work, k: KTable) {
+        let mut group = self.spare.pop().unwrap_or_default();
+        group.has_section = false;
+        group.key = key;
+        group.candidates.clear();
+        group.candidates.extend_from_slice(&work.candidates);
+        group.removals.clear();
+        group.removals.extend_from_slice(&work.removals);
+        group.removed_held.clear();
+        group.removed_held.extend_from_slice(&work.removed_held);
+        group.k = k;
+        self.groups.push(group);
+    }
+}
