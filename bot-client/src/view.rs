@@ -4,7 +4,7 @@ use glam::Vec2;
 use tickwire_netcode::client::ClientNetcode;
 use tickwire_netcode::interpolation::RenderFrame;
 use tickwire_sim::client::ArenaPrediction;
-use tickwire_sim::replication::{KIND_PLAYER, POS_STEPS_PER_M};
+use tickwire_sim::replication::{KIND_PLAYER, alive, rendered_position};
 use tickwire_sim::{EntityId, Hitbox};
 
 /// One rendered enemy.
@@ -33,8 +33,7 @@ pub fn enemies(
         }
         // Alive in both snapshots the frame is drawn between: a player who dies (or
         // respawns) between them is not a target until the change is on screen.
-        let alive =
-            |s: Option<&tickwire_netcode::schema::EntityState>| s.is_none_or(|s| s.fields[3] > 0);
+        let alive = |s: Option<&tickwire_netcode::schema::EntityState>| s.is_none_or(alive);
         let (from, to) = frame.states(index);
         if from.is_none() || !alive(from) || !alive(to) {
             continue;
@@ -43,7 +42,7 @@ pub fn enemies(
             {
                 out.push(Seen {
                     index,
-                    pos: Vec2::new(f[0], f[1]) / POS_STEPS_PER_M,
+                    pos: rendered_position(&f),
                 });
             }
         }

@@ -482,8 +482,7 @@ fn priority(viewer: Vec2, own_index: u32, e: &NetEntity) -> f32 {
     if e.index == own_index {
         return 16.0;
     }
-    let pos = Vec2::new(e.state.fields[0] as f32, e.state.fields[1] as f32)
-        / tickwire_sim::replication::POS_STEPS_PER_M;
+    let pos = tickwire_sim::replication::position(&e.state);
     let near = 1.0 / (1.0 + pos.distance(viewer) / 20.0);
     if e.state.kind == KIND_PLAYER {
         4.0 * near

@@ -6,7 +6,8 @@ use tickwire_netcode::prediction::Predict;
 use tickwire_netcode::schema::{EntityState, MAX_FIELDS};
 
 use crate::movement::move_player;
-use crate::replication::{KIND_PLAYER, WireInput, dequantize_m, dequantize_mps};
+use crate::quantize::{dequantize_m, dequantize_mps};
+use crate::replication::{KIND_PLAYER, WireInput};
 use crate::rules::Rules;
 
 /// What the client predicts about its own player: exactly the server's values, which live

@@ -16,7 +16,10 @@
 //!    the server compensates for lag): damage, kills, score, [`GameEvent`]s;
 //! 4. move props: random kicks, pushes from players, friction, bounces, rest.
 //!
-//! All gameplay values come from [`ArenaConfig`], validated into [`Rules`].
+//! All gameplay values come from [`ArenaConfig`], validated into [`Rules`]. The grids
+//! positions, angles and velocities are kept on are in [`quantize`], which the movement and
+//! the replication ([`replication`]: the schema, and typed access to a replicated state's
+//! fields) share.
 #![forbid(unsafe_code)]
 
 pub mod client;
@@ -28,6 +31,7 @@ pub mod hit_test;
 pub mod input;
 pub mod movement;
 pub mod props;
+pub mod quantize;
 pub mod replication;
 pub mod rules;
 pub mod world;

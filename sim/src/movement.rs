@@ -3,7 +3,7 @@
 use glam::Vec2;
 
 use crate::collision::collide_circle;
-use crate::replication::{snap_pos, snap_vel};
+use crate::quantize::{snap_pos, snap_vel};
 use crate::rules::Rules;
 
 /// Advances a player's position and velocity by one tick under `stick` (length ≤ 1).

@@ -5,8 +5,6 @@
 //! reads them back with the functions here, so what a client sees is exactly what the server
 //! sent.
 
-use std::f32::consts::TAU;
-
 use glam::Vec2;
 use serde::{Deserialize, Serialize};
 use slotmap::{Key, KeyData};
@@ -17,14 +15,12 @@ use tickwire_netcode::schema::{
 use crate::config::ArenaConfig;
 use crate::entity::{Body, Entity, EntityId};
 use crate::input::PlayerInput;
+pub use crate::quantize::{
+    ANGLE_STEPS, POS_STEPS_PER_M, VEL_STEPS_PER_MPS, dequantize_angle, dequantize_m,
+    dequantize_mps, quantize_angle, quantize_m, quantize_mps, quantize_pos, snap_pos, snap_vel,
+};
 use crate::world::World;
 
-/// Position steps per metre.
-pub const POS_STEPS_PER_M: f32 = 512.0;
-/// Angle steps per turn.
-pub const ANGLE_STEPS: i32 = 4096;
-/// Velocity steps per metre per second.
-pub const VEL_STEPS_PER_MPS: f32 = 512.0;
 /// Kind number of players.
 pub const KIND_PLAYER: u8 = 0;
 /// Kind number of props.
@@ -75,63 +71,38 @@ fn bits_for(max: i32) -> u8 {
     (32 - max.max(1).leading_zeros()) as u8
 }
 
-/// Metres to position steps (rounded to nearest).
-#[must_use]
-pub fn quantize_m(metres: f32) -> i32 {
-    (metres * POS_STEPS_PER_M).round() as i32
+/// The places of a replicated entity's fields (both kinds start with x and y), so that code
+/// reading a state names what it reads instead of an index.
+pub mod field {
+    /// Position x (position steps).
+    pub const X: usize = 0;
+    /// Position y (position steps).
+    pub const Y: usize = 1;
+    /// A player's aim, a prop's heading (angle steps).
+    pub const ANGLE: usize = 2;
+    /// A player's health (hit points).
+    pub const HEALTH: usize = 3;
 }
 
-/// Position steps to metres.
+/// Where a replicated entity is (metres), from its state's position fields.
 #[must_use]
-pub fn dequantize_m(steps: i32) -> f32 {
-    steps as f32 / POS_STEPS_PER_M
+pub fn position(state: &EntityState) -> Vec2 {
+    Vec2::new(
+        dequantize_m(state.fields[field::X]),
+        dequantize_m(state.fields[field::Y]),
+    )
 }
 
-/// Radians to angle steps in `0..4096`.
+/// Where an entity drawn by interpolation is (metres), from its fractional fields.
 #[must_use]
-pub fn quantize_angle(rad: f32) -> i32 {
-    ((rad / TAU * ANGLE_STEPS as f32).round() as i32).rem_euclid(ANGLE_STEPS)
+pub fn rendered_position(fields: &[f32; MAX_FIELDS]) -> Vec2 {
+    Vec2::new(fields[field::X], fields[field::Y]) / POS_STEPS_PER_M
 }
 
-/// Angle steps to radians in `-π..π`.
+/// Whether a replicated player is alive (a prop always counts as alive).
 #[must_use]
-pub fn dequantize_angle(steps: i32) -> f32 {
-    let rad = steps.rem_euclid(ANGLE_STEPS) as f32 / ANGLE_STEPS as f32 * TAU;
-    if rad >= std::f32::consts::PI {
-        rad - TAU
-    } else {
-        rad
-    }
-}
-
-/// Metres per second to velocity steps.
-#[must_use]
-pub fn quantize_mps(mps: f32) -> i32 {
-    (mps * VEL_STEPS_PER_MPS).round() as i32
-}
-
-/// Velocity steps to metres per second.
-#[must_use]
-pub fn dequantize_mps(steps: i32) -> f32 {
-    steps as f32 / VEL_STEPS_PER_MPS
-}
-
-/// `pos` moved to the nearest point of the wire's position grid.
-#[must_use]
-pub fn snap_pos(pos: Vec2) -> Vec2 {
-    (pos * POS_STEPS_PER_M).round() / POS_STEPS_PER_M
-}
-
-/// `vel` moved to the nearest point of the wire's velocity grid.
-#[must_use]
-pub fn snap_vel(vel: Vec2) -> Vec2 {
-    (vel * VEL_STEPS_PER_MPS).round() / VEL_STEPS_PER_MPS
-}
-
-/// A position quantized to the grid the wire uses.
-#[must_use]
-pub fn quantize_pos(pos: Vec2) -> [i32; 2] {
-    [quantize_m(pos.x), quantize_m(pos.y)]
+pub fn alive(state: &EntityState) -> bool {
+    state.kind != KIND_PLAYER || state.fields[field::HEALTH] > 0
 }
 
 /// A player's replicated state.
@@ -267,19 +238,6 @@ mod tests {
     use super::*;
     use crate::rules::Rules;
     use tickwire_netcode::TickRate;
-
-    #[test]
-    fn quantization_is_fine_enough_and_round_trips() {
-        for m in [0.0f32, 0.001, 12.345, 99.999, 100.0] {
-            assert!((dequantize_m(quantize_m(m)) - m).abs() <= 0.5 / 512.0 + 1e-6);
-        }
-        for rad in [-3.1f32, -1.0, 0.0, 0.5, 3.1] {
-            let back = dequantize_angle(quantize_angle(rad));
-            assert!((back - rad).abs() <= TAU / 4096.0, "{rad} → {back}");
-        }
-        assert_eq!(quantize_angle(-0.0001), 0);
-        assert_eq!(dequantize_mps(quantize_mps(-5.5)), -5.5);
-    }
 
     #[test]
     fn wire_inputs_are_stable_and_always_valid() {

@@ -45,7 +45,7 @@ impl World {
         let spawn_points = (0..c.spawn_points)
             // On the wire's grid, so a respawned player's state is exactly what clients see.
             .map(|_| {
-                crate::replication::snap_pos(clear_spot(&mut rng, &rules, c.player_radius_m * 2.0))
+                crate::quantize::snap_pos(clear_spot(&mut rng, &rules, c.player_radius_m * 2.0))
             })
             .collect();
         let mut entities = SlotMap::with_capacity_and_key(c.prop_count as usize + 64);
