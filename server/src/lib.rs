@@ -6,8 +6,14 @@
 //! - [`config`]: the designer's TOML file, layered over the embedded default and validated.
 //! - [`clock`]: the one place the server reads the time and sleeps (hybrid sleep + spin).
 //! - [`tick_loop`]: absolute tick deadlines, bounded catch-up, counted skips.
-//! - [`room`]: one match — a world and the thread that ticks it.
+//! - [`room_core`]: one room's game and netcode, sans-IO.
+//! - [`room`]: one match — a [`room_core::RoomCore`] and the thread that ticks it.
+//! - [`rate_limit`]: each client's datagram size and rate limit.
 //! - [`stats`]: tick duration and lateness distributions.
+//! - [`endpoint`]: the QUIC endpoint: TLS identity, accepting connections, each one's task.
+//! - [`auth`]: who may join (open, or seat tokens).
+//! - [`recorder`]: the Prometheus recorder and what each metric means.
+//! - [`admin`]: the admin HTTP address (`/metrics`, `/status`, kicking).
 //! - [`launch`]: a whole server (rooms, QUIC endpoint, admin address) from a config.
 
 pub mod admin;
@@ -17,6 +23,7 @@ pub mod config;
 pub mod endpoint;
 pub mod launch;
 pub mod rate_limit;
+pub mod recorder;
 pub mod room;
 pub mod room_core;
 pub mod stats;

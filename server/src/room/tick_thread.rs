@@ -1,0 +1,271 @@
+//! A room's tick thread: the loop that sleeps to each tick's deadline, takes commands and
+//! datagrams, runs the tick, sends what it produced, and publishes its figures and views.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Receiver;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tickwire_netcode::protocol::{GoodbyeReason, ServerControl};
+use tickwire_sim::Body;
+use tickwire_sim::replication::{ArenaEvent, net_id};
+
+use super::ingress::{Ingress, Link, client_datagram_limit, disconnect, read_datagrams};
+use super::metrics::RoomMetrics;
+use super::{ClientView, MAX_COMMANDS_PER_TICK, RoomCommand, RoomView, Shared};
+use crate::clock::Clock;
+use crate::rate_limit::RateLimit;
+use crate::room_core::{ClientId, RoomCore};
+use crate::stats::TickStats;
+use crate::tick_loop::TickSchedule;
+
+/// The tick thread's loop.
+pub(super) fn run(
+    mut core: RoomCore,
+    mut schedule: TickSchedule,
+    clock: &impl Clock,
+    shared: &Shared,
+    inbox: &Receiver<RoomCommand>,
+    view_every: u32,
+    send_buffer: usize,
+) {
+    let mut connections: HashMap<ClientId, Link> = HashMap::new();
+    let mut since_view = 0;
+    // Tick figures not yet in the shared stats (a reader held their lock).
+    let mut unpublished = Vec::with_capacity(UNPUBLISHED_TICKS);
+    let metrics = RoomMetrics::new(core.name());
+    let mut ingress = Ingress::new(core.name());
+    while !shared.stop.load(Ordering::Relaxed) {
+        let start = schedule.wait(clock);
+        if start.skipped > 0 {
+            tracing::warn!(skipped = start.skipped, tick = %start.tick, "tick loop fell behind; skipped ticks");
+        }
+        let began = clock.now();
+        // Commands change figures too (malformed datagrams, late inputs): count from here.
+        let before = core.stats();
+        for command in inbox.try_iter().take(MAX_COMMANDS_PER_TICK) {
+            handle(&mut core, &mut connections, command);
+        }
+        read_datagrams(&mut core, &mut connections, began, &mut ingress);
+        core.tick(&mut |client, bytes| {
+            if let Some(link) = connections.get_mut(&client) {
+                // quinn drops the oldest queued datagram when its buffer is full: count it.
+                if link.connection.datagram_send_buffer_space() < bytes.len() {
+                    link.dropped += 1;
+                    metrics.snapshots_dropped.increment(1);
+                }
+                let _ = link.connection.send_datagram(Bytes::copy_from_slice(bytes));
+            }
+        });
+        for shot in core.shots() {
+            if let Some(link) = connections.get(&shot.client) {
+                let event = ArenaEvent::ShotJudged {
+                    tick: shot.tick,
+                    target: shot.hit.map(|e| net_id(e).0),
+                };
+                let sent = tickwire_netcode::codec::encode(&event)
+                    .map(ServerControl::Event)
+                    .map(|message| link.events.try_send(message).is_ok());
+                if sent.ok() != Some(true) {
+                    metrics.events_dropped.increment(1);
+                }
+            }
+        }
+        metrics.count(&before, &core.stats(), core.clients());
+        for (client, e) in core.send_failures().to_vec() {
+            metrics.snapshot_failures.increment(1);
+            tracing::error!(room = core.name(), client = client.0, error = %e, "snapshot encoding failed");
+            disconnect(
+                &mut core,
+                &mut connections,
+                client,
+                GoodbyeReason::ServerError,
+                format!("the server cannot send this client snapshots: {e}"),
+            );
+        }
+        let took = clock.now().saturating_duration_since(began);
+        unpublished.push((took, start.lateness, start.skipped));
+        publish(&shared.stats, &mut unpublished);
+        metrics.tick_duration.record(took.as_secs_f64());
+        metrics.tick_lateness.record(start.lateness.as_secs_f64());
+        metrics.ticks_skipped.increment(start.skipped);
+        since_view += 1;
+        if since_view >= view_every {
+            since_view = 0;
+            *shared.view.lock().unwrap_or_else(PoisonError::into_inner) = view_of(&core);
+            let mut clients = shared
+                .clients
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            clients.clear();
+            for (
+                id,
+                Link {
+                    connection,
+                    dropped,
+                    user,
+                    name,
+                    ..
+                },
+            ) in &connections
+            {
+                let path = connection.stats().path;
+                let inputs = core.input_stats(*id).unwrap_or_default();
+                metrics.rtt.record(connection.rtt().as_secs_f64());
+                clients.push(ClientView {
+                    id: id.0,
+                    user: user.clone(),
+                    name: name.clone(),
+                    rtt_ms: connection.rtt().as_secs_f64() * 1000.0,
+                    loss: path.lost_packets as f64 / path.sent_packets.max(1) as f64,
+                    inputs_late: inputs.late,
+                    inputs_missing: inputs.missing,
+                    datagrams_dropped: *dropped,
+                    send_queue_bytes: send_buffer
+                        .saturating_sub(connection.datagram_send_buffer_space()),
+                });
+            }
+            clients.sort_unstable_by_key(|c| c.id);
+        }
+    }
+}
+
+/// Tick figures the tick thread may hold back while readers have the shared stats.
+const UNPUBLISHED_TICKS: usize = 256;
+
+/// Moves the tick figures in `unpublished` into the shared stats if nobody is reading them:
+/// a reader (a `/status` request, the status line) never delays a tick. Only when the held
+/// figures fill their buffer does the tick thread wait for the lock.
+fn publish(stats: &Mutex<TickStats>, unpublished: &mut Vec<(Duration, Duration, u64)>) {
+    let mut shared = match stats.try_lock() {
+        Ok(shared) => shared,
+        Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+        Err(std::sync::TryLockError::WouldBlock) if unpublished.len() < UNPUBLISHED_TICKS => {
+            return;
+        }
+        Err(std::sync::TryLockError::WouldBlock) => {
+            stats.lock().unwrap_or_else(PoisonError::into_inner)
+        }
+    };
+    for (took, lateness, skipped) in unpublished.drain(..) {
+        shared.record(took, lateness, skipped);
+    }
+}
+
+/// Puts the calling (tick) thread under SCHED_FIFO at `priority` (0: leave it); says once
+/// per process when the OS refuses.
+pub(super) fn realtime(priority: u32) {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if priority == 0 {
+        return;
+    }
+    let value = u8::try_from(priority)
+        .ok()
+        .and_then(|p| thread_priority::ThreadPriorityValue::try_from(p).ok());
+    let result = value
+        .ok_or_else(|| "out of range".to_owned())
+        .and_then(|value| {
+            thread_priority::unix::set_thread_priority_and_policy(
+                thread_priority::unix::thread_native_id(),
+                thread_priority::ThreadPriority::Crossplatform(value),
+                thread_priority::unix::ThreadSchedulePolicy::Realtime(
+                    thread_priority::unix::RealtimeThreadSchedulePolicy::Fifo,
+                ),
+            )
+            .map_err(|e| format!("{e:?}"))
+        });
+    if let Err(e) = result {
+        if !WARNED.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                priority,
+                error = e,
+                "tick threads run with normal scheduling: real-time priority (tick.realtime_priority) needs root or CAP_SYS_NICE"
+            );
+        }
+    }
+}
+
+fn handle(core: &mut RoomCore, connections: &mut HashMap<ClientId, Link>, command: RoomCommand) {
+    match command {
+        RoomCommand::Join {
+            connection,
+            user,
+            name,
+            events,
+            reply,
+        } => {
+            let result = core.join(client_datagram_limit(&connection));
+            let joined = result.as_ref().ok().map(|(id, _)| *id);
+            if let Some(id) = joined {
+                tracing::info!(
+                    room = core.name(),
+                    client = id.0,
+                    user = user.as_deref(),
+                    name,
+                    remote = %connection.remote_address(),
+                    "client joined"
+                );
+                connections.insert(
+                    id,
+                    Link {
+                        connection,
+                        limit: RateLimit::for_inputs(),
+                        events,
+                        dropped: 0,
+                        user,
+                        name,
+                    },
+                );
+            }
+            if reply.send(result).is_err() {
+                // The connection task is gone: undo the join.
+                if let Some(id) = joined {
+                    core.leave(id);
+                    connections.remove(&id);
+                }
+            }
+        }
+        RoomCommand::Retune(config) => match core.retune(&config) {
+            Ok(()) => tracing::info!(room = core.name(), "tunables applied"),
+            Err(e) => tracing::warn!(room = core.name(), error = %e, "tunables refused"),
+        },
+        RoomCommand::Kick { client, message } => {
+            if connections.contains_key(&client) {
+                disconnect(core, connections, client, GoodbyeReason::Kicked, message);
+            } else {
+                tracing::info!(
+                    room = core.name(),
+                    client = client.0,
+                    "kick: no such client"
+                );
+            }
+        }
+        RoomCommand::Leave { client } => {
+            core.leave(client);
+            connections.remove(&client);
+            tracing::info!(room = core.name(), client = client.0, "client left");
+        }
+    }
+}
+
+fn view_of(core: &RoomCore) -> RoomView {
+    let world = core.world();
+    let mut view = RoomView {
+        tick: world.tick(),
+        clients: core.clients(),
+        stats: core.stats(),
+        ..RoomView::default()
+    };
+    for (_, e) in world.entities() {
+        match e.body {
+            Body::Player(_) => view.players += 1,
+            Body::Prop(_) => {
+                view.props += 1;
+                view.moving_props += usize::from(e.vel != glam::Vec2::ZERO);
+            }
+        }
+    }
+    view
+}
