@@ -19,19 +19,37 @@ use crate::room_core::ClientId;
 const MAX_REQUEST_BYTES: usize = 8 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// The admin address could not be served.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdminError {
+    /// The metrics recorder could not be installed.
+    #[error(transparent)]
+    Recorder(#[from] crate::recorder::RecorderError),
+    /// The TCP address could not be bound.
+    #[error("cannot bind TCP {addr}: {error}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why (said in the message).
+        error: std::io::Error,
+    },
+}
+
 /// Serves `/metrics` and `/status` on `addr` until the runtime stops; returns the bound
 /// address. `udp_drops` is the game socket's drop counter, reported with the rest.
 ///
 /// # Errors
-/// If the address cannot be bound or the recorder cannot be installed.
+/// [`AdminError`] if the address cannot be bound or the recorder cannot be installed.
 pub async fn serve(
     addr: SocketAddr,
     rooms: Arc<Vec<Room>>,
     udp_drops: Option<Drops>,
-) -> anyhow::Result<SocketAddr> {
-    let handle = crate::recorder::prometheus().map_err(anyhow::Error::msg)?;
-    let listener = TcpListener::bind(addr).await?;
-    let bound = listener.local_addr()?;
+) -> Result<SocketAddr, AdminError> {
+    let handle = crate::recorder::prometheus()?;
+    let bind = |error| AdminError::Bind { addr, error };
+    let listener = TcpListener::bind(addr).await.map_err(bind)?;
+    let bound = listener.local_addr().map_err(bind)?;
     let started = Instant::now();
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {

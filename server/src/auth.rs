@@ -2,7 +2,7 @@
 //! token mode admits only clients with a valid, unused seat token from the game's
 //! matchmaker (see [`tickwire_netcode::token`] and `docs/protocol.md` section 8).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -61,8 +61,8 @@ impl Admission {
     /// The admission `config`'s `[auth]` section asks for, reading its key file.
     ///
     /// # Errors
-    /// The key file cannot be read or holds no usable key, naming the file.
-    pub fn from_config(config: &ServerConfig) -> anyhow::Result<Self> {
+    /// The key file cannot be read or holds no usable key.
+    pub fn from_config(config: &ServerConfig) -> Result<Self, KeyFileError> {
         Ok(match config.auth.mode {
             AuthMode::Open => Self::open(),
             AuthMode::Token => Self::tokens(
@@ -137,21 +137,62 @@ pub fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// A seat-token key file that cannot be used; every variant names the file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyFileError {
+    /// It cannot be read.
+    #[error("cannot read the key file {}: {error}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why (said in the message).
+        error: std::io::Error,
+    },
+    /// It holds no usable key.
+    #[error("{}: {error}", path.display())]
+    Keys {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it (said in the message).
+        error: TokenError,
+    },
+    /// A new key file would replace one.
+    #[error("{} already exists: pass --add to add a key to it, or choose another path", path.display())]
+    Exists {
+        /// The file.
+        path: PathBuf,
+    },
+    /// It cannot be written.
+    #[error("cannot write the key file {}: {error}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why (said in the message).
+        error: std::io::Error,
+    },
+}
+
 /// Reads a key file.
 ///
 /// # Errors
-/// It cannot be read or holds no usable key, naming the file.
-pub fn read_key_file(path: &Path) -> anyhow::Result<KeySet> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("cannot read the key file {}: {e}", path.display()))?;
-    KeySet::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+/// It cannot be read or holds no usable key.
+pub fn read_key_file(path: &Path) -> Result<KeySet, KeyFileError> {
+    let text = std::fs::read_to_string(path).map_err(|error| KeyFileError::Read {
+        path: path.to_owned(),
+        error,
+    })?;
+    KeySet::from_toml(&text).map_err(|error| KeyFileError::Keys {
+        path: path.to_owned(),
+        error,
+    })
 }
 
 /// Writes `keys` to a new key file at `path` that only its owner can read.
 ///
 /// # Errors
-/// The file exists (when `create` is true) or cannot be written, naming it.
-pub fn write_key_file(path: &Path, keys: &KeySet, create: bool) -> anyhow::Result<()> {
+/// The file exists (when `create` is true) or cannot be written.
+pub fn write_key_file(path: &Path, keys: &KeySet, create: bool) -> Result<(), KeyFileError> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let mut options = std::fs::OpenOptions::new();
@@ -161,18 +202,20 @@ pub fn write_key_file(path: &Path, keys: &KeySet, create: bool) -> anyhow::Resul
     } else {
         options.truncate(true);
     }
-    let mut file = options.open(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            anyhow::anyhow!(
-                "{} already exists: pass --add to add a key to it, or choose another path",
-                path.display()
-            )
+    let failed = |error: std::io::Error| {
+        if error.kind() == std::io::ErrorKind::AlreadyExists {
+            KeyFileError::Exists {
+                path: path.to_owned(),
+            }
         } else {
-            anyhow::anyhow!("cannot write the key file {}: {e}", path.display())
+            KeyFileError::Write {
+                path: path.to_owned(),
+                error,
+            }
         }
-    })?;
-    file.write_all(keys.to_toml().as_bytes())
-        .map_err(|e| anyhow::anyhow!("cannot write the key file {}: {e}", path.display()))
+    };
+    let mut file = options.open(path).map_err(failed)?;
+    file.write_all(keys.to_toml().as_bytes()).map_err(failed)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use quinn::Endpoint;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -30,6 +30,59 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 /// new ones (and counts them) rather than queueing without bound.
 const EVENT_QUEUE: usize = 256;
 
+/// The server's TLS identity could not be made or read; file errors name the file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdentityError {
+    /// A PEM file cannot be read.
+    #[error("cannot read {}: {error}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why (said in the message).
+        error: std::io::Error,
+    },
+    /// A file is not the PEM it should be.
+    #[error("{} is not a PEM {what}: {error}", path.display())]
+    NotPem {
+        /// The file.
+        path: PathBuf,
+        /// What it should hold.
+        what: &'static str,
+        /// The parser's complaint.
+        error: String,
+    },
+    /// The certificate file holds no certificate.
+    #[error("{} holds no certificate", path.display())]
+    NoCertificate {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A self-signed certificate could not be made.
+    #[error("cannot make a self-signed certificate: {0}")]
+    SelfSigned(String),
+}
+
+/// The game endpoint could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EndpointError {
+    /// TLS could not be configured with the identity.
+    #[error(transparent)]
+    Tls(#[from] QuicError),
+    /// The UDP socket could not be bound or set up.
+    #[error("cannot bind UDP {addr}: {error}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why (said in the message).
+        error: std::io::Error,
+    },
+    /// There is no tokio runtime to run it on.
+    #[error("no async runtime to run the endpoint on")]
+    NoRuntime,
+}
+
 /// The server's TLS identity.
 #[derive(Debug)]
 pub struct Identity {
@@ -43,11 +96,11 @@ impl Identity {
     /// A fresh self-signed certificate for `localhost` and `127.0.0.1`, for development.
     ///
     /// # Errors
-    /// [`QuicError::Tls`] if generation fails.
-    pub fn self_signed() -> Result<Self, QuicError> {
+    /// [`IdentityError::SelfSigned`] if generation fails.
+    pub fn self_signed() -> Result<Self, IdentityError> {
         let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
-        let cert =
-            rcgen::generate_simple_self_signed(names).map_err(|e| QuicError::Tls(e.to_string()))?;
+        let cert = rcgen::generate_simple_self_signed(names)
+            .map_err(|e| IdentityError::SelfSigned(e.to_string()))?;
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.signing_key.serialize_der()));
         Ok(Self {
             cert_chain: vec![cert.cert.der().clone()],
@@ -59,19 +112,35 @@ impl Identity {
     /// and `tls.key` name them).
     ///
     /// # Errors
-    /// A message naming the file and what is wrong with it.
-    pub fn from_pem_files(cert: &Path, key: &Path) -> Result<Self, String> {
-        let read =
-            |p: &Path| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
+    /// [`IdentityError`] naming the file and what is wrong with it.
+    pub fn from_pem_files(cert: &Path, key: &Path) -> Result<Self, IdentityError> {
+        let read = |path: &Path| {
+            std::fs::read(path).map_err(|error| IdentityError::Read {
+                path: path.to_owned(),
+                error,
+            })
+        };
+        fn not_pem<'a>(
+            path: &'a Path,
+            what: &'static str,
+        ) -> impl FnOnce(rustls::pki_types::pem::Error) -> IdentityError + 'a {
+            move |e| IdentityError::NotPem {
+                path: path.to_owned(),
+                what,
+                error: e.to_string(),
+            }
+        }
         let cert_pem = read(cert)?;
         let cert_chain = CertificateDer::pem_slice_iter(&cert_pem)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("{} is not a PEM certificate chain: {e}", cert.display()))?;
+            .map_err(not_pem(cert, "certificate chain"))?;
         if cert_chain.is_empty() {
-            return Err(format!("{} holds no certificate", cert.display()));
+            return Err(IdentityError::NoCertificate {
+                path: cert.to_owned(),
+            });
         }
-        let key = PrivateKeyDer::from_pem_slice(&read(key)?)
-            .map_err(|e| format!("{} is not a PEM private key: {e}", key.display()))?;
+        let key =
+            PrivateKeyDer::from_pem_slice(&read(key)?).map_err(not_pem(key, "private key"))?;
         Ok(Self { cert_chain, key })
     }
 
@@ -107,30 +176,32 @@ impl GameEndpoint {
     /// `admission` allows (on the current tokio runtime).
     ///
     /// # Errors
-    /// If TLS cannot be configured or the socket cannot be bound.
+    /// [`EndpointError`] if TLS cannot be configured or the socket cannot be bound.
     pub fn start(
         addr: SocketAddr,
         identity: &Identity,
         transport: &GameTransport,
         rooms: Arc<Vec<Room>>,
         admission: Arc<Admission>,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, EndpointError> {
         let config = server_config(
             identity.cert_chain.clone(),
             identity.key.clone_key(),
             transport,
         )?;
-        let socket = tickwire_netcode::udp::socket(addr, transport.udp_buffer_bytes)?;
+        let bind = |error| EndpointError::Bind { addr, error };
+        let socket =
+            tickwire_netcode::udp::socket(addr, transport.udp_buffer_bytes).map_err(bind)?;
         let udp_drops = Drops::of(&socket);
-        let runtime = quinn::default_runtime()
-            .ok_or_else(|| anyhow::anyhow!("no async runtime to run the endpoint on"))?;
+        let runtime = quinn::default_runtime().ok_or(EndpointError::NoRuntime)?;
         let endpoint = Endpoint::new(
             quinn::EndpointConfig::default(),
             Some(config),
             socket,
             runtime,
-        )?;
-        tracing::info!(addr = %endpoint.local_addr()?, fingerprint = identity.fingerprint(), "listening");
+        )
+        .map_err(bind)?;
+        tracing::info!(addr = %endpoint.local_addr().map_err(bind)?, fingerprint = identity.fingerprint(), "listening");
         let accepting = endpoint.clone();
         let (shutdown, stopping) = tokio::sync::watch::channel(None);
         let (tunables, retuned) = tokio::sync::watch::channel(None);

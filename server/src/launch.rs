@@ -4,14 +4,37 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use anyhow::Context;
-
-use crate::auth::{Admission, read_key_file};
+use crate::auth::{Admission, KeyFileError, read_key_file};
 use crate::config::{AuthMode, ServerConfig};
-use crate::endpoint::{GameEndpoint, Identity};
+use crate::endpoint::{EndpointError, GameEndpoint, Identity, IdentityError};
 use crate::room::{Room, RoomCommand};
 use crate::stats::TickStats;
 use tickwire_netcode::protocol::ServerControl;
+
+/// A server could not start; each variant says which part (and the config key behind it),
+/// its source what went wrong there.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The configuration does not make a valid server (tick rate).
+    #[error(transparent)]
+    Config(#[from] tickwire_netcode::ConfigError),
+    /// `auth.key_file` cannot be used.
+    #[error("auth.key_file")]
+    Keys(#[from] KeyFileError),
+    /// A room could not start.
+    #[error("cannot start rooms")]
+    Room(#[from] crate::room::RoomError),
+    /// The TLS identity (`tls.cert` / `tls.key`, or the development certificate).
+    #[error("tls.cert / tls.key")]
+    Identity(#[from] IdentityError),
+    /// The game endpoint (`server.bind`).
+    #[error("cannot listen for players")]
+    Endpoint(#[from] EndpointError),
+    /// The admin address (`server.admin`).
+    #[error("cannot serve the admin address")]
+    Admin(#[from] crate::admin::AdminError),
+}
 
 /// A running server. Stop it with [`shutdown`](Self::shutdown) so clients get a goodbye.
 #[derive(Debug)]
@@ -31,8 +54,8 @@ impl Server {
     /// # Errors
     /// If a room, the certificate, the game socket or the admin socket cannot be set up,
     /// saying which.
-    pub async fn start(config: &ServerConfig) -> anyhow::Result<Self> {
-        let admission = Arc::new(Admission::from_config(config).context("auth.key_file")?);
+    pub async fn start(config: &ServerConfig) -> Result<Self, StartError> {
+        let admission = Arc::new(Admission::from_config(config)?);
         if admission.mode() == AuthMode::Open && !config.server.bind.ip().is_loopback() {
             tracing::warn!(
                 bind = %config.server.bind,
@@ -46,15 +69,12 @@ impl Server {
             .map(|i| {
                 Room::start_with_phase(&format!("room-{i}"), config, dt * i / config.server.rooms)
             })
-            .collect::<Result<Vec<_>, _>>()
-            .context("cannot start rooms")?;
+            .collect::<Result<Vec<_>, _>>()?;
         let rooms = Arc::new(rooms);
         let identity = if config.tls.cert.is_empty() {
-            Identity::self_signed().context("cannot make the development certificate")?
+            Identity::self_signed()?
         } else {
-            Identity::from_pem_files(config.tls.cert.as_ref(), config.tls.key.as_ref())
-                .map_err(anyhow::Error::msg)
-                .context("tls.cert / tls.key")?
+            Identity::from_pem_files(config.tls.cert.as_ref(), config.tls.key.as_ref())?
         };
         let endpoint = GameEndpoint::start(
             config.server.bind,
@@ -62,15 +82,13 @@ impl Server {
             &config.transport(),
             Arc::clone(&rooms),
             Arc::clone(&admission),
-        )
-        .with_context(|| format!("cannot listen on {}", config.server.bind))?;
+        )?;
         let admin = crate::admin::serve(
             config.server.admin,
             Arc::clone(&rooms),
             endpoint.udp_drops(),
         )
-        .await
-        .with_context(|| format!("cannot serve the admin address {}", config.server.admin))?;
+        .await?;
         Ok(Self {
             rooms,
             endpoint,
@@ -124,7 +142,7 @@ impl Server {
     ///
     /// # Errors
     /// The key file cannot be read (nothing changes then).
-    pub fn retune(&self, config: &ServerConfig) -> anyhow::Result<()> {
+    pub fn retune(&self, config: &ServerConfig) -> Result<(), KeyFileError> {
         if config.auth.mode == AuthMode::Token {
             self.admission
                 .set_keys(read_key_file(config.auth.key_file.as_ref())?);

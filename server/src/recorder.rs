@@ -7,6 +7,12 @@ use std::time::Duration;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+/// The Prometheus recorder could not be installed (the message says why: another recorder
+/// came first, or a thread could not start).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("metrics recorder: {0}")]
+pub struct RecorderError(String);
+
 /// How often histogram samples are drained when nobody scrapes `/metrics`.
 const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
@@ -15,18 +21,18 @@ const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 ///
 /// # Errors
 /// If another recorder was installed first.
-pub fn prometheus() -> Result<PrometheusHandle, String> {
-    static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
+pub fn prometheus() -> Result<PrometheusHandle, RecorderError> {
+    static HANDLE: OnceLock<Result<PrometheusHandle, RecorderError>> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
                 .set_buckets(&[
                     0.000_05, 0.000_1, 0.000_2, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05,
                 ])
-                .map_err(|e| e.to_string())?
+                .map_err(|e| RecorderError(e.to_string()))?
                 .build_recorder();
             let handle = recorder.handle();
-            metrics::set_global_recorder(recorder).map_err(|e| e.to_string())?;
+            metrics::set_global_recorder(recorder).map_err(|e| RecorderError(e.to_string()))?;
             describe_metrics();
             // The recorder keeps every histogram sample until it is drained, which rendering
             // /metrics does; a server nobody scrapes would grow for ever (0.7 MB a minute
@@ -40,7 +46,7 @@ pub fn prometheus() -> Result<PrometheusHandle, String> {
                         upkeep.run_upkeep();
                     }
                 })
-                .map_err(|e| format!("cannot start the metrics upkeep thread: {e}"))?;
+                .map_err(|e| RecorderError(format!("cannot start the upkeep thread: {e}")))?;
             Ok(handle)
         })
         .clone()

@@ -465,7 +465,9 @@ async fn a_certificate_from_pem_files_is_served() {
     .unwrap();
     assert_eq!(joined.welcome.room, "room-0");
     // A missing key file is reported with its path.
-    let err = Identity::from_pem_files(&cert, &dir.path().join("missing.pem")).unwrap_err();
+    let err = Identity::from_pem_files(&cert, &dir.path().join("missing.pem"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("missing.pem"), "{err}");
     endpoint.shutdown("test over").await;
 }

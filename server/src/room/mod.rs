@@ -47,10 +47,10 @@ const COMMAND_QUEUE: usize = 16 * 1024;
 #[non_exhaustive]
 pub enum RoomError {
     /// The configuration does not make a valid world.
-    #[error("invalid room configuration: {0}")]
+    #[error(transparent)]
     Config(#[from] ConfigError),
     /// The OS refused to start the tick thread.
-    #[error("cannot start the tick thread: {0}")]
+    #[error("cannot start the tick thread")]
     Thread(#[from] std::io::Error),
 }
 
