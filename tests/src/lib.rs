@@ -2,6 +2,8 @@
 //! they share.
 #![forbid(unsafe_code)]
 
+pub mod harness;
+
 use tickwire_server::{ConfigLayers, ServerConfig};
 
 /// The embedded default configuration with `overrides` (`key=value`) applied, as a test
