@@ -33,6 +33,8 @@
 //! - [`input_buffer`]: the server's per-client inputs waiting for their tick.
 //! - [`lag_compensation`]: the server's hitbox history, rewound to what a shooter saw.
 //! - [`client`]: the client side tied together ([`client::ClientNetcode`]).
+//! - [`server`]: the server side tied together ([`server::ServerNetcode`]): every client's
+//!   snapshot sender, input buffer, feedback and back-off, for a game loop to drive.
 //! - [`link_conditioner`]: a seeded simulated network (latency, jitter, loss, bursts).
 //! - [`rng`]: the seeded generator behind it.
 //! - [`testing`]: helpers for tests of code built on this crate.
@@ -63,6 +65,7 @@ pub mod protocol;
 pub mod quic;
 pub mod rng;
 pub mod schema;
+pub mod server;
 pub mod snapshot;
 pub mod testing;
 pub mod tick;

@@ -7,14 +7,12 @@
 use std::cell::RefCell;
 
 use glam::Vec2;
-use tickwire_netcode::input_buffer::{InputBuffer, InputSource, InputStats};
+use tickwire_netcode::input_buffer::InputStats;
 use tickwire_netcode::lag_compensation::{HitboxHistory, PastHitbox};
-use tickwire_netcode::protocol::{InputFrame, ProtocolError, RejectReason, Welcome, decode_input};
-use tickwire_netcode::schema::{NetEntity, Schema};
-use tickwire_netcode::snapshot::{
-    Feedback, Private, SendError, SenderConfig, SharedEncoding, SnapshotSender, WorldHistory,
-    min_datagram_bytes,
-};
+use tickwire_netcode::protocol::{ProtocolError, RejectReason, Welcome};
+use tickwire_netcode::schema::{MAX_FIELDS, NetEntity, Replicate, Schema};
+use tickwire_netcode::server::{Audience, ServerNetcode, Settings};
+use tickwire_netcode::snapshot::SendError;
 use tickwire_netcode::{ConfigError, Tick, TickTime, codec};
 use tickwire_sim::replication::{
     KIND_PLAYER, WireInput, arena_schema, entity_id, net_id, own_state,
@@ -23,32 +21,7 @@ use tickwire_sim::{Body, EntityId, GameEvent, Hitbox, HitboxSource, PlayerInput,
 
 use crate::config::ServerConfig;
 
-/// A client's handle within its room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ClientId(pub u32);
-
-/// Snapshots a client must keep as baselines: 32 snapshot intervals (as Quake 3).
-const BASELINE_SNAPSHOTS: u32 = 32;
-/// A client that has acknowledged none of this many snapshots in a row is not keeping up
-/// (stalled, or its path is congested): it is sent only every [`LAGGING_EVERY`]th snapshot
-/// until it acknowledges again. Deltas against old baselines cost the server the most
-/// exactly when a client can least use them; backing off keeps an overloaded room from
-/// spiralling and leaves the path room to drain.
-const LAGGING_SNAPSHOTS: u32 = 16;
-/// See [`LAGGING_SNAPSHOTS`].
-const LAGGING_EVERY: u32 = 4;
-
-#[derive(Debug)]
-struct Client {
-    id: ClientId,
-    entity: EntityId,
-    sender: SnapshotSender,
-    inputs: InputBuffer<WireInput>,
-    /// Datagrams from this client that did not decode.
-    bad_datagrams: u64,
-    /// Snapshot ticks since it started lagging (see [`LAGGING_SNAPSHOTS`]).
-    lagging_for: u32,
-}
+pub use tickwire_netcode::server::ClientId;
 
 /// Figures of a room (cumulative).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -74,27 +47,23 @@ pub struct RoomStats {
     pub send_failures: u64,
 }
 
-/// One room: the arena world and the server side of every client's netcode.
+/// One room: the arena world around the server half of its clients' netcode
+/// ([`ServerNetcode`]), and the lag-compensation glue between them.
 #[derive(Debug)]
 pub struct RoomCore {
     name: String,
     world: World,
-    schema: Schema,
     config: ServerConfig,
-    history: WorldHistory,
-    /// How far back (ticks) baselines reach, fixed when the room starts (clients are told at
-    /// welcome), so it stays valid when the snapshot rate changes live.
-    window_ticks: u32,
-    shared: SharedEncoding,
+    net: ServerNetcode<WireInput>,
     hitboxes: HitboxHistory,
-    clients: Vec<Client>,
-    next_id: u32,
+    /// Each client's player.
+    players: Vec<(ClientId, EntityId)>,
     inputs: Vec<(EntityId, PlayerInput)>,
     views: Vec<(EntityId, TickTime)>,
     rewind_scratch: RefCell<Vec<PastHitbox>>,
-    stats: RoomStats,
+    shots: u64,
+    rewinds_clamped: u64,
     fired: Vec<Shot>,
-    failures: Vec<(ClientId, SendError)>,
 }
 
 /// A shot the last tick resolved, for reports and tests.
@@ -122,23 +91,27 @@ impl RoomCore {
                 .ticks_in(std::time::Duration::from_millis(u64::from(
                     config.net.max_rewind_ms,
                 )));
+        let net = ServerNetcode::new(
+            schema,
+            Settings {
+                snapshot_interval_ticks: config.snapshot_interval_ticks(),
+                budget_bytes_per_snapshot: budget_bytes_per_snapshot(config),
+                max_datagram_bytes: config.net.max_datagram_bytes as usize,
+            },
+        );
         Ok(Self {
             name: name.to_owned(),
             world: World::new(rules),
-            schema,
             config: config.clone(),
-            history: WorldHistory::new(BASELINE_SNAPSHOTS as usize + 1),
-            window_ticks: BASELINE_SNAPSHOTS * config.snapshot_interval_ticks(),
-            shared: SharedEncoding::new(),
+            net,
             hitboxes: HitboxHistory::new(max_rewind_ticks),
-            clients: Vec::new(),
-            next_id: 1,
+            players: Vec::new(),
             inputs: Vec::new(),
             views: Vec::new(),
             rewind_scratch: RefCell::new(Vec::new()),
-            stats: RoomStats::default(),
+            shots: 0,
+            rewinds_clamped: 0,
             fired: Vec::new(),
-            failures: Vec::new(),
         })
     }
 
@@ -162,13 +135,24 @@ impl RoomCore {
     /// The replication schema.
     #[must_use]
     pub fn schema(&self) -> &Schema {
-        &self.schema
+        self.net.schema()
     }
 
     /// Figures so far.
     #[must_use]
     pub fn stats(&self) -> RoomStats {
-        self.stats
+        let net = self.net.stats();
+        RoomStats {
+            shots: self.shots,
+            rewinds_clamped: self.rewinds_clamped,
+            datagrams_out: net.datagrams_out,
+            bytes_out: net.bytes_out,
+            bad_datagrams: net.bad_datagrams,
+            inputs_late: net.inputs_late,
+            inputs_missing: net.inputs_missing,
+            snapshots_held_back: net.snapshots_held_back,
+            send_failures: net.send_failures,
+        }
     }
 
     /// Shots resolved by the last tick.
@@ -180,38 +164,25 @@ impl RoomCore {
     /// Clients in the room.
     #[must_use]
     pub fn clients(&self) -> usize {
-        self.clients.len()
+        self.net.len()
     }
 
     /// A client's player entity.
     #[must_use]
     pub fn entity_of(&self, id: ClientId) -> Option<EntityId> {
-        self.client(id).map(|c| c.entity)
+        player_of(&self.players, id)
     }
 
     /// How many of a client's datagrams did not decode.
     #[must_use]
     pub fn bad_datagrams(&self, id: ClientId) -> u64 {
-        self.client(id).map_or(0, |c| c.bad_datagrams)
+        self.net.bad_datagrams(id)
     }
 
     /// A client's input counts.
     #[must_use]
     pub fn input_stats(&self, id: ClientId) -> Option<InputStats> {
-        self.client(id).map(|c| c.inputs.stats())
-    }
-
-    fn client(&self, id: ClientId) -> Option<&Client> {
-        self.clients.iter().find(|c| c.id == id)
-    }
-
-    fn snapshot_interval(&self) -> u32 {
-        self.config.snapshot_interval_ticks()
-    }
-
-    /// Each client's byte budget per snapshot at the current snapshot rate.
-    fn budget_bytes_per_snapshot(&self) -> usize {
-        (self.config.net.client_budget_bytes_per_s / self.config.tick.snapshot_hz.max(1)) as usize
+        self.net.input_stats(id)
     }
 
     /// Applies live-tunable values of `config` (gameplay rules, snapshot rate, interpolation
@@ -231,23 +202,19 @@ impl RoomCore {
         self.config.net.interpolation_delay_ms = config.net.interpolation_delay_ms;
         if self.config.tick.snapshot_hz != config.tick.snapshot_hz {
             self.config.tick.snapshot_hz = config.tick.snapshot_hz;
-            let budget_bytes_per_snapshot = self.budget_bytes_per_snapshot();
-            for client in &mut self.clients {
-                let sizes = SenderConfig {
-                    budget_bytes_per_snapshot,
-                    ..*client.sender.config()
-                };
-                client.sender.set_config(sizes);
-            }
+            self.net.set_snapshot_interval(
+                self.config.snapshot_interval_ticks(),
+                budget_bytes_per_snapshot(&self.config),
+            );
         }
         Ok(())
     }
 
     /// The smallest QUIC datagram limit (bytes) a client may have: one snapshot part must
-    /// fit (see [`min_datagram_bytes`]).
+    /// fit.
     #[must_use]
     pub fn min_datagram_bytes(&self) -> usize {
-        min_datagram_bytes(&self.schema, self.window_ticks)
+        self.net.min_datagram_bytes()
     }
 
     /// Admits a client whose connection carries datagrams of at most `max_datagram_bytes`
@@ -260,34 +227,13 @@ impl RoomCore {
         &mut self,
         max_datagram_bytes: Option<usize>,
     ) -> Result<(ClientId, Welcome), RejectReason> {
-        let needed = self.min_datagram_bytes();
-        let max_datagram_bytes = max_datagram_bytes.unwrap_or(0);
-        if max_datagram_bytes < needed {
-            return Err(RejectReason::DatagramTooSmall {
-                client_bytes: u32::try_from(max_datagram_bytes).unwrap_or(u32::MAX),
-                needed_bytes: u32::try_from(needed).unwrap_or(u32::MAX),
-            });
-        }
-        if self.clients.len() >= self.config.server.max_clients_per_room as usize {
+        self.net.admits(max_datagram_bytes)?;
+        if self.net.len() >= self.config.server.max_clients_per_room as usize {
             return Err(RejectReason::RoomFull);
         }
-        let id = ClientId(self.next_id);
-        self.next_id += 1;
+        let id = self.net.join(self.world.tick(), max_datagram_bytes)?;
         let entity = self.world.spawn_player();
-        let window_ticks = self.window_ticks;
-        let sender = SnapshotSender::new(SenderConfig {
-            max_datagram_bytes: max_datagram_bytes.min(self.config.net.max_datagram_bytes as usize),
-            budget_bytes_per_snapshot: self.budget_bytes_per_snapshot(),
-            window_ticks,
-        });
-        self.clients.push(Client {
-            id,
-            entity,
-            sender,
-            inputs: InputBuffer::new(self.world.tick()),
-            bad_datagrams: 0,
-            lagging_for: 0,
-        });
+        self.players.push((id, entity));
         let welcome = Welcome {
             client_id: id.0,
             room: self.name.clone(),
@@ -298,7 +244,7 @@ impl RoomCore {
             interpolation_delay_ms: self.config.net.interpolation_delay_ms,
             max_rewind_ms: self.config.net.max_rewind_ms,
             input_buffer_ticks: self.config.net.input_buffer_ticks,
-            baseline_window_ticks: window_ticks,
+            baseline_window_ticks: self.net.window_ticks(),
             game: codec::encode(self.world.rules().config()).unwrap_or_default(),
         };
         Ok((id, welcome))
@@ -306,9 +252,10 @@ impl RoomCore {
 
     /// Removes a client and its player.
     pub fn leave(&mut self, id: ClientId) {
-        if let Some(at) = self.clients.iter().position(|c| c.id == id) {
-            let client = self.clients.swap_remove(at);
-            self.world.remove(client.entity);
+        self.net.leave(id);
+        if let Some(at) = self.players.iter().position(|(c, _)| *c == id) {
+            let (_, entity) = self.players.swap_remove(at);
+            self.world.remove(entity);
         }
     }
 
@@ -317,25 +264,7 @@ impl RoomCore {
     /// # Errors
     /// [`ProtocolError`] if it is not a valid input datagram; it is dropped and counted.
     pub fn handle_datagram(&mut self, id: ClientId, bytes: &[u8]) -> Result<(), ProtocolError> {
-        let Some(client) = self.clients.iter_mut().find(|c| c.id == id) else {
-            return Ok(());
-        };
-        match decode_input::<WireInput>(bytes) {
-            Ok(datagram) => {
-                let late = client.inputs.stats().late;
-                client.inputs.receive(&datagram);
-                self.stats.inputs_late += u64::from(client.inputs.stats().late - late);
-                if let Some(ack) = datagram.ack {
-                    client.sender.on_ack(ack);
-                }
-                Ok(())
-            }
-            Err(e) => {
-                client.bad_datagrams += 1;
-                self.stats.bad_datagrams += 1;
-                Err(e)
-            }
-        }
+        self.net.handle_datagram(id, bytes)
     }
 
     /// Clients whose snapshot the last tick could not encode, with why: each is skipped
@@ -343,7 +272,7 @@ impl RoomCore {
     /// puts a client here; joins check what a client's datagrams can hold.
     #[must_use]
     pub fn send_failures(&self) -> &[(ClientId, SendError)] {
-        &self.failures
+        self.net.send_failures()
     }
 
     /// Runs one tick and hands every snapshot datagram due to `send`. A client whose
@@ -354,21 +283,17 @@ impl RoomCore {
         self.inputs.clear();
         self.views.clear();
         self.fired.clear();
-        self.failures.clear();
-        for client in &mut self.clients {
-            let (frame, source) = client.inputs.take(tick, || InputFrame {
-                view_ago: 0,
-                view_fraction: 0,
-                input: WireInput::default(),
-            });
-            self.stats.inputs_missing += u64::from(source == InputSource::Repeated);
+        for (client, frame) in self.net.take_inputs(tick) {
+            let Some(entity) = player_of(&self.players, *client) else {
+                continue;
+            };
             let input = frame.input.to_input();
             if input.fire {
                 let view = TickTime::at(tick)
                     .add_ticks(f64::from(frame.view_fraction) / 256.0 - f64::from(frame.view_ago));
-                self.views.push((client.entity, view));
+                self.views.push((entity, view));
             }
-            self.inputs.push((client.entity, input));
+            self.inputs.push((entity, input));
         }
         let source = Rewound {
             hitboxes: &self.hitboxes,
@@ -377,13 +302,13 @@ impl RoomCore {
             clamped: RefCell::new(0),
         };
         self.world.step_with(&self.inputs, &source);
-        self.stats.rewinds_clamped += *source.clamped.borrow();
+        self.rewinds_clamped += *source.clamped.borrow();
         for event in self.world.events() {
             if let GameEvent::Fired { shooter, hit } = *event {
-                self.stats.shots += 1;
-                if let Some(c) = self.clients.iter().find(|c| c.entity == shooter) {
+                self.shots += 1;
+                if let Some((client, _)) = self.players.iter().find(|(_, e)| *e == shooter) {
                     self.fired.push(Shot {
-                        client: c.id,
+                        client: *client,
                         tick,
                         hit,
                     });
@@ -392,8 +317,7 @@ impl RoomCore {
         }
         let now = self.world.tick();
         let radius = self.world.rules().config().player_radius_m;
-        // Snapshots fall on a grid of tick numbers (the protocol says so: section 3.2).
-        let snapshot_due = now.get() % self.snapshot_interval() == 0;
+        let snapshot_due = self.net.snapshot_due(now);
         self.hitboxes.record(
             now,
             snapshot_due,
@@ -411,68 +335,52 @@ impl RoomCore {
                 }),
         );
         if snapshot_due {
-            self.send_snapshots(now, send);
+            let world = &self.world;
+            let audience = ArenaAudience {
+                world,
+                players: &self.players,
+            };
+            self.net
+                .send_snapshots(now, |out| world.replicate(out), &audience, send);
         }
     }
+}
 
-    fn send_snapshots(&mut self, now: Tick, send: &mut dyn FnMut(ClientId, &[u8])) {
-        let world = &self.world;
-        self.history.record_with(now, |out| {
-            tickwire_netcode::schema::Replicate::replicate(world, out)
-        });
-        for (slot, client) in self.clients.iter_mut().enumerate() {
-            let Some(me) = world.get(client.entity) else {
-                continue;
-            };
-            let lagging = LAGGING_SNAPSHOTS * self.config.snapshot_interval_ticks();
-            if client
-                .sender
-                .ticks_unheard(now)
-                .is_some_and(|t| t >= lagging)
-            {
-                client.lagging_for += 1;
-                // Clients that start lagging together (a machine or a path overloaded) take
-                // turns by slot, so their snapshots do not all land on the same tick.
-                if client.lagging_for.wrapping_add(slot as u32) % LAGGING_EVERY != 1 {
-                    self.stats.snapshots_held_back += 1;
-                    continue;
-                }
-            } else {
-                client.lagging_for = 0;
-            }
-            let own = own_state(me);
-            let stats = client.inputs.stats();
-            let private = Private {
-                feedback: Some(Feedback {
-                    newest_input: client.inputs.newest_received(),
-                    inputs_late: stats.late,
-                    inputs_missing: stats.missing,
-                }),
-                own: Some(&own),
-            };
-            let viewer = me.pos;
-            let own_index = net_id(client.entity).0;
-            let report = match client.sender.encode(
-                &self.schema,
-                &self.history,
-                &mut self.shared,
-                now,
-                private,
-                &mut |e| priority(viewer, own_index, e),
-            ) {
-                Ok(report) => report,
-                Err(e) => {
-                    self.stats.send_failures += 1;
-                    self.failures.push((client.id, e));
-                    continue;
-                }
-            };
-            self.stats.datagrams_out += report.parts as u64;
-            self.stats.bytes_out += report.bytes as u64;
-            for datagram in client.sender.datagrams() {
-                send(client.id, datagram);
-            }
+/// Each client's budget per snapshot at `config`'s snapshot rate (bytes).
+fn budget_bytes_per_snapshot(config: &ServerConfig) -> usize {
+    (config.net.client_budget_bytes_per_s / config.tick.snapshot_hz.max(1)) as usize
+}
+
+/// The player entity of `client`.
+fn player_of(players: &[(ClientId, EntityId)], client: ClientId) -> Option<EntityId> {
+    players
+        .iter()
+        .find(|(c, _)| *c == client)
+        .map(|(_, entity)| *entity)
+}
+
+/// What the arena says about each client's view: where its player is (near entities
+/// matter more) and its own private fields.
+struct ArenaAudience<'a> {
+    world: &'a World,
+    players: &'a [(ClientId, EntityId)],
+}
+
+impl Audience for ArenaAudience<'_> {
+    /// The player's position and its network index.
+    type Viewer = (Vec2, u32);
+
+    fn viewer(&self, client: ClientId, own: &mut [i32; MAX_FIELDS]) -> Option<Self::Viewer> {
+        let entity = player_of(self.players, client)?;
+        let me = self.world.get(entity)?;
+        for (slot, v) in own.iter_mut().zip(own_state(me)) {
+            *slot = v;
         }
+        Some((me.pos, net_id(entity).0))
+    }
+
+    fn weight(&(viewer, own_index): &Self::Viewer, entity: &NetEntity) -> f32 {
+        priority(viewer, own_index, entity)
     }
 }
 
