@@ -20,6 +20,7 @@ use tickwire_netcode::client::{ClientConfig, ClientNetcode};
 use tickwire_netcode::link_conditioner::LinkConfig;
 use tickwire_netcode::protocol::{ClientControl, Hello, PROTOCOL_VERSION, ServerControl};
 use tickwire_netcode::quic::{GameTransport, JoinError, ServerTrust, client_config, join};
+use tickwire_netcode::tunables::{self, Tunable};
 use tickwire_netcode::udp::Drops;
 use tickwire_netcode::{TickRate, codec};
 use tickwire_sim::client::ArenaPrediction;
@@ -583,9 +584,9 @@ impl LiveBot {
             Ok(Some(ServerControl::Tunables {
                 snapshot_hz,
                 interpolation_delay_ms,
-                game,
+                tunables,
             })) => {
-                let applied = retuned(&self.net, &game).and_then(|(game, arena)| {
+                let applied = retuned(&self.net, &tunables).and_then(|(game, arena)| {
                     self.net.retune(snapshot_hz, interpolation_delay_ms, game)?;
                     Ok(arena)
                 });
@@ -631,9 +632,23 @@ impl LiveBot {
 fn client_from_welcome(
     welcome: &tickwire_netcode::protocol::Welcome,
 ) -> anyhow::Result<(ClientNetcode<ArenaPrediction>, ArenaConfig)> {
-    let arena: ArenaConfig = codec::decode(&welcome.game)?;
+    let arena: ArenaConfig = tunables::unflatten(&welcome.tunables)?;
     let rules = Rules::new(arena.clone(), TickRate::new(welcome.tick_hz)?)?;
     let schema = arena_schema(rules.config());
+    // The bot plays the arena; a server playing another game (or another version of it) says
+    // so in its schema, and decoding its snapshots as the arena's would be nonsense.
+    if welcome.game != tickwire_sim::GAME_NAME {
+        anyhow::bail!(
+            "the server plays {:?}; this bot plays {:?}",
+            welcome.game,
+            tickwire_sim::GAME_NAME
+        );
+    }
+    if schema.describe() != welcome.schema {
+        anyhow::bail!(
+            "the server's arena replicates other fields than this bot's (another version?)"
+        );
+    }
     let net = ClientNetcode::new(
         ArenaPrediction::new(rules),
         schema,
@@ -643,13 +658,13 @@ fn client_from_welcome(
     Ok((net, arena))
 }
 
-/// New prediction rules from a `Tunables` message's game bytes.
+/// New prediction rules from a `Tunables` message's game tunables.
 fn retuned(
     net: &ClientNetcode<ArenaPrediction>,
-    game: &[u8],
+    game: &[Tunable],
 ) -> Result<(ArenaPrediction, ArenaConfig), tickwire_netcode::ConfigError> {
-    let arena: ArenaConfig = codec::decode(game)
-        .map_err(|e| tickwire_netcode::ConfigError::invalid("game", "…", e.to_string()))?;
+    let arena: ArenaConfig = tunables::unflatten(game)
+        .map_err(|e| tickwire_netcode::ConfigError::invalid("tunables", "…", e.to_string()))?;
     let rules = Rules::new(arena.clone(), net.config().tick_rate)?;
     Ok((ArenaPrediction::new(rules), arena))
 }

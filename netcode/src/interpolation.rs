@@ -170,7 +170,7 @@ mod tests {
     fn schema() -> Schema {
         Schema::new(
             vec![KindSpec {
-                name: "k",
+                name: "k".into(),
                 fields: vec![FieldSpec::linear("x", 16, 0), FieldSpec::angle("a", 12)],
             }],
             vec![],

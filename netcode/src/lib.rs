@@ -38,6 +38,7 @@
 //! - [`link_conditioner`]: a seeded simulated network (latency, jitter, loss, bursts).
 //! - [`rng`]: the seeded generator behind it.
 //! - [`testing`]: helpers for tests of code built on this crate.
+//! - [`tunables`]: a game's configuration as flat dotted keys, as the welcome carries it.
 //! - [`config`]: the error type every configuration layer reports with ([`ConfigError`]).
 //! - `token` (feature `token`): seat tokens, minted by a matchmaker and checked by servers.
 //! - `quic` and `udp` (feature `quic`): the quinn glue for both ends and the UDP socket.
@@ -71,6 +72,7 @@ pub mod testing;
 pub mod tick;
 #[cfg(feature = "token")]
 pub mod token;
+pub mod tunables;
 #[cfg(feature = "quic")]
 pub mod udp;
 

@@ -13,12 +13,15 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{self, DecodeError, EncodeError};
+use crate::schema::{Schema, SchemaDescription};
 use crate::tick::Tick;
+use crate::tunables::{MAX_TUNABLES, Tunable};
 
 /// The protocol version this build speaks; a client of another version is rejected.
-/// Version 2 added the `DatagramTooSmall` reject, the `ServerError` goodbye and seat tokens
-/// in `Hello.token` (`docs/protocol.md` lists the changes).
-pub const PROTOCOL_VERSION: u16 = 2;
+/// Version 3 describes the game in the welcome (its schema and tunables); version 2 added
+/// the `DatagramTooSmall` reject, the `ServerError` goodbye and seat tokens
+/// (`docs/protocol.md` lists the changes).
+pub const PROTOCOL_VERSION: u16 = 3;
 /// First byte of an input datagram.
 pub const INPUT_TAG: u8 = 0x02;
 /// Most inputs one input datagram may carry (the newest plus redundant older ones).
@@ -80,7 +83,7 @@ pub enum ClientControl {
 }
 
 /// What the server tells a client it accepted: who it is and the numbers its netcode needs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Welcome {
     /// This connection's client id.
     pub client_id: u32,
@@ -103,8 +106,14 @@ pub struct Welcome {
     pub input_buffer_ticks: u32,
     /// How long (ticks) the client must keep complete snapshots as possible baselines.
     pub baseline_window_ticks: u32,
-    /// Game-specific tunables (the arena's config, encoded by the game).
-    pub game: Vec<u8>,
+    /// The game the room plays ("arena", "cubes3d"): a client that links one game's code
+    /// checks it, a generic client shows it.
+    pub game: String,
+    /// The game's replication schema: enough to decode its snapshots with no code of the
+    /// game's.
+    pub schema: SchemaDescription,
+    /// The game's tunables (its `[game]` configuration), as flat dotted keys.
+    pub tunables: Vec<Tunable>,
 }
 
 /// Why a client was refused.
@@ -190,7 +199,7 @@ impl GoodbyeReason {
 }
 
 /// Server → client control messages.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ServerControl {
     /// The client is in.
     Welcome(Welcome),
@@ -214,8 +223,8 @@ pub enum ServerControl {
         snapshot_hz: u32,
         /// Starting interpolation delay (milliseconds).
         interpolation_delay_ms: u32,
-        /// Game-specific tunables.
-        game: Vec<u8>,
+        /// The game's tunables, whole.
+        tunables: Vec<Tunable>,
     },
     /// A reliable game event, encoded by the game.
     Event(Vec<u8>),
@@ -394,6 +403,17 @@ impl Validate for ServerControl {
             {
                 Err(ProtocolError::Violation("welcome with impossible rates"))
             }
+            Self::Welcome(w) if w.game.len() > crate::schema::MAX_NAME_BYTES => Err(
+                ProtocolError::Violation("welcome with a game name too long"),
+            ),
+            Self::Welcome(w) if Schema::from_description(&w.schema).is_err() => Err(
+                ProtocolError::Violation("welcome with an impossible schema"),
+            ),
+            Self::Welcome(Welcome { tunables, .. }) | Self::Tunables { tunables, .. }
+                if tunables.len() > MAX_TUNABLES =>
+            {
+                Err(ProtocolError::Violation("too many tunables"))
+            }
             Self::Tunables { snapshot_hz: 0, .. } => {
                 Err(ProtocolError::Violation("zero snapshot rate"))
             }
@@ -431,7 +451,23 @@ mod tests {
             max_rewind_ms: 250,
             input_buffer_ticks: 2,
             baseline_window_ticks: 64,
-            game: vec![1, 2, 3],
+            game: "pinball".into(),
+            schema: Schema::new(
+                vec![crate::schema::KindSpec {
+                    name: "ball".into(),
+                    fields: vec![
+                        crate::schema::FieldSpec::linear("x", 16, 0).scaled(0.01, -300.0, "m"),
+                        crate::schema::FieldSpec::angle("spin", 10),
+                    ],
+                }],
+                vec![crate::schema::FieldSpec::discrete("ammo", 6, 0)],
+            )
+            .unwrap()
+            .describe(),
+            tunables: vec![Tunable {
+                key: "gravity_mps2".into(),
+                value: crate::tunables::Value::Float(9.81),
+            }],
         })
     }
 
@@ -518,7 +554,7 @@ mod tests {
 
     #[test]
     fn alpn_names_the_version() {
-        assert_eq!(alpn(), b"tickwire/2".to_vec());
+        assert_eq!(alpn(), b"tickwire/3".to_vec());
     }
 
     proptest! {

@@ -6,6 +6,10 @@
 //! angles to 1/4096 turn …) is the game's job and happens before the netcode sees a value,
 //! so the server and client agree exactly on what the client sees.
 
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
 use crate::config::ConfigError;
 
 /// Most fields an entity kind may have.
@@ -15,8 +19,9 @@ pub const MAX_KINDS: usize = 16;
 /// Most bits a field may have.
 pub const MAX_FIELD_BITS: u8 = 31;
 
-/// How a field behaves over time, which decides how the delta coder predicts it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a field behaves over time, which decides how the delta coder predicts it. On the wire
+/// (in a [`SchemaDescription`]) its variant index: 0 linear, 1 angle, 2 discrete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FieldKind {
     /// A coordinate that moves smoothly: predicted by linear extrapolation from the two
     /// newest baselines the client holds. Values outside the field's range are an error.
@@ -28,50 +33,78 @@ pub enum FieldKind {
 }
 
 /// One quantized field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FieldSpec {
-    /// Name, for docs and errors.
-    pub name: &'static str,
+    /// Name, for docs, errors and clients that display it.
+    pub name: Cow<'static, str>,
     /// How it predicts.
     pub kind: FieldKind,
     /// Width of the absolute value on the wire (1..=31 bits).
     pub bits: u8,
     /// Smallest value; the field holds `min ..= min + 2^bits − 1` (0 for angles).
     pub min: i32,
+    /// What one step is worth: a client shows `offset + value × scale` (in `unit`).
+    pub scale: f64,
+    /// Added after scaling.
+    pub offset: f64,
+    /// The unit of `offset + value × scale` ("m", "rad", "m/s"; empty for a plain count).
+    pub unit: Cow<'static, str>,
 }
 
 impl FieldSpec {
     /// A smoothly moving coordinate of `bits` bits starting at `min`.
     #[must_use]
     pub const fn linear(name: &'static str, bits: u8, min: i32) -> Self {
-        Self {
-            name,
-            kind: FieldKind::Linear,
-            bits,
-            min,
-        }
+        Self::new(name, FieldKind::Linear, bits, min, 1.0, "")
     }
 
-    /// An angle with `2^bits` steps per turn.
+    /// An angle with `2^bits` steps per turn (a step is worth `2π / 2^bits` radians).
     #[must_use]
     pub const fn angle(name: &'static str, bits: u8) -> Self {
-        Self {
-            name,
-            kind: FieldKind::Angle,
-            bits,
-            min: 0,
-        }
+        let step = std::f64::consts::TAU / (1u64 << bits) as f64;
+        Self::new(name, FieldKind::Angle, bits, 0, step, "rad")
     }
 
     /// A value that changes in jumps, of `bits` bits starting at `min`.
     #[must_use]
     pub const fn discrete(name: &'static str, bits: u8, min: i32) -> Self {
+        Self::new(name, FieldKind::Discrete, bits, min, 1.0, "")
+    }
+
+    const fn new(
+        name: &'static str,
+        kind: FieldKind,
+        bits: u8,
+        min: i32,
+        scale: f64,
+        unit: &'static str,
+    ) -> Self {
         Self {
-            name,
-            kind: FieldKind::Discrete,
+            name: Cow::Borrowed(name),
+            kind,
             bits,
             min,
+            scale,
+            offset: 0.0,
+            unit: Cow::Borrowed(unit),
         }
+    }
+
+    /// This field with each step worth `scale` `unit`s, offset by `offset`.
+    #[must_use]
+    pub fn scaled(self, scale: f64, offset: f64, unit: &'static str) -> Self {
+        Self {
+            scale,
+            offset,
+            unit: Cow::Borrowed(unit),
+            ..self
+        }
+    }
+
+    /// A quantized value in the field's unit.
+    #[must_use]
+    pub fn to_unit(&self, value: i32) -> f64 {
+        self.offset + f64::from(value) * self.scale
     }
 
     /// The largest value the field holds.
@@ -99,16 +132,16 @@ impl FieldSpec {
 }
 
 /// One kind of entity and its fields.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct KindSpec {
-    /// Name, for docs and errors.
-    pub name: &'static str,
+    /// Name, for docs, errors and clients that display it.
+    pub name: Cow<'static, str>,
     /// Its fields, in wire order (at most [`MAX_FIELDS`]).
     pub fields: Vec<FieldSpec>,
 }
 
 /// Every replicated kind, plus the private fields only the controlling client receives.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Schema {
     kinds: Vec<KindSpec>,
     own: Vec<FieldSpec>,
@@ -133,7 +166,7 @@ impl Schema {
         for kind in &kinds {
             if kind.fields.len() > MAX_FIELDS {
                 return Err(ConfigError::invalid(
-                    kind.name,
+                    &kind.name,
                     kind.fields.len(),
                     format!("at most {MAX_FIELDS} fields"),
                 ));
@@ -149,7 +182,7 @@ impl Schema {
         for field in kinds.iter().flat_map(|k| &k.fields).chain(&own) {
             if field.bits == 0 || field.bits > MAX_FIELD_BITS {
                 return Err(ConfigError::invalid(
-                    field.name,
+                    &field.name,
                     field.bits,
                     format!("bits must be 1..={MAX_FIELD_BITS}"),
                 ));
@@ -189,6 +222,81 @@ impl Schema {
         self.kind_bits
     }
 
+    /// The schema as a client is told it (in the welcome): every kind and field, owned and
+    /// serializable.
+    #[must_use]
+    pub fn describe(&self) -> SchemaDescription {
+        let field = |f: &FieldSpec| FieldDescription {
+            name: f.name.to_string(),
+            kind: f.kind,
+            bits: f.bits,
+            min: f.min,
+            scale: f.scale,
+            offset: f.offset,
+            unit: f.unit.to_string(),
+        };
+        SchemaDescription {
+            kinds: self
+                .kinds
+                .iter()
+                .map(|k| KindDescription {
+                    name: k.name.to_string(),
+                    fields: k.fields.iter().map(field).collect(),
+                })
+                .collect(),
+            own: self.own.iter().map(field).collect(),
+        }
+    }
+
+    /// The schema a description gives (a client building its decoder from the welcome).
+    ///
+    /// # Errors
+    /// [`ConfigError`] as [`Schema::new`] says, or for a scale that is not finite and
+    /// non-zero, or names longer than [`MAX_NAME_BYTES`].
+    pub fn from_description(description: &SchemaDescription) -> Result<Self, ConfigError> {
+        let field = |f: &FieldDescription| {
+            if !(f.scale.is_finite() && f.scale != 0.0 && f.offset.is_finite()) {
+                return Err(ConfigError::invalid(
+                    &f.name,
+                    f.scale,
+                    "scale must be finite and non-zero, offset finite",
+                ));
+            }
+            if f.name.len() > MAX_NAME_BYTES || f.unit.len() > MAX_NAME_BYTES {
+                return Err(ConfigError::invalid(
+                    &f.name,
+                    f.name.len(),
+                    format!("names and units are at most {MAX_NAME_BYTES} bytes"),
+                ));
+            }
+            Ok(FieldSpec {
+                name: Cow::Owned(f.name.clone()),
+                kind: f.kind,
+                bits: f.bits,
+                min: f.min,
+                scale: f.scale,
+                offset: f.offset,
+                unit: Cow::Owned(f.unit.clone()),
+            })
+        };
+        let kinds = description
+            .kinds
+            .iter()
+            .map(|k| {
+                Ok(KindSpec {
+                    name: Cow::Owned(k.name.clone()),
+                    fields: k.fields.iter().map(field).collect::<Result<_, _>>()?,
+                })
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
+        let own = description
+            .own
+            .iter()
+            .map(field)
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::new(kinds, own)
+    }
+
     /// Total number of fields across kinds: the size of a per-field table.
     #[must_use]
     pub fn field_slots(&self) -> usize {
@@ -204,6 +312,47 @@ impl Schema {
             .map(|k| k.fields.len())
             .sum()
     }
+}
+
+/// Longest name of a kind, field or unit in a [`SchemaDescription`] (bytes).
+pub const MAX_NAME_BYTES: usize = 64;
+
+/// A [`Schema`] as the welcome carries it to a client: enough to decode every snapshot of
+/// the game with no code of the game's (`docs/protocol.md`, section 3.4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SchemaDescription {
+    /// The entity kinds, by kind number.
+    pub kinds: Vec<KindDescription>,
+    /// The private fields a player receives about its own entity.
+    pub own: Vec<FieldDescription>,
+}
+
+/// One kind of entity in a [`SchemaDescription`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KindDescription {
+    /// Its name.
+    pub name: String,
+    /// Its fields, in wire order.
+    pub fields: Vec<FieldDescription>,
+}
+
+/// One field in a [`SchemaDescription`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldDescription {
+    /// Its name.
+    pub name: String,
+    /// How the delta coder predicts it.
+    pub kind: FieldKind,
+    /// Its width on the wire (bits).
+    pub bits: u8,
+    /// Its smallest value.
+    pub min: i32,
+    /// What one step is worth (in `unit`).
+    pub scale: f64,
+    /// Added after scaling.
+    pub offset: f64,
+    /// The unit.
+    pub unit: String,
 }
 
 /// An entity's quantized state: its kind and the values of that kind's fields.
@@ -255,14 +404,14 @@ mod tests {
     #[test]
     fn schemas_are_bounded() {
         let kind = |n: usize| KindSpec {
-            name: "k",
+            name: "k".into(),
             fields: vec![FieldSpec::discrete("f", 8, 0); n],
         };
         assert!(Schema::new(vec![], vec![]).is_err());
         assert!(Schema::new(vec![kind(MAX_FIELDS + 1)], vec![]).is_err());
         assert!(Schema::new(vec![kind(2); MAX_KINDS + 1], vec![]).is_err());
         let wide = KindSpec {
-            name: "w",
+            name: "w".into(),
             fields: vec![FieldSpec::linear("x", 32, 0)],
         };
         assert!(Schema::new(vec![wide], vec![]).is_err());

@@ -155,11 +155,15 @@ impl Server {
                 tracing::warn!(room = room.name(), "room busy; tunables not delivered");
             }
         }
-        self.endpoint.broadcast_tunables(ServerControl::Tunables {
-            snapshot_hz: config.tick.snapshot_hz,
-            interpolation_delay_ms: config.net.interpolation_delay_ms,
-            game: tickwire_netcode::codec::encode(&config.arena).unwrap_or_default(),
-        });
+        match tickwire_netcode::tunables::flatten(&config.arena) {
+            Ok(tunables) => self.endpoint.broadcast_tunables(ServerControl::Tunables {
+                snapshot_hz: config.tick.snapshot_hz,
+                interpolation_delay_ms: config.net.interpolation_delay_ms,
+                tunables,
+            }),
+            // The rooms refused the same configuration and said why.
+            Err(e) => tracing::error!(error = %e, "tunables not sent to clients"),
+        }
         Ok(())
     }
 

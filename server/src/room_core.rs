@@ -13,7 +13,8 @@ use tickwire_netcode::protocol::{ProtocolError, RejectReason, Welcome};
 use tickwire_netcode::schema::{MAX_FIELDS, NetEntity, Replicate, Schema};
 use tickwire_netcode::server::{Audience, ServerNetcode, Settings};
 use tickwire_netcode::snapshot::SendError;
-use tickwire_netcode::{ConfigError, Tick, TickTime, codec};
+use tickwire_netcode::tunables::{Tunable, flatten};
+use tickwire_netcode::{ConfigError, Tick, TickTime};
 use tickwire_sim::replication::{
     KIND_PLAYER, WireInput, arena_schema, entity_id, net_id, own_state,
 };
@@ -55,6 +56,8 @@ pub struct RoomCore {
     world: World,
     config: ServerConfig,
     net: ServerNetcode<WireInput>,
+    /// The game's tunables as the welcome tells them, made when the rules change.
+    tunables: Vec<Tunable>,
     hitboxes: HitboxHistory,
     /// Each client's player.
     players: Vec<(ClientId, EntityId)>,
@@ -77,6 +80,11 @@ pub struct Shot {
     pub hit: Option<EntityId>,
 }
 
+/// The arena's configuration as tunables.
+fn arena_tunables(config: &ServerConfig) -> Result<Vec<Tunable>, ConfigError> {
+    flatten(&config.arena).map_err(|e| ConfigError::invalid("arena", "…", e.to_string()))
+}
+
 impl RoomCore {
     /// A room named `name` running `config`'s arena.
     ///
@@ -84,6 +92,7 @@ impl RoomCore {
     /// [`ConfigError`] if the arena or tick rate is invalid.
     pub fn new(name: &str, config: &ServerConfig) -> Result<Self, ConfigError> {
         let rules = config.rules()?;
+        let tunables = arena_tunables(config)?;
         let schema = arena_schema(rules.config());
         let max_rewind_ticks =
             rules
@@ -104,6 +113,7 @@ impl RoomCore {
             world: World::new(rules),
             config: config.clone(),
             net,
+            tunables,
             hitboxes: HitboxHistory::new(max_rewind_ticks),
             players: Vec::new(),
             inputs: Vec::new(),
@@ -197,6 +207,7 @@ impl RoomCore {
     /// [`ConfigError`] if the new arena values are invalid (nothing changes then).
     pub fn retune(&mut self, config: &ServerConfig) -> Result<(), ConfigError> {
         let rules = config.rules()?;
+        self.tunables = arena_tunables(config)?;
         self.world.set_rules(rules);
         self.config.arena = config.arena.clone();
         self.config.net.interpolation_delay_ms = config.net.interpolation_delay_ms;
@@ -245,7 +256,9 @@ impl RoomCore {
             max_rewind_ms: self.config.net.max_rewind_ms,
             input_buffer_ticks: self.config.net.input_buffer_ticks,
             baseline_window_ticks: self.net.window_ticks(),
-            game: codec::encode(self.world.rules().config()).unwrap_or_default(),
+            game: tickwire_sim::GAME_NAME.to_owned(),
+            schema: self.net.schema().describe(),
+            tunables: self.tunables.clone(),
         };
         Ok((id, welcome))
     }

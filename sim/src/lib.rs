@@ -43,3 +43,6 @@ pub use hit_test::{Hit, Hitbox, HitboxSource, PresentHitboxes, hit_test};
 pub use input::PlayerInput;
 pub use rules::Rules;
 pub use world::World;
+
+/// The game's name, as a welcome tells it to clients.
+pub const GAME_NAME: &str = "arena";

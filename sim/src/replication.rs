@@ -41,30 +41,42 @@ pub fn arena_schema(config: &ArenaConfig) -> Schema {
     let x_bits = bits_for(quantize_m(config.width_m));
     let y_bits = bits_for(quantize_m(config.height_m));
     let player = KindSpec {
-        name: "player",
+        name: "player".into(),
         fields: vec![
-            FieldSpec::linear("x", x_bits, 0),
-            FieldSpec::linear("y", y_bits, 0),
+            metres("x", x_bits),
+            metres("y", y_bits),
             FieldSpec::angle("aim", ANGLE_BITS),
-            FieldSpec::discrete("health", 8, 0),
+            FieldSpec::discrete("health", 8, 0).scaled(1.0, 0.0, "hp"),
         ],
     };
     let prop = KindSpec {
-        name: "prop",
+        name: "prop".into(),
         fields: vec![
-            FieldSpec::linear("x", x_bits, 0),
-            FieldSpec::linear("y", y_bits, 0),
+            metres("x", x_bits),
+            metres("y", y_bits),
             FieldSpec::angle("angle", ANGLE_BITS),
         ],
     };
     let vel_min = -(1 << (VEL_BITS - 1));
+    let mps = |name| {
+        FieldSpec::linear(name, VEL_BITS, vel_min).scaled(
+            1.0 / f64::from(VEL_STEPS_PER_MPS),
+            0.0,
+            "m/s",
+        )
+    };
     let own = vec![
-        FieldSpec::linear("vx", VEL_BITS, vel_min),
-        FieldSpec::linear("vy", VEL_BITS, vel_min),
-        FieldSpec::discrete("cooldown_ticks", COOLDOWN_BITS, 0),
-        FieldSpec::discrete("respawn_ticks", RESPAWN_BITS, 0),
+        mps("vx"),
+        mps("vy"),
+        FieldSpec::discrete("cooldown_ticks", COOLDOWN_BITS, 0).scaled(1.0, 0.0, "ticks"),
+        FieldSpec::discrete("respawn_ticks", RESPAWN_BITS, 0).scaled(1.0, 0.0, "ticks"),
     ];
     Schema::new(vec![player, prop], own).expect("the arena schema is within limits")
+}
+
+/// A position field: steps of 1/512 m from 0.
+fn metres(name: &'static str, bits: u8) -> FieldSpec {
+    FieldSpec::linear(name, bits, 0).scaled(1.0 / f64::from(POS_STEPS_PER_M), 0.0, "m")
 }
 
 fn bits_for(max: i32) -> u8 {
@@ -267,7 +279,7 @@ mod tests {
     #[test]
     fn the_schema_fits_the_arena() {
         let schema = arena_schema(&ArenaConfig::default());
-        let x = schema.fields(KIND_PLAYER).unwrap()[0];
+        let x = schema.fields(KIND_PLAYER).unwrap()[0].clone();
         assert_eq!(x.bits, 16); // 100 m × 512 = 51200 < 65536
         assert!(x.contains(quantize_m(100.0)));
         let own = schema.own();

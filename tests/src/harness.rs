@@ -12,12 +12,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tickwire_netcode::TickRate;
 use tickwire_netcode::client::{ClientConfig, ClientNetcode};
 use tickwire_netcode::protocol::{ClientControl, Hello, PROTOCOL_VERSION, ServerControl, Welcome};
 use tickwire_netcode::quic::{
     GameTransport, Joined, ServerTrust, client_config, recv_control, send_control,
 };
-use tickwire_netcode::{TickRate, codec};
+use tickwire_netcode::schema::Schema;
+use tickwire_netcode::tunables;
 use tickwire_server::auth::Admission;
 use tickwire_server::endpoint::{GameEndpoint, Identity};
 use tickwire_server::room::Room;
@@ -116,11 +118,13 @@ pub fn hello(version: u16) -> ClientControl {
     })
 }
 
-/// The client netcode a welcome describes, for the arena.
+/// The client netcode a welcome describes, for the arena: the rules from its tunables, the
+/// decoder from the schema it describes (not the sim's own, so the description is tested).
 pub fn client_for(welcome: &Welcome) -> ClientNetcode<ArenaPrediction> {
-    let arena: ArenaConfig = codec::decode(&welcome.game).unwrap();
+    let arena: ArenaConfig = tunables::unflatten(&welcome.tunables).unwrap();
     let rules = Rules::new(arena, TickRate::new(welcome.tick_hz).unwrap()).unwrap();
-    let schema = arena_schema(rules.config());
+    let schema = Schema::from_description(&welcome.schema).unwrap();
+    assert_eq!(schema, arena_schema(rules.config()), "the welcome's schema");
     ClientNetcode::new(
         ArenaPrediction::new(rules),
         schema,

@@ -7,13 +7,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tickwire_netcode::codec;
 use tickwire_netcode::protocol::{
     ClientControl, Hello, PROTOCOL_VERSION, RejectReason, ServerControl,
 };
 use tickwire_netcode::quic::{
     GameTransport, Joined, ServerTrust, client_config, recv_control, send_control,
 };
+use tickwire_netcode::tunables;
 use tickwire_server::auth::Admission;
 use tickwire_server::endpoint::{GameEndpoint, Identity};
 use tickwire_server::room::Room;
@@ -278,7 +278,7 @@ async fn connected_clients_are_told_new_tunables() {
     h.endpoint.broadcast_tunables(ServerControl::Tunables {
         snapshot_hz: 30,
         interpolation_delay_ms: 120,
-        game: codec::encode(&arena).unwrap(),
+        tunables: tunables::flatten(&arena).unwrap(),
     });
     match tokio::time::timeout(
         Duration::from_secs(2),
@@ -290,13 +290,13 @@ async fn connected_clients_are_told_new_tunables() {
     {
         Some(ServerControl::Tunables {
             interpolation_delay_ms,
-            game,
+            tunables,
             ..
         }) => {
             assert_eq!(interpolation_delay_ms, 120);
             assert_eq!(
-                codec::decode::<ArenaConfig>(&game).unwrap().max_speed_mps,
-                7.5
+                tunables::unflatten::<ArenaConfig>(&tunables).unwrap(),
+                arena
             );
         }
         other => panic!("expected tunables, got {other:?}"),

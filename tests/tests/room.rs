@@ -128,3 +128,81 @@ fn clients_that_start_lagging_together_take_turns() {
         assert!((40..=44).contains(&per_client[client]), "{per_client:?}");
     }
 }
+
+#[test]
+fn a_client_that_knows_only_the_welcome_decodes_every_snapshot_bit_for_bit() {
+    use tickwire_netcode::codec;
+    use tickwire_netcode::protocol::{InputDatagram, ServerControl, encode_input};
+    use tickwire_netcode::schema::Schema;
+    use tickwire_netcode::snapshot::SnapshotReceiver;
+    use tickwire_server::room_core::RoomCore;
+    use tickwire_sim::replication::{entity_state, net_id};
+
+    let mut room = RoomCore::new("generic", &config_with(&["arena.prop_count=60"])).unwrap();
+    let (client, welcome) = room.join(Some(1200)).unwrap();
+    // Over the wire and back: the client has the welcome's bytes and nothing of the sim.
+    let bytes = codec::encode(&ServerControl::Welcome(welcome)).unwrap();
+    let Ok(ServerControl::Welcome(welcome)) = codec::decode::<ServerControl>(&bytes) else {
+        panic!("the welcome decodes");
+    };
+    assert_eq!(welcome.game, "arena");
+    let schema = Schema::from_description(&welcome.schema).unwrap();
+    let kinds: Vec<_> = schema.kinds().iter().map(|k| k.name.to_string()).collect();
+    assert_eq!(kinds, ["player", "prop"]);
+    let mut receiver = SnapshotReceiver::new(
+        schema.clone(),
+        welcome.baseline_window_ticks,
+        welcome.server_tick,
+    );
+    let mut parts = Vec::new();
+    let (mut complete, mut deltas) = (0, 0);
+    for _ in 0..240 {
+        room.tick(&mut |to, bytes| {
+            if to == client {
+                parts.push(bytes.to_vec());
+            }
+        });
+        for bytes in parts.drain(..) {
+            let received = receiver.handle_datagram(&bytes).unwrap().unwrap();
+            if !received.completed {
+                continue;
+            }
+            complete += 1;
+            deltas += usize::from(receiver.last_part().len() < room.world().entities().count());
+            let snapshot = receiver.latest().unwrap();
+            assert_eq!(snapshot.tick, room.world().tick());
+            assert_eq!(snapshot.entities.len(), room.world().entities().count());
+            for (id, entity) in room.world().entities() {
+                let held = snapshot.get(net_id(id).0).unwrap();
+                assert_eq!(*held, entity_state(entity), "bit for bit, {id:?}");
+                // The description's scale gives the world's metres within half a step.
+                let fields = schema.fields(held.kind).unwrap();
+                let x = fields.iter().position(|f| f.name == "x").unwrap();
+                assert_eq!(fields[x].unit, "m");
+                let metres = fields[x].to_unit(held.fields[x]);
+                assert!(
+                    (metres - f64::from(entity.pos.x)).abs() <= 1.0 / 1024.0 + 1e-6,
+                    "{metres} m vs {}",
+                    entity.pos.x
+                );
+            }
+        }
+        let ack = InputDatagram {
+            ack: receiver.ack(),
+            newest: room.world().tick(),
+            inputs: vec![tickwire_netcode::protocol::InputFrame {
+                view_ago: 0,
+                view_fraction: 0,
+                input: tickwire_sim::replication::WireInput::default(),
+            }],
+        };
+        let mut out = Vec::new();
+        encode_input(&ack, &mut out).unwrap();
+        room.handle_datagram(client, &out).unwrap();
+    }
+    assert!(complete >= 100, "{complete} complete snapshots");
+    assert!(
+        deltas >= 50,
+        "most were deltas against an acknowledged baseline: {deltas}"
+    );
+}

@@ -16,7 +16,7 @@ fn schema() -> Schema {
     Schema::new(
         vec![
             KindSpec {
-                name: "player",
+                name: "player".into(),
                 fields: vec![
                     FieldSpec::linear("x", 16, 0),
                     FieldSpec::linear("y", 16, 0),
@@ -25,7 +25,7 @@ fn schema() -> Schema {
                 ],
             },
             KindSpec {
-                name: "prop",
+                name: "prop".into(),
                 fields: vec![
                     FieldSpec::linear("x", 16, 0),
                     FieldSpec::linear("y", 16, 0),

@@ -42,8 +42,13 @@ pub enum SnapshotError {
     #[error("baseline {0} is not held")]
     MissingBaseline(Tick),
     /// A reconstructed value falls outside its field.
-    #[error("value out of range for field `{0}`")]
-    OutOfRange(&'static str),
+    #[error("value out of range for field {field} of kind {kind}")]
+    OutOfRange {
+        /// The entity's kind.
+        kind: u8,
+        /// The field's place in the kind.
+        field: u8,
+    },
     /// A count larger than the part could possibly hold.
     #[error("count {0} exceeds what the part can hold")]
     BadCount(u64),
@@ -673,8 +678,11 @@ pub(crate) fn read_body(
                 let v2 = o
                     .zip(span)
                     .and_then(|(o, s)| o.fields.get(i).map(|&v| (v, s)));
-                let value = apply(spec, predict(spec, v1, v2), res)
-                    .ok_or(SnapshotError::OutOfRange(spec.name))?;
+                let value =
+                    apply(spec, predict(spec, v1, v2), res).ok_or(SnapshotError::OutOfRange {
+                        kind: b.kind,
+                        field: i as u8,
+                    })?;
                 if let Some(slot) = state.fields.get_mut(i) {
                     *slot = value;
                 }
