@@ -15,8 +15,8 @@ use tickwire_netcode::schema::Schema;
 use tickwire_netcode::snapshot::{
     Private, SenderConfig, SharedEncoding, SnapshotReceiver, SnapshotSender, WorldHistory,
 };
-use tickwire_sim::ArenaConfig;
-use tickwire_sim::replication::arena_schema;
+use tickwire_sim::arena::ArenaConfig;
+use tickwire_sim::arena::replication::arena_schema;
 
 const CONFIG: SenderConfig = SenderConfig {
     max_datagram_bytes: 1200,

@@ -27,9 +27,9 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// it was started as the benchmark.
 #[must_use]
 pub fn serve_if_child() -> Option<anyhow::Result<()>> {
-    use tickwire_bot::server_process::{child_sets, config_with, serve};
+    use tickwire_bot::server_process::{child_sets, serve_sets};
     let sets = child_sets()?;
-    Some(runtime().and_then(|rt| rt.block_on(async { serve(&config_with(&sets)?).await })))
+    Some(runtime().and_then(|rt| rt.block_on(serve_sets(&sets))))
 }
 
 /// A histogram of nanosecond timings up to ten seconds, three significant figures.

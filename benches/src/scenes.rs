@@ -18,7 +18,7 @@ use glam::Vec2;
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use tickwire_netcode::schema::{NetEntity, Replicate};
-use tickwire_sim::replication::{player_state, prop_state};
+use tickwire_sim::arena::replication::{player_state, prop_state};
 
 /// Arena side (metres).
 pub const ARENA_M: f32 = 100.0;

@@ -1,11 +1,12 @@
 //! Headless bots for Tickwire.
 //!
 //! A bot is a game client without a screen: it decides its inputs from what its client
-//! renders, the way a person would. [`behaviour`] holds the seeded decision-making (wander,
-//! strafe, chase-and-shoot); [`view`] reads a bot's rendered world; [`netsim`] runs a room
-//! and a swarm of bots over seeded, simulated bad networks in one thread.
+//! renders, the way a person would. Each game brings its [`pilot`] ([`BotGame`]): the
+//! [`arena`]'s seeded brains wander, strafe, chase and shoot. [`swarm`] runs bots over real
+//! QUIC; [`netsim`] runs a room and bots over seeded, simulated bad networks in one thread.
 #![forbid(unsafe_code)]
 
+pub mod arena;
 pub mod behaviour;
 pub mod conditioned_socket;
 pub mod cpu;
@@ -19,6 +20,6 @@ pub mod report;
 pub mod server_process;
 pub mod status;
 pub mod swarm;
-pub mod view;
 
-pub use behaviour::{Behaviour, Brain};
+pub use behaviour::Behaviour;
+pub use pilot::{BotGame, Pilot, Script, Verdict};

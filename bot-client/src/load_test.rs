@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::monitor::{Monitor, SwarmFigures};
+use crate::pilot::BotGame;
 use crate::report::{Report, Sample};
 use crate::swarm::{BotFigures, BotState, Swarm, SwarmConfig};
 
@@ -21,18 +22,18 @@ pub struct Plan {
     pub sample_every: Duration,
 }
 
-/// Runs `config` for `plan.duration` (or until Ctrl-C), calling `on_sample` with each
-/// sample and every bot's figures, and returns the report.
+/// Runs `config` with bots playing `G` for `plan.duration` (or until Ctrl-C), calling
+/// `on_sample` with each sample and every bot's figures, and returns the report.
 ///
 /// # Errors
 /// If the swarm cannot start (sockets, TLS configuration).
-pub async fn run(
+pub async fn run<G: BotGame>(
     config: &SwarmConfig,
     plan: &Plan,
     on_sample: &mut dyn FnMut(&Sample, &[BotFigures]),
 ) -> anyhow::Result<Report> {
     probe(config).await?;
-    let swarm = Swarm::start(config)?;
+    let swarm = Swarm::start::<G>(config)?;
     let mut monitor = Monitor::new(config.bots);
     let mut ticker = tokio::time::interval(plan.sample_every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
+use tickwire_bot::BotGame;
 use tickwire_bot::fail_if::Threshold;
 use tickwire_bot::load_test::{self, Plan};
 use tickwire_bot::report::{Report, Sample};
@@ -18,6 +19,8 @@ use tickwire_bot::swarm::{BotFigures, BotState, SwarmConfig};
 use tickwire_netcode::link_conditioner::LinkConfig;
 use tickwire_netcode::quic::{ServerTrust, parse_fingerprint};
 use tickwire_server::{Server, ServerConfig};
+use tickwire_sim::Builtin;
+use tickwire_sim::arena::Arena;
 
 /// Tickwire bots: full game clients (clock sync, prediction, interpolation, lag-compensated
 /// shooting) over real QUIC, many per process, reporting what players would feel.
@@ -27,6 +30,7 @@ use tickwire_server::{Server, ServerConfig};
 ///
 /// Or start a server on the embedded default and play on it:
 ///   tickwire-bot demo --bots 200 --duration 60s
+///   tickwire-bot demo --game cubes3d --bots 100
 ///
 /// Exits non-zero when fewer bots connected than asked, when a bot dropped, or when a
 /// --fail-if threshold is crossed.
@@ -81,6 +85,10 @@ struct TargetArgs {
 /// How the bots play and what is reported.
 #[derive(Debug, Args, Clone)]
 struct SwarmArgs {
+    /// The game the bots play: arena or cubes3d (`demo` hosts it; a server playing another
+    /// game refuses the bots, saying which it plays).
+    #[arg(long, value_name = "NAME", default_value = "arena")]
+    game: Builtin,
     /// Bots to connect.
     #[arg(long, value_name = "N", default_value_t = 32)]
     bots: usize,
@@ -93,7 +101,7 @@ struct SwarmArgs {
     /// Join this room by name (default: the server places each bot in a room with space).
     #[arg(long, value_name = "NAME")]
     room: Option<String>,
-    /// Seeds behaviours (a mix of wander, strafe, chase) and network conditions.
+    /// Seeds behaviours (in the arena a mix of wander, strafe, chase) and network conditions.
     #[arg(long, value_name = "S", default_value_t = 1)]
     seed: u64,
     /// Network profile on the bots' sockets: clean, average, poor or lossy.
@@ -204,19 +212,25 @@ fn run_main() -> Result<bool> {
         .context("cannot start the async runtime")?;
     let passed = match cli.command {
         Some(Command::Serve(args)) => runtime
-            .block_on(async { server_process::serve(&config_with(&args.set)?).await })
+            .block_on(server_process::serve_sets(&args.set))
             .map(|()| true),
-        Some(Command::Demo(args)) => runtime.block_on(demo(&args)),
-        None => runtime.block_on(load_test(&cli.target, &cli.swarm, false)),
+        Some(Command::Demo(args)) => match args.swarm.game {
+            Builtin::Arena => runtime.block_on(demo::<Arena>(&args)),
+        },
+        None => match cli.swarm.game {
+            Builtin::Arena => runtime.block_on(load_test::<Arena>(&cli.target, &cli.swarm, false)),
+        },
     };
     // Leave the sockets' tasks (and a blocked stdin read) behind without waiting for them.
     runtime.shutdown_timeout(Duration::from_millis(200));
     passed
 }
 
-/// The server config `demo` runs: the embedded default, `--set`s, and rooms for every bot.
-fn demo_config(args: &DemoArgs) -> Result<(ServerConfig, Vec<String>)> {
+/// The server config `demo` runs: the embedded default hosting `G`, `--set`s, and rooms
+/// for every bot.
+fn demo_config<G: BotGame>(args: &DemoArgs) -> Result<(ServerConfig<G::Config>, Vec<String>)> {
     let mut sets = vec![
+        format!("server.game={}", G::NAME),
         "server.bind=127.0.0.1:0".to_owned(),
         "server.admin=127.0.0.1:0".to_owned(),
     ];
@@ -226,7 +240,7 @@ fn demo_config(args: &DemoArgs) -> Result<(ServerConfig, Vec<String>)> {
         sets.push(format!("auth.key_file={}", path.display()));
     }
     sets.extend(args.set.iter().cloned());
-    let config = config_with(&sets)?;
+    let config = config_with::<G::Config>(&sets)?;
     let rooms = match args.rooms {
         Some(rooms) => rooms,
         None if args.set.iter().any(|s| s.starts_with("server.rooms=")) => config.server.rooms,
@@ -240,10 +254,11 @@ fn demo_config(args: &DemoArgs) -> Result<(ServerConfig, Vec<String>)> {
 }
 
 /// Says where the demo's server is (`place`: how it runs) and returns the bots' target.
-fn announce(listening: Listening, config: &ServerConfig, place: &str) -> TargetArgs {
+fn announce<C>(listening: Listening, config: &ServerConfig<C>, place: &str) -> TargetArgs {
     eprintln!(
-        "server{place}: {} room(s), {} Hz tick, {} Hz snapshots, QUIC {}, admin http://{}/status",
+        "server{place}: {} {} room(s), {} Hz tick, {} Hz snapshots, QUIC {}, admin http://{}/status",
         config.server.rooms,
+        config.server.game,
         config.tick.tick_hz,
         config.tick.snapshot_hz,
         listening.game,
@@ -258,28 +273,28 @@ fn announce(listening: Listening, config: &ServerConfig, place: &str) -> TargetA
     }
 }
 
-async fn demo(args: &DemoArgs) -> Result<bool> {
+async fn demo<G: BotGame>(args: &DemoArgs) -> Result<bool> {
     if args.in_process {
-        return demo_in_process(args).await;
+        return demo_in_process::<G>(args).await;
     }
-    let (config, sets) = demo_config(args)?;
+    let (config, sets) = demo_config::<G>(args)?;
     let exe = std::env::current_exe().context("cannot find this program to start the server")?;
     // Dropped on every path out, which stops it: no orphan keeps the ports.
     let server = ServerProcess::spawn(&exe, &sets, Stdio::inherit()).await?;
     let target = announce(server.listening.clone(), &config, "");
-    let passed = load_test(&target, &args.swarm, false).await;
+    let passed = load_test::<G>(&target, &args.swarm, false).await;
     drop(server);
     passed
 }
 
 /// `demo --in-process`: the server on this runtime, beside the bots.
-async fn demo_in_process(args: &DemoArgs) -> Result<bool> {
-    let (config, _) = demo_config(args)?;
-    let server = Server::start(&config)
+async fn demo_in_process<G: BotGame>(args: &DemoArgs) -> Result<bool> {
+    let (config, _) = demo_config::<G>(args)?;
+    let server = Server::start::<G>(&config)
         .await
         .context("cannot start the server")?;
     let target = announce(Listening::of(&server)?, &config, " (in this process)");
-    let passed = load_test(&target, &args.swarm, true).await;
+    let passed = load_test::<G>(&target, &args.swarm, true).await;
     server.shutdown("demo over").await;
     passed
 }
@@ -341,7 +356,11 @@ fn trust(target: &TargetArgs) -> Result<ServerTrust> {
 
 /// Runs the bots against `target`; `server_in_process` when the server shares this process
 /// (its memory figures are then left out).
-async fn load_test(target: &TargetArgs, args: &SwarmArgs, server_in_process: bool) -> Result<bool> {
+async fn load_test<G: BotGame>(
+    target: &TargetArgs,
+    args: &SwarmArgs,
+    server_in_process: bool,
+) -> Result<bool> {
     let named = target
         .server
         .as_deref()
@@ -381,11 +400,15 @@ async fn load_test(target: &TargetArgs, args: &SwarmArgs, server_in_process: boo
         sample_every: Duration::from_secs(1),
     };
     eprintln!(
-        "{} bots → {server} over {:?} (ramp {:?}), profile {}",
-        args.bots, args.duration, config.ramp, plan.profile
+        "{} {} bots → {server} over {:?} (ramp {:?}), profile {}",
+        args.bots,
+        G::NAME,
+        args.duration,
+        config.ramp,
+        plan.profile
     );
     let progress = Progress::new(args.bots, args.duration);
-    let mut report = load_test::run(&config, &plan, &mut |sample, figures| {
+    let mut report = load_test::run::<G>(&config, &plan, &mut |sample, figures| {
         progress.show(sample, figures);
     })
     .await?;

@@ -8,14 +8,12 @@ use std::time::{Duration, Instant};
 
 use tickwire_netcode::client::{ClientConfig, ClientNetcode};
 use tickwire_netcode::link_conditioner::{LinkConditioner, LinkConfig};
-use tickwire_netcode::{Tick, testing};
+use tickwire_netcode::testing;
 use tickwire_server::ServerConfig;
 use tickwire_server::room_core::{ClientId, RoomCore};
-use tickwire_sim::client::ArenaPrediction;
-use tickwire_sim::replication::net_id;
 
 pub use crate::pilot::Script;
-use crate::pilot::{Pilot, Verdict};
+use crate::pilot::{BotGame, Pilot, Verdict};
 
 /// Simulation step.
 const STEP: Duration = Duration::from_millis(1);
@@ -24,42 +22,44 @@ const FRAME_HZ: u64 = 120;
 
 /// One simulated bot.
 #[derive(Debug)]
-pub struct SimBot {
+pub struct SimBot<G: BotGame> {
     /// Its id in the room.
     pub id: ClientId,
     /// Its full client netcode.
-    pub net: ClientNetcode<ArenaPrediction>,
+    pub net: ClientNetcode<G::Prediction>,
     /// Its decisions and the hits it saw.
-    pub pilot: Pilot,
+    pub pilot: G::Pilot,
     up: LinkConditioner,
     down: LinkConditioner,
     next_frame: Instant,
     /// Hits seen in its own view the server confirmed (same target).
     pub hits_confirmed: u64,
-    /// Every shot the server resolved for this bot: (input tick, network index struck).
-    pub server_shots: Vec<(Tick, Option<u32>)>,
+    /// Every event the server sent this bot (the arena's: each shot it judged).
+    pub events: Vec<G::Event>,
 }
 
 /// A room and its bots on one simulated clock.
 #[derive(Debug)]
-pub struct NetSim {
+pub struct NetSim<G: BotGame> {
     /// The server's room.
-    pub room: RoomCore,
+    pub room: RoomCore<G>,
     /// The bots.
-    pub bots: Vec<SimBot>,
+    pub bots: Vec<SimBot<G>>,
     t0: Instant,
     now: Instant,
     next_tick: u64,
     dt: Duration,
     max_datagram: usize,
+    /// The configuration in force (the bots' game values).
+    config: ServerConfig<G::Config>,
 }
 
-impl NetSim {
+impl<G: BotGame> NetSim<G> {
     /// A room on `config` with no bots yet.
     ///
     /// # Errors
     /// If the configuration does not make a valid room.
-    pub fn new(config: &ServerConfig) -> Result<Self, tickwire_netcode::ConfigError> {
+    pub fn new(config: &ServerConfig<G::Config>) -> Result<Self, tickwire_netcode::ConfigError> {
         let room = RoomCore::new("sim", config)?;
         let t0 = testing::epoch();
         Ok(Self {
@@ -70,6 +70,7 @@ impl NetSim {
             next_tick: 0,
             dt: config.tick_rate()?.dt(),
             max_datagram: 1200,
+            config: config.clone(),
         })
     }
 
@@ -91,24 +92,20 @@ impl NetSim {
         seed: u64,
     ) -> Result<usize, tickwire_netcode::protocol::RejectReason> {
         let (id, welcome) = self.room.join(Some(self.max_datagram))?;
-        let rules = self.room.world().rules().clone();
-        let config = ClientConfig::from_welcome(&welcome)
-            .map_err(|_| tickwire_netcode::protocol::RejectReason::BadHello)?;
-        let net = ClientNetcode::new(
-            ArenaPrediction::new(rules),
-            self.room.schema().clone(),
-            config,
-            self.now,
-        );
+        let bad = |_| tickwire_netcode::protocol::RejectReason::BadHello;
+        let rate = self.config.tick_rate().map_err(bad)?;
+        let prediction = G::prediction(&self.config.game, rate).map_err(bad)?;
+        let config = ClientConfig::from_welcome(&welcome).map_err(bad)?;
+        let net = ClientNetcode::new(prediction, self.room.schema().clone(), config, self.now);
         self.bots.push(SimBot {
             id,
             net,
-            pilot: Pilot::new(script, seed).with_log(),
+            pilot: G::Pilot::new(script, seed).logging(),
             up: LinkConditioner::new(up, seed.wrapping_mul(2).wrapping_add(1)),
             down: LinkConditioner::new(down, seed.wrapping_mul(2).wrapping_add(2)),
             next_frame: self.now,
             hits_confirmed: 0,
-            server_shots: Vec::new(),
+            events: Vec::new(),
         });
         Ok(self.bots.len() - 1)
     }
@@ -118,15 +115,20 @@ impl NetSim {
     ///
     /// # Errors
     /// If the new values do not make a valid room or client (nothing changes then).
-    pub fn retune(&mut self, config: &ServerConfig) -> Result<(), tickwire_netcode::ConfigError> {
+    pub fn retune(
+        &mut self,
+        config: &ServerConfig<G::Config>,
+    ) -> Result<(), tickwire_netcode::ConfigError> {
         self.room.retune(config)?;
+        let prediction = G::prediction(&config.game, config.tick_rate()?)?;
         for bot in &mut self.bots {
             bot.net.retune(
                 config.tick.snapshot_hz,
                 config.net.interpolation_delay_ms,
-                ArenaPrediction::new(config.rules()?),
+                prediction.clone(),
             )?;
         }
+        self.config = config.clone();
         Ok(())
     }
 
@@ -154,20 +156,19 @@ impl NetSim {
                     bot.down.send(now, bytes);
                 }
             });
-            for shot in self.room.shots() {
-                let Some(bot) = self.bots.iter_mut().find(|b| b.id == shot.client) else {
+            for (client, event) in self.room.events() {
+                let Some(bot) = self.bots.iter_mut().find(|b| b.id == client) else {
                     continue;
                 };
-                let hit = shot.hit.map(|e| net_id(e).0);
-                bot.server_shots.push((shot.tick, hit));
-                if bot.pilot.judged(shot.tick, hit) == Verdict::Confirmed {
+                bot.events.push(event.clone());
+                if bot.pilot.on_event(event) == Verdict::Confirmed {
                     bot.hits_confirmed += 1;
                 }
             }
             self.next_tick += 1;
         }
         let frame_every = Duration::from_nanos(1_000_000_000 / FRAME_HZ);
-        let arena = self.room.world().rules().config();
+        let game = &self.config.game;
         for bot in &mut self.bots {
             while let Some(d) = bot.down.poll(now) {
                 let _ = bot.net.handle_datagram(now, &d);
@@ -178,12 +179,12 @@ impl NetSim {
             bot.next_frame += frame_every;
             let up = &mut bot.up;
             bot.pilot
-                .frame(&mut bot.net, now, arena, &mut |d| up.send(now, d));
+                .frame(&mut bot.net, now, game, &mut |d| up.send(now, d));
         }
     }
 }
 
-impl SimBot {
+impl<G: BotGame> SimBot<G> {
     /// The bot's link toward the server.
     #[must_use]
     pub fn uplink(&self) -> &LinkConditioner {

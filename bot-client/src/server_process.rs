@@ -12,7 +12,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use tickwire_netcode::game::{Game, GameConfig};
 use tickwire_server::{ConfigLayers, Server, ServerConfig};
+use tickwire_sim::Builtin;
 
 /// Where a server listens, as its child process announces it.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -39,16 +41,46 @@ impl Listening {
     }
 }
 
-/// The embedded default configuration with `sets` (`key=value`) applied.
+/// The embedded default configuration's layers with `sets` (`key=value`) applied.
 ///
 /// # Errors
-/// A bad key or value, named.
-pub fn config_with(sets: &[String]) -> Result<ServerConfig> {
+/// A malformed assignment, named.
+pub fn layers_with(sets: &[String]) -> Result<ConfigLayers> {
     let mut layers = ConfigLayers::new();
     for set in sets {
         layers.set(set, "--set")?;
     }
-    Ok(layers.load()?)
+    Ok(layers)
+}
+
+/// The embedded default configuration with `sets` (`key=value`) applied, for a game
+/// configured by a `C`.
+///
+/// # Errors
+/// A bad key or value, named.
+pub fn config_with<C: GameConfig>(sets: &[String]) -> Result<ServerConfig<C>> {
+    Ok(layers_with(sets)?.load()?)
+}
+
+/// The built-in game `sets` select (`server.game`, the arena by default).
+///
+/// # Errors
+/// A malformed assignment, or a game this program does not know.
+pub fn game_of(sets: &[String]) -> Result<Builtin> {
+    let layers = layers_with(sets)?;
+    let name = layers.game().unwrap_or_default();
+    name.parse()
+        .with_context(|| format!("server.game = {name:?}"))
+}
+
+/// [`serve`] for the game `sets` select, on the embedded default with `sets` applied.
+///
+/// # Errors
+/// A bad configuration, or the server cannot start.
+pub async fn serve_sets(sets: &[String]) -> Result<()> {
+    match game_of(sets)? {
+        Builtin::Arena => serve::<tickwire_sim::arena::Arena>(&config_with(sets)?).await,
+    }
 }
 
 /// The `--set`s this program was given when it was started as a server child
@@ -74,8 +106,8 @@ pub fn child_sets() -> Option<Vec<String>> {
 ///
 /// # Errors
 /// If the server cannot start.
-pub async fn serve(config: &ServerConfig) -> Result<()> {
-    let server = Server::start(config).await?;
+pub async fn serve<G: Game>(config: &ServerConfig<G::Config>) -> Result<()> {
+    let server = Server::start::<G>(config).await?;
     let listening = Listening::of(&server)?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", serde_json::to_string(&listening)?)?;

@@ -17,19 +17,17 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use hdrhistogram::Histogram;
 use tickwire_netcode::client::{ClientConfig, ClientNetcode};
+use tickwire_netcode::game::Game;
 use tickwire_netcode::link_conditioner::LinkConfig;
 use tickwire_netcode::protocol::{ClientControl, Hello, PROTOCOL_VERSION, ServerControl};
 use tickwire_netcode::quic::{GameTransport, JoinError, ServerTrust, client_config, join};
 use tickwire_netcode::tunables::{self, Tunable};
 use tickwire_netcode::udp::Drops;
 use tickwire_netcode::{TickRate, codec};
-use tickwire_sim::client::ArenaPrediction;
-use tickwire_sim::replication::{ArenaEvent, arena_schema};
-use tickwire_sim::{ArenaConfig, Rules};
 
 use crate::behaviour::Behaviour;
 use crate::conditioned_socket::client_endpoint;
-use crate::pilot::{Pilot, Script, Verdict};
+use crate::pilot::{BotGame, Pilot, Script, Verdict};
 
 /// Bots sharing one client endpoint (one UDP socket): enough sockets that a snapshot burst
 /// to every bot does not overflow one socket's receive buffer.
@@ -202,11 +200,11 @@ pub struct Swarm {
 }
 
 impl Swarm {
-    /// Starts `config.bots` bots on the current runtime, spread over the ramp.
+    /// Starts `config.bots` bots playing `G` on the current runtime, spread over the ramp.
     ///
     /// # Errors
     /// If a client endpoint cannot be made (socket, TLS configuration).
-    pub fn start(config: &SwarmConfig) -> anyhow::Result<Self> {
+    pub fn start<G: BotGame>(config: &SwarmConfig) -> anyhow::Result<Self> {
         let client = client_config(config.trust.clone(), &config.transport)?;
         let bind: SocketAddr = if config.server.is_ipv6() {
             "[::]:0".parse()?
@@ -238,7 +236,7 @@ impl Swarm {
         for _ in &endpoints {
             let (arrive, arrivals) = tokio::sync::mpsc::unbounded_channel();
             groups.push(arrive);
-            tasks.push(tokio::spawn(run_group(
+            tasks.push(tokio::spawn(run_group::<G>(
                 arrivals,
                 config.fps,
                 stopping.clone(),
@@ -264,7 +262,7 @@ impl Swarm {
                     () = tokio::time::sleep_until(start_at) => {}
                     _ = wait_stop(stopping.clone()) => return,
                 }
-                match connect(&config, index, &endpoint, slot, stopping).await {
+                match connect::<G>(&config, index, &endpoint, slot, stopping).await {
                     Ok(bot) => {
                         // The group ended (the run is over): dropping the bot closes it.
                         let _ = arrive.send(bot);
@@ -349,16 +347,17 @@ fn join_failure(e: &JoinError) -> String {
 const MAX_DATAGRAMS_PER_FRAME: usize = 16;
 
 /// A bot that is in: its connection and its client.
-struct LiveBot {
+struct LiveBot<G: BotGame> {
     index: usize,
     slot: Arc<BotSlot>,
     connection: quinn::Connection,
     send: quinn::SendStream,
     control: tokio::sync::mpsc::Receiver<ControlRead>,
     reader: tokio::task::JoinHandle<()>,
-    net: ClientNetcode<ArenaPrediction>,
-    arena: ArenaConfig,
-    pilot: Pilot,
+    net: ClientNetcode<G::Prediction>,
+    /// The game's values, as the welcome (or the last retune) said.
+    game: G::Config,
+    pilot: G::Pilot,
     judged: u64,
     confirmed: u64,
     frames: u32,
@@ -367,13 +366,13 @@ struct LiveBot {
 type ControlRead = Result<Option<ServerControl>, tickwire_netcode::quic::QuicError>;
 
 /// Connects bot `index`, says hello, and returns it playing, or its slot and why not.
-async fn connect(
+async fn connect<G: BotGame>(
     config: &SwarmConfig,
     index: usize,
     endpoint: &quinn::Endpoint,
     slot: Arc<BotSlot>,
     stopping: tokio::sync::watch::Receiver<bool>,
-) -> Result<LiveBot, (Arc<BotSlot>, BotState)> {
+) -> Result<LiveBot<G>, (Arc<BotSlot>, BotState)> {
     slot.update(|f| f.state = BotState::Joining);
     let name = format!("bot-{index}");
     let token = match &config.token_key {
@@ -407,7 +406,7 @@ async fn connect(
         }
     };
     let welcome = joined.welcome;
-    let (net, arena) = match client_from_welcome(&welcome) {
+    let (net, game) = match client_from_welcome::<G>(&welcome) {
         Ok(built) => built,
         Err(e) => return Err((slot, BotState::Failed(format!("bad welcome: {e}")))),
     };
@@ -442,8 +441,8 @@ async fn connect(
         control,
         reader,
         net,
-        arena,
-        pilot: Pilot::new(Script::Play(Behaviour::mixed(index)), seed),
+        game,
+        pilot: G::Pilot::new(Script::Play(Behaviour::mixed(index)), seed),
         judged: 0,
         confirmed: 0,
         frames: 0,
@@ -453,13 +452,13 @@ async fn connect(
 /// The bots of one endpoint, all stepped by one frame timer: each frame every bot takes
 /// the datagrams that arrived (as a game reads its socket once a frame), plays a frame and
 /// sends its input. One wake-up per frame for the group, none per datagram.
-async fn run_group(
-    mut arrivals: tokio::sync::mpsc::UnboundedReceiver<LiveBot>,
+async fn run_group<G: BotGame>(
+    mut arrivals: tokio::sync::mpsc::UnboundedReceiver<LiveBot<G>>,
     fps: u32,
     stopping: tokio::sync::watch::Receiver<bool>,
     shared_frames: Arc<Mutex<FrameFigures>>,
 ) {
-    let mut bots: Vec<LiveBot> = Vec::new();
+    let mut bots: Vec<LiveBot<G>> = Vec::new();
     let period = Duration::from_secs_f64(1.0 / f64::from(fps.max(1)));
     let mut frames = tokio::time::interval(period);
     frames.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -535,7 +534,7 @@ async fn run_group(
     }
 }
 
-impl LiveBot {
+impl<G: BotGame> LiveBot<G> {
     /// One frame at `now`; `Some` with how the bot ended when it did.
     fn frame(&mut self, now: Instant) -> Option<BotState> {
         for _ in 0..MAX_DATAGRAMS_PER_FRAME {
@@ -552,7 +551,7 @@ impl LiveBot {
             }
         }
         let connection = &self.connection;
-        self.pilot.frame(&mut self.net, now, &self.arena, &mut |d| {
+        self.pilot.frame(&mut self.net, now, &self.game, &mut |d| {
             // Too large or no datagram support: a bug, surfaced in the counts.
             let _ = connection.send_datagram(Bytes::copy_from_slice(d));
         });
@@ -567,10 +566,8 @@ impl LiveBot {
     fn on_control(&mut self, message: ControlRead) -> Option<BotState> {
         match message {
             Ok(Some(ServerControl::Event(bytes))) => {
-                if let Ok(ArenaEvent::ShotJudged { tick, target }) =
-                    codec::decode::<ArenaEvent>(&bytes)
-                {
-                    match self.pilot.judged(tick, target) {
+                if let Ok(event) = codec::decode::<G::Event>(&bytes) {
+                    match self.pilot.on_event(&event) {
                         Verdict::Confirmed => {
                             self.judged += 1;
                             self.confirmed += 1;
@@ -586,13 +583,14 @@ impl LiveBot {
                 interpolation_delay_ms,
                 tunables,
             })) => {
-                let applied = retuned(&self.net, &tunables).and_then(|(game, arena)| {
-                    self.net.retune(snapshot_hz, interpolation_delay_ms, game)?;
-                    Ok(arena)
+                let applied = retuned::<G>(&self.net, &tunables).and_then(|(rules, game)| {
+                    self.net
+                        .retune(snapshot_hz, interpolation_delay_ms, rules)?;
+                    Ok(game)
                 });
                 match applied {
-                    Ok(arena) => {
-                        self.arena = arena;
+                    Ok(game) => {
+                        self.game = game;
                         self.slot.update(|f| f.rates.1 = snapshot_hz);
                     }
                     Err(e) => tracing::warn!(bot = self.index, error = %e, "tunables refused"),
@@ -628,43 +626,45 @@ impl LiveBot {
     }
 }
 
-/// The client netcode and arena a welcome describes.
-fn client_from_welcome(
+/// The client netcode and game values a welcome describes, for a bot playing `G`.
+fn client_from_welcome<G: BotGame>(
     welcome: &tickwire_netcode::protocol::Welcome,
-) -> anyhow::Result<(ClientNetcode<ArenaPrediction>, ArenaConfig)> {
-    let arena: ArenaConfig = tunables::unflatten(&welcome.tunables)?;
-    let rules = Rules::new(arena.clone(), TickRate::new(welcome.tick_hz)?)?;
-    let schema = arena_schema(rules.config());
-    // The bot plays the arena; a server playing another game (or another version of it) says
-    // so in its schema, and decoding its snapshots as the arena's would be nonsense.
-    if welcome.game != tickwire_sim::GAME_NAME {
+) -> anyhow::Result<(ClientNetcode<G::Prediction>, G::Config)> {
+    // A server playing another game (or another version of it) says so; decoding its
+    // snapshots as this game's would be nonsense.
+    if welcome.game != G::NAME {
         anyhow::bail!(
-            "the server plays {:?}; this bot plays {:?}",
+            "the server plays {:?}; these bots play {:?} (--game)",
             welcome.game,
-            tickwire_sim::GAME_NAME
+            G::NAME
         );
     }
+    let game: G::Config = tunables::unflatten(&welcome.tunables)?;
+    let rate = TickRate::new(welcome.tick_hz)?;
+    let prediction = G::prediction(&game, rate)?;
+    let schema = G::schema(&game);
     if schema.describe() != welcome.schema {
         anyhow::bail!(
-            "the server's arena replicates other fields than this bot's (another version?)"
+            "the server's {} replicates other fields than this bot's (another version?)",
+            G::NAME
         );
     }
     let net = ClientNetcode::new(
-        ArenaPrediction::new(rules),
+        prediction,
         schema,
         ClientConfig::from_welcome(welcome)?,
         Instant::now(),
     );
-    Ok((net, arena))
+    Ok((net, game))
 }
 
-/// New prediction rules from a `Tunables` message's game tunables.
-fn retuned(
-    net: &ClientNetcode<ArenaPrediction>,
+/// New prediction rules and game values from a `Tunables` message's game tunables.
+fn retuned<G: Game>(
+    net: &ClientNetcode<G::Prediction>,
     game: &[Tunable],
-) -> Result<(ArenaPrediction, ArenaConfig), tickwire_netcode::ConfigError> {
-    let arena: ArenaConfig = tunables::unflatten(game)
+) -> Result<(G::Prediction, G::Config), tickwire_netcode::ConfigError> {
+    let config: G::Config = tunables::unflatten(game)
         .map_err(|e| tickwire_netcode::ConfigError::invalid("tunables", "…", e.to_string()))?;
-    let rules = Rules::new(arena.clone(), net.config().tick_rate)?;
-    Ok((ArenaPrediction::new(rules), arena))
+    let rules = G::prediction(&config, net.config().tick_rate)?;
+    Ok((rules, config))
 }

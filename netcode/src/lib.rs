@@ -56,6 +56,7 @@ pub mod client;
 pub mod clock;
 pub mod codec;
 pub mod config;
+pub mod game;
 pub mod input_buffer;
 pub mod interpolation;
 pub mod lag_compensation;

@@ -62,7 +62,7 @@ impl Admission {
     ///
     /// # Errors
     /// The key file cannot be read or holds no usable key.
-    pub fn from_config(config: &ServerConfig) -> Result<Self, KeyFileError> {
+    pub fn from_config<C>(config: &ServerConfig<C>) -> Result<Self, KeyFileError> {
         Ok(match config.auth.mode {
             AuthMode::Open => Self::open(),
             AuthMode::Token => Self::tokens(

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use crate::auth::{Admission, KeyFileError, read_key_file};
 use crate::config::{AuthMode, ServerConfig};
 use crate::endpoint::{EndpointError, GameEndpoint, Identity, IdentityError};
-use crate::room::{Room, RoomCommand};
+use crate::room::{RetuneConfig, Room, RoomCommand};
 use crate::stats::TickStats;
+use tickwire_netcode::game::{Game, GameConfig};
 use tickwire_netcode::protocol::ServerControl;
 
 /// A server could not start; each variant says which part (and the config key behind it),
@@ -34,6 +35,14 @@ pub enum StartError {
     /// The admin address (`server.admin`).
     #[error("cannot serve the admin address")]
     Admin(#[from] crate::admin::AdminError),
+    /// `server.game` names another game than the one this server was built to host.
+    #[error("server.game = {configured:?}, but this server hosts {hosted:?}")]
+    WrongGame {
+        /// What the configuration asks for.
+        configured: String,
+        /// The game this server runs.
+        hosted: &'static str,
+    },
 }
 
 /// A running server. Stop it with [`shutdown`](Self::shutdown) so clients get a goodbye.
@@ -54,7 +63,13 @@ impl Server {
     /// # Errors
     /// If a room, the certificate, the game socket or the admin socket cannot be set up,
     /// saying which.
-    pub async fn start(config: &ServerConfig) -> Result<Self, StartError> {
+    pub async fn start<G: Game>(config: &ServerConfig<G::Config>) -> Result<Self, StartError> {
+        if config.server.game != G::NAME {
+            return Err(StartError::WrongGame {
+                configured: config.server.game.clone(),
+                hosted: G::NAME,
+            });
+        }
         let admission = Arc::new(Admission::from_config(config)?);
         if admission.mode() == AuthMode::Open && !config.server.bind.ip().is_loopback() {
             tracing::warn!(
@@ -67,7 +82,11 @@ impl Server {
         let dt = config.tick_rate()?.dt();
         let rooms = (0..config.server.rooms)
             .map(|i| {
-                Room::start_with_phase(&format!("room-{i}"), config, dt * i / config.server.rooms)
+                Room::start_with_phase::<G>(
+                    &format!("room-{i}"),
+                    config,
+                    dt * i / config.server.rooms,
+                )
             })
             .collect::<Result<Vec<_>, _>>()?;
         let rooms = Arc::new(rooms);
@@ -142,20 +161,20 @@ impl Server {
     ///
     /// # Errors
     /// The key file cannot be read (nothing changes then).
-    pub fn retune(&self, config: &ServerConfig) -> Result<(), KeyFileError> {
+    pub fn retune<C: GameConfig>(&self, config: &ServerConfig<C>) -> Result<(), KeyFileError> {
         if config.auth.mode == AuthMode::Token {
             self.admission
                 .set_keys(read_key_file(config.auth.key_file.as_ref())?);
         }
         for room in self.rooms.iter() {
             if room
-                .send(RoomCommand::Retune(Box::new(config.clone())))
+                .send(RoomCommand::Retune(RetuneConfig::new(config.clone())))
                 .is_err()
             {
                 tracing::warn!(room = room.name(), "room busy; tunables not delivered");
             }
         }
-        match tickwire_netcode::tunables::flatten(&config.arena) {
+        match tickwire_netcode::tunables::flatten(&config.game) {
             Ok(tunables) => self.endpoint.broadcast_tunables(ServerControl::Tunables {
                 snapshot_hz: config.tick.snapshot_hz,
                 interpolation_delay_ms: config.net.interpolation_delay_ms,

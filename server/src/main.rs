@@ -8,14 +8,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use tickwire_server::config::DEFAULT_TOML;
-
+use tickwire_netcode::game::{Game, GameConfig};
+use tickwire_server::config::default_toml;
 use tickwire_server::{ConfigLayers, Room, Server, ServerConfig, TickStats};
+use tickwire_sim::arena::Arena;
 
 /// Tickwire: an authoritative game-state server that runs a match at a fixed tick.
 ///
-/// With no arguments it runs the embedded default configuration (print it with
-/// --print-default-config). Prints a status line about once a second and a report when it
+/// With no arguments it runs the embedded default configuration, hosting the arena (print
+/// it with --print-default-config; --game cubes3d hosts the other game). Prints a status line about once a second and a report when it
 /// stops (Ctrl-C, SIGTERM, or --duration).
 #[derive(Debug, Parser)]
 #[command(name = "tickwire-server", version, max_term_width = 100)]
@@ -27,6 +28,10 @@ struct Args {
     /// Override one key, e.g. `--set tick.tick_hz=128` (repeatable; wins over --config).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
+
+    /// The game to host: arena or cubes3d (same as --set server.game=NAME).
+    #[arg(long, value_name = "NAME")]
+    game: Option<String>,
 
     /// Game endpoint address (same as --set server.bind=ADDR).
     #[arg(long, value_name = "ADDR")]
@@ -53,7 +58,8 @@ struct Args {
     #[arg(long, value_name = "PATH", conflicts_with = "config")]
     check_config: Option<PathBuf>,
 
-    /// Print the embedded default configuration, every key documented, and exit.
+    /// Print the embedded default configuration, every key documented (the [game] section
+    /// for the game selected, arena unless --game says otherwise), and exit.
     #[arg(long)]
     print_default_config: bool,
 
@@ -125,14 +131,32 @@ fn run_main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
 
-    if args.print_default_config {
-        print!("{DEFAULT_TOML}");
-        return Ok(());
-    }
     if let Some(command) = &args.command {
         return run_command(command);
     }
-    let config = load_config(&args)?;
+    let layers = layers(&args)?;
+    match layers.game() {
+        Some(Arena::NAME) => serve::<Arena>(&args, &layers),
+        Some(other) => anyhow::bail!(
+            "server.game = {other:?} (set in {}): this server hosts \"{}\"",
+            layers.origin_of("server.game"),
+            Arena::NAME,
+        ),
+        None => anyhow::bail!(
+            "server.game (set in {}) must be a game's name, such as \"{}\"",
+            layers.origin_of("server.game"),
+            Arena::NAME
+        ),
+    }
+}
+
+/// Runs (or checks the configuration of) a server hosting `G`.
+fn serve<G: Game>(args: &Args, layers: &ConfigLayers) -> Result<()> {
+    if args.print_default_config {
+        print!("{}", default_toml::<G::Config>());
+        return Ok(());
+    }
+    let config = layers.load::<G::Config>()?;
     if let Some(path) = &args.check_config {
         eprintln!(
             "{} is valid; the effective configuration follows.",
@@ -146,7 +170,7 @@ fn run_main() -> Result<()> {
         );
         return Ok(());
     }
-    run(&config, &args)
+    run::<G>(&config, args)
 }
 
 /// `keygen` and `token`.
@@ -196,7 +220,7 @@ fn run_command(command: &Command) -> Result<()> {
 }
 
 /// The embedded default, then --config or --check-config, then the single-key flags.
-fn load_config(args: &Args) -> Result<ServerConfig> {
+fn layers(args: &Args) -> Result<ConfigLayers> {
     let mut layers = ConfigLayers::new();
     if let Some(path) = args.check_config.as_ref().or(args.config.as_ref()) {
         layers.file(path)?;
@@ -205,6 +229,7 @@ fn load_config(args: &Args) -> Result<ServerConfig> {
         layers.set(assignment, "--set")?;
     }
     let flags = [
+        ("server.game", "--game", args.game.clone()),
         ("server.bind", "--bind", args.bind.clone()),
         ("server.admin", "--admin", args.admin.clone()),
         (
@@ -224,10 +249,15 @@ fn load_config(args: &Args) -> Result<ServerConfig> {
             layers.set(&format!("{key}={value}"), flag)?;
         }
     }
-    Ok(layers.load()?)
+    Ok(layers)
 }
 
-fn run(config: &ServerConfig, args: &Args) -> Result<()> {
+/// The configuration for `G` from the command line's layers.
+fn load_config<C: GameConfig>(args: &Args) -> Result<ServerConfig<C>> {
+    Ok(layers(args)?.load::<C>()?)
+}
+
+fn run<G: Game>(config: &ServerConfig<G::Config>, args: &Args) -> Result<()> {
     // Connection tasks are light; the rooms tick on their own threads.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -236,12 +266,13 @@ fn run(config: &ServerConfig, args: &Args) -> Result<()> {
         .context("cannot start the async runtime")?;
     let started = Instant::now();
     let (reason, finals) = runtime.block_on(async {
-        let server = Server::start(config).await?;
+        let server = Server::start::<G>(config).await?;
         let admin = server.admin_addr();
         eprintln!("admin: http://{admin}/metrics and http://{admin}/status");
         eprintln!(
-            "tickwire-server: {} room(s) at {} Hz tick, {} Hz snapshots, listening on {}; Ctrl-C to stop",
+            "tickwire-server: {} {} room(s) at {} Hz tick, {} Hz snapshots, listening on {}; Ctrl-C to stop",
             server.rooms().len(),
+            G::NAME,
             config.tick.tick_hz,
             config.tick.snapshot_hz,
             server.game_addr()?,
@@ -275,11 +306,11 @@ fn run(config: &ServerConfig, args: &Args) -> Result<()> {
 }
 
 /// Prints status lines until a signal or the --duration ends the run; returns why it stopped.
-async fn wait_for_stop(
+async fn wait_for_stop<C: GameConfig>(
     server: &Server,
     args: &Args,
     started: Instant,
-    config: &ServerConfig,
+    config: &ServerConfig<C>,
 ) -> Result<&'static str> {
     let rooms = server.rooms();
     let mut current = config.clone();
@@ -329,8 +360,8 @@ async fn wait_for_stop(
 
 /// SIGHUP: reads the configuration again and applies what can change live; a bad file, or a
 /// change that needs a restart, keeps the running configuration and says why.
-fn reload(server: &Server, args: &Args, current: &mut ServerConfig) {
-    let new = match load_config(args) {
+fn reload<C: GameConfig>(server: &Server, args: &Args, current: &mut ServerConfig<C>) {
+    let new = match load_config::<C>(args) {
         Ok(new) => new,
         Err(e) => {
             tracing::warn!(
@@ -396,7 +427,7 @@ fn print_status(rooms: &[Room], elapsed: Duration, udp_drops: Option<u64>, on_te
     }
 }
 
-fn print_report(config: &ServerConfig, rooms: &[(String, TickStats)], elapsed: Duration) {
+fn print_report<C>(config: &ServerConfig<C>, rooms: &[(String, TickStats)], elapsed: Duration) {
     println!();
     println!(
         "Tickwire server report — {:.1} s, {} room(s), {} Hz tick, {} Hz snapshots",

@@ -4,21 +4,15 @@
 //! client's datagrams, call [`RoomCore::tick`] once per tick, and send what it hands back.
 //! It never reads a clock or touches a socket.
 
-use std::cell::RefCell;
-
-use glam::Vec2;
+use tickwire_netcode::game::{Census, Game, LagCompensation, TickInput};
 use tickwire_netcode::input_buffer::InputStats;
 use tickwire_netcode::lag_compensation::{HitboxHistory, PastHitbox};
 use tickwire_netcode::protocol::{ProtocolError, RejectReason, Welcome};
-use tickwire_netcode::schema::{MAX_FIELDS, NetEntity, Replicate, Schema};
+use tickwire_netcode::schema::{MAX_FIELDS, NetEntity, Schema};
 use tickwire_netcode::server::{Audience, ServerNetcode, Settings};
 use tickwire_netcode::snapshot::SendError;
 use tickwire_netcode::tunables::{Tunable, flatten};
-use tickwire_netcode::{ConfigError, Tick, TickTime};
-use tickwire_sim::replication::{
-    KIND_PLAYER, WireInput, arena_schema, entity_id, net_id, own_state,
-};
-use tickwire_sim::{Body, EntityId, GameEvent, Hitbox, HitboxSource, PlayerInput, World};
+use tickwire_netcode::{ConfigError, TickTime};
 
 use crate::config::ServerConfig;
 
@@ -27,7 +21,7 @@ pub use tickwire_netcode::server::ClientId;
 /// Figures of a room (cumulative).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RoomStats {
-    /// Shots fired.
+    /// Shots judged with lag compensation (the game asked for a rewind).
     pub shots: u64,
     /// Shots judged at the rewind limit because the shooter viewed an older moment.
     pub rewinds_clamped: u64,
@@ -48,60 +42,59 @@ pub struct RoomStats {
     pub send_failures: u64,
 }
 
-/// One room: the arena world around the server half of its clients' netcode
+/// One room: a game's world around the server half of its clients' netcode
 /// ([`ServerNetcode`]), and the lag-compensation glue between them.
 #[derive(Debug)]
-pub struct RoomCore {
+pub struct RoomCore<G: Game> {
     name: String,
-    world: World,
-    config: ServerConfig,
-    net: ServerNetcode<WireInput>,
+    game: G,
+    config: ServerConfig<G::Config>,
+    net: ServerNetcode<G::Input>,
     /// The game's tunables as the welcome tells them, made when the rules change.
     tunables: Vec<Tunable>,
     hitboxes: HitboxHistory,
+    /// Scratch for the game's hitboxes of one tick.
+    boxes: Vec<PastHitbox>,
     /// Each client's player.
-    players: Vec<(ClientId, EntityId)>,
-    inputs: Vec<(EntityId, PlayerInput)>,
-    views: Vec<(EntityId, TickTime)>,
-    rewind_scratch: RefCell<Vec<PastHitbox>>,
+    players: Vec<(ClientId, G::Player)>,
+    inputs: Vec<TickInput<G::Player, G::Input>>,
     shots: u64,
     rewinds_clamped: u64,
-    fired: Vec<Shot>,
+    /// The events of the last tick, by client.
+    events: Vec<(ClientId, usize)>,
 }
 
-/// A shot the last tick resolved, for reports and tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shot {
-    /// The shooter.
-    pub client: ClientId,
-    /// The input tick the shot was fired at.
-    pub tick: Tick,
-    /// The player struck, if any.
-    pub hit: Option<EntityId>,
+/// A game configuration as tunables.
+fn tunables_of<C: serde::Serialize>(config: &C) -> Result<Vec<Tunable>, ConfigError> {
+    flatten(config).map_err(|e| ConfigError::invalid("game", "…", e.to_string()))
 }
 
-/// The arena's configuration as tunables.
-fn arena_tunables(config: &ServerConfig) -> Result<Vec<Tunable>, ConfigError> {
-    flatten(&config.arena).map_err(|e| ConfigError::invalid("arena", "…", e.to_string()))
-}
-
-impl RoomCore {
-    /// A room named `name` running `config`'s arena.
+impl<G: Game> RoomCore<G> {
+    /// A room named `name` running `config`'s game.
     ///
     /// # Errors
-    /// [`ConfigError`] if the arena or tick rate is invalid.
-    pub fn new(name: &str, config: &ServerConfig) -> Result<Self, ConfigError> {
-        let rules = config.rules()?;
-        let tunables = arena_tunables(config)?;
-        let schema = arena_schema(rules.config());
-        let max_rewind_ticks =
-            rules
-                .tick_rate()
-                .ticks_in(std::time::Duration::from_millis(u64::from(
-                    config.net.max_rewind_ms,
-                )));
+    /// [`ConfigError`] if the game's values or the tick rate are invalid.
+    pub fn new(name: &str, config: &ServerConfig<G::Config>) -> Result<Self, ConfigError> {
+        let rate = config.tick_rate()?;
+        let game = G::new(&config.game, rate).map_err(|e| e.in_section("game"))?;
+        Self::with_game(name, config, game)
+    }
+
+    /// A room around `game` (a scene set up by hand), run by `config`'s netcode values.
+    ///
+    /// # Errors
+    /// [`ConfigError`] if the game's values cannot be listed as tunables.
+    pub fn with_game(
+        name: &str,
+        config: &ServerConfig<G::Config>,
+        game: G,
+    ) -> Result<Self, ConfigError> {
+        let rate = config.tick_rate()?;
+        let max_rewind_ticks = rate.ticks_in(std::time::Duration::from_millis(u64::from(
+            config.net.max_rewind_ms,
+        )));
         let net = ServerNetcode::new(
-            schema,
+            G::schema(&config.game),
             Settings {
                 snapshot_interval_ticks: config.snapshot_interval_ticks(),
                 budget_bytes_per_snapshot: budget_bytes_per_snapshot(config),
@@ -110,18 +103,17 @@ impl RoomCore {
         );
         Ok(Self {
             name: name.to_owned(),
-            world: World::new(rules),
+            tunables: tunables_of(&config.game)?,
+            game,
             config: config.clone(),
             net,
-            tunables,
             hitboxes: HitboxHistory::new(max_rewind_ticks),
+            boxes: Vec::new(),
             players: Vec::new(),
             inputs: Vec::new(),
-            views: Vec::new(),
-            rewind_scratch: RefCell::new(Vec::new()),
             shots: 0,
             rewinds_clamped: 0,
-            fired: Vec::new(),
+            events: Vec::new(),
         })
     }
 
@@ -131,15 +123,27 @@ impl RoomCore {
         &self.name
     }
 
-    /// The world.
+    /// The game.
     #[must_use]
-    pub fn world(&self) -> &World {
-        &self.world
+    pub fn game(&self) -> &G {
+        &self.game
     }
 
-    /// The world, to set up a scene (tests, scripted starts).
-    pub fn world_mut(&mut self) -> &mut World {
-        &mut self.world
+    /// The game, to set up a scene (tests, scripted starts).
+    pub fn game_mut(&mut self) -> &mut G {
+        &mut self.game
+    }
+
+    /// The tick the next step runs.
+    #[must_use]
+    pub fn tick_now(&self) -> tickwire_netcode::Tick {
+        self.game.tick()
+    }
+
+    /// What the world holds.
+    #[must_use]
+    pub fn census(&self) -> Census {
+        self.game.census()
     }
 
     /// The replication schema.
@@ -165,10 +169,12 @@ impl RoomCore {
         }
     }
 
-    /// Shots resolved by the last tick.
-    #[must_use]
-    pub fn shots(&self) -> &[Shot] {
-        &self.fired
+    /// The reliable events the last tick made, with the client each is for.
+    pub fn events(&self) -> impl Iterator<Item = (ClientId, &G::Event)> {
+        let all = self.game.events();
+        self.events
+            .iter()
+            .filter_map(move |&(client, at)| Some((client, &all.get(at)?.1)))
     }
 
     /// Clients in the room.
@@ -177,9 +183,9 @@ impl RoomCore {
         self.net.len()
     }
 
-    /// A client's player entity.
+    /// A client's player.
     #[must_use]
-    pub fn entity_of(&self, id: ClientId) -> Option<EntityId> {
+    pub fn player_of(&self, id: ClientId) -> Option<G::Player> {
         player_of(&self.players, id)
     }
 
@@ -195,8 +201,9 @@ impl RoomCore {
         self.net.input_stats(id)
     }
 
-    /// Applies live-tunable values of `config` (gameplay rules, snapshot rate, interpolation
-    /// delay) from the next tick. The caller checks [`ServerConfig::live_changes`] first.
+    /// Applies live-tunable values of `config` (gameplay values, snapshot rate,
+    /// interpolation delay) from the next tick. The caller checks
+    /// [`ServerConfig::live_changes`] first.
     ///
     /// A new snapshot rate takes effect on the next tick that falls on its grid; each
     /// client's budget per snapshot follows it so bytes per second stay the same, baselines
@@ -204,12 +211,14 @@ impl RoomCore {
     /// ticks actually sent.
     ///
     /// # Errors
-    /// [`ConfigError`] if the new arena values are invalid (nothing changes then).
-    pub fn retune(&mut self, config: &ServerConfig) -> Result<(), ConfigError> {
-        let rules = config.rules()?;
-        self.tunables = arena_tunables(config)?;
-        self.world.set_rules(rules);
-        self.config.arena = config.arena.clone();
+    /// [`ConfigError`] if the new game values are invalid (nothing changes then).
+    pub fn retune(&mut self, config: &ServerConfig<G::Config>) -> Result<(), ConfigError> {
+        let tunables = tunables_of(&config.game)?;
+        self.game
+            .retune(&config.game)
+            .map_err(|e| e.in_section("game"))?;
+        self.tunables = tunables;
+        self.config.game = config.game.clone();
         self.config.net.interpolation_delay_ms = config.net.interpolation_delay_ms;
         if self.config.tick.snapshot_hz != config.tick.snapshot_hz {
             self.config.tick.snapshot_hz = config.tick.snapshot_hz;
@@ -233,7 +242,8 @@ impl RoomCore {
     ///
     /// # Errors
     /// [`RejectReason::DatagramTooSmall`] when the client's datagrams cannot hold a snapshot
-    /// part, [`RejectReason::RoomFull`] when the room holds `max_clients_per_room`.
+    /// part, [`RejectReason::RoomFull`] when the room holds `max_clients_per_room` or the
+    /// game has no room for another player.
     pub fn join(
         &mut self,
         max_datagram_bytes: Option<usize>,
@@ -242,21 +252,27 @@ impl RoomCore {
         if self.net.len() >= self.config.server.max_clients_per_room as usize {
             return Err(RejectReason::RoomFull);
         }
-        let id = self.net.join(self.world.tick(), max_datagram_bytes)?;
-        let entity = self.world.spawn_player();
-        self.players.push((id, entity));
+        let player = self.game.spawn_player().ok_or(RejectReason::RoomFull)?;
+        let id = match self.net.join(self.game.tick(), max_datagram_bytes) {
+            Ok(id) => id,
+            Err(reason) => {
+                self.game.despawn_player(player);
+                return Err(reason);
+            }
+        };
+        self.players.push((id, player));
         let welcome = Welcome {
             client_id: id.0,
             room: self.name.clone(),
-            entity_index: net_id(entity).0,
+            entity_index: self.game.net_index(player),
             tick_hz: self.config.tick.tick_hz,
             snapshot_hz: self.config.tick.snapshot_hz,
-            server_tick: self.world.tick(),
+            server_tick: self.game.tick(),
             interpolation_delay_ms: self.config.net.interpolation_delay_ms,
             max_rewind_ms: self.config.net.max_rewind_ms,
             input_buffer_ticks: self.config.net.input_buffer_ticks,
             baseline_window_ticks: self.net.window_ticks(),
-            game: tickwire_sim::GAME_NAME.to_owned(),
+            game: G::NAME.to_owned(),
             schema: self.net.schema().describe(),
             tunables: self.tunables.clone(),
         };
@@ -267,8 +283,8 @@ impl RoomCore {
     pub fn leave(&mut self, id: ClientId) {
         self.net.leave(id);
         if let Some(at) = self.players.iter().position(|(c, _)| *c == id) {
-            let (_, entity) = self.players.swap_remove(at);
-            self.world.remove(entity);
+            let (_, player) = self.players.swap_remove(at);
+            self.game.despawn_player(player);
         }
     }
 
@@ -292,158 +308,75 @@ impl RoomCore {
     /// snapshot cannot be encoded is listed in [`send_failures`](Self::send_failures); it
     /// never stops the others' snapshots.
     pub fn tick(&mut self, send: &mut dyn FnMut(ClientId, &[u8])) {
-        let tick = self.world.tick();
+        let tick = self.game.tick();
         self.inputs.clear();
-        self.views.clear();
-        self.fired.clear();
         for (client, frame) in self.net.take_inputs(tick) {
-            let Some(entity) = player_of(&self.players, *client) else {
+            let Some(player) = player_of(&self.players, *client) else {
                 continue;
             };
-            let input = frame.input.to_input();
-            if input.fire {
-                let view = TickTime::at(tick)
-                    .add_ticks(f64::from(frame.view_fraction) / 256.0 - f64::from(frame.view_ago));
-                self.views.push((entity, view));
-            }
-            self.inputs.push((entity, input));
+            let view = TickTime::at(tick)
+                .add_ticks(f64::from(frame.view_fraction) / 256.0 - f64::from(frame.view_ago));
+            self.inputs.push(TickInput {
+                player,
+                input: frame.input,
+                view,
+            });
         }
-        let source = Rewound {
-            hitboxes: &self.hitboxes,
-            views: &self.views,
-            scratch: &self.rewind_scratch,
-            clamped: RefCell::new(0),
-        };
-        self.world.step_with(&self.inputs, &source);
-        self.rewinds_clamped += *source.clamped.borrow();
-        for event in self.world.events() {
-            if let GameEvent::Fired { shooter, hit } = *event {
-                self.shots += 1;
-                if let Some((client, _)) = self.players.iter().find(|(_, e)| *e == shooter) {
-                    self.fired.push(Shot {
-                        client: *client,
-                        tick,
-                        hit,
-                    });
-                }
+        let lag = LagCompensation::new(&self.hitboxes);
+        self.game.step(&self.inputs, &lag);
+        self.shots += lag.rewinds();
+        self.rewinds_clamped += lag.clamped();
+        self.events.clear();
+        for (at, (player, _)) in self.game.events().iter().enumerate() {
+            if let Some((client, _)) = self.players.iter().find(|(_, p)| p == player) {
+                self.events.push((*client, at));
             }
         }
-        let now = self.world.tick();
-        let radius = self.world.rules().config().player_radius_m;
+        let now = self.game.tick();
         let snapshot_due = self.net.snapshot_due(now);
-        self.hitboxes.record(
-            now,
-            snapshot_due,
-            self.world
-                .players()
-                .filter(|(_, _, p)| p.is_alive())
-                .map(|(id, e, _)| {
-                    let (index, uid) = net_id(id);
-                    PastHitbox {
-                        index,
-                        uid,
-                        center: [e.pos.x, e.pos.y, 0.0],
-                        radius,
-                    }
-                }),
-        );
+        self.boxes.clear();
+        self.game.hitboxes(&mut self.boxes);
+        self.hitboxes
+            .record(now, snapshot_due, self.boxes.drain(..));
         if snapshot_due {
-            let world = &self.world;
-            let audience = ArenaAudience {
-                world,
+            let game = &self.game;
+            let audience = GameAudience {
+                game,
                 players: &self.players,
             };
             self.net
-                .send_snapshots(now, |out| world.replicate(out), &audience, send);
+                .send_snapshots(now, |out| game.replicate(out), &audience, send);
         }
     }
 }
 
 /// Each client's budget per snapshot at `config`'s snapshot rate (bytes).
-fn budget_bytes_per_snapshot(config: &ServerConfig) -> usize {
+fn budget_bytes_per_snapshot<C>(config: &ServerConfig<C>) -> usize {
     (config.net.client_budget_bytes_per_s / config.tick.snapshot_hz.max(1)) as usize
 }
 
-/// The player entity of `client`.
-fn player_of(players: &[(ClientId, EntityId)], client: ClientId) -> Option<EntityId> {
+/// The player of `client`.
+fn player_of<P: Copy>(players: &[(ClientId, P)], client: ClientId) -> Option<P> {
     players
         .iter()
         .find(|(c, _)| *c == client)
-        .map(|(_, entity)| *entity)
+        .map(|(_, player)| *player)
 }
 
-/// What the arena says about each client's view: where its player is (near entities
-/// matter more) and its own private fields.
-struct ArenaAudience<'a> {
-    world: &'a World,
-    players: &'a [(ClientId, EntityId)],
+/// What the game says about each client's view.
+struct GameAudience<'a, G: Game> {
+    game: &'a G,
+    players: &'a [(ClientId, G::Player)],
 }
 
-impl Audience for ArenaAudience<'_> {
-    /// The player's position and its network index.
-    type Viewer = (Vec2, u32);
+impl<G: Game> Audience for GameAudience<'_, G> {
+    type Viewer = G::Viewer;
 
-    fn viewer(&self, client: ClientId, own: &mut [i32; MAX_FIELDS]) -> Option<Self::Viewer> {
-        let entity = player_of(self.players, client)?;
-        let me = self.world.get(entity)?;
-        for (slot, v) in own.iter_mut().zip(own_state(me)) {
-            *slot = v;
-        }
-        Some((me.pos, net_id(entity).0))
+    fn viewer(&self, client: ClientId, own: &mut [i32; MAX_FIELDS]) -> Option<G::Viewer> {
+        self.game.viewer(player_of(self.players, client)?, own)
     }
 
-    fn weight(&(viewer, own_index): &Self::Viewer, entity: &NetEntity) -> f32 {
-        priority(viewer, own_index, entity)
-    }
-}
-
-/// How much an entity matters to a viewer: its own player most, other players more than
-/// props, near more than far.
-fn priority(viewer: Vec2, own_index: u32, e: &NetEntity) -> f32 {
-    if e.index == own_index {
-        return 16.0;
-    }
-    let pos = tickwire_sim::replication::position(&e.state);
-    let near = 1.0 / (1.0 + pos.distance(viewer) / 20.0);
-    if e.state.kind == KIND_PLAYER {
-        4.0 * near
-    } else {
-        near
-    }
-}
-
-/// Hitboxes rewound to what each shooter saw.
-struct Rewound<'a> {
-    hitboxes: &'a HitboxHistory,
-    views: &'a [(EntityId, TickTime)],
-    scratch: &'a RefCell<Vec<PastHitbox>>,
-    clamped: RefCell<u64>,
-}
-
-impl HitboxSource for Rewound<'_> {
-    fn hitboxes(&self, world: &World, shooter: EntityId, out: &mut Vec<Hitbox>) {
-        let Some(&(_, view)) = self.views.iter().find(|(e, _)| *e == shooter) else {
-            tickwire_sim::PresentHitboxes.hitboxes(world, shooter, out);
-            return;
-        };
-        let mut scratch = self.scratch.borrow_mut();
-        scratch.clear();
-        if self.hitboxes.rewind(view, &mut scratch).clamped {
-            *self.clamped.borrow_mut() += 1;
-        }
-        let me = net_id(shooter);
-        for h in scratch.iter().filter(|h| (h.index, h.uid) != me) {
-            let entity = entity_id(h.index, h.uid);
-            if world
-                .get(entity)
-                .is_some_and(|e| matches!(e.body, Body::Player(_)))
-            {
-                out.push(Hitbox {
-                    entity,
-                    center: Vec2::new(h.center[0], h.center[1]),
-                    radius: h.radius,
-                });
-            }
-        }
+    fn weight(viewer: &G::Viewer, entity: &NetEntity) -> f32 {
+        G::weight(viewer, entity)
     }
 }

@@ -49,8 +49,8 @@ fn check_config_rejects_a_bad_file_naming_the_key() {
         ),
         (
             "slow.toml",
-            "[arena]\nmax_speed_mps = -2.5\n",
-            "arena.max_speed_mps",
+            "[game]\nmax_speed_mps = -2.5\n",
+            "game.max_speed_mps",
             "0.0..=100.0",
         ),
         (
@@ -86,12 +86,12 @@ fn check_config_prints_the_effective_config() {
         "ok.toml",
         "[tick]\ntick_hz = 128\nsnapshot_hz = 64\n",
     );
-    let out = server(&["--check-config", &path, "--set", "arena.max_health=150"]);
+    let out = server(&["--check-config", &path, "--set", "game.max_health=150"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let printed: toml::Table = text(&out.stdout).parse().unwrap();
     assert_eq!(printed["tick"]["tick_hz"].as_integer(), Some(128));
     assert_eq!(printed["tick"]["snapshot_hz"].as_integer(), Some(64));
-    assert_eq!(printed["arena"]["max_health"].as_integer(), Some(150));
+    assert_eq!(printed["game"]["max_health"].as_integer(), Some(150));
     assert_eq!(printed["net"]["max_rewind_ms"].as_integer(), Some(500));
 }
 
@@ -203,7 +203,23 @@ fn the_printed_default_is_the_documented_file() {
     let shipped =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml"))
             .unwrap();
-    assert_eq!(text(&out.stdout), shipped);
+    let arena = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../sim/config/arena.toml"
+    ))
+    .unwrap();
+    let printed = text(&out.stdout);
+    assert!(printed.starts_with(&shipped), "{printed}");
+    // Then the arena's own file as the [game] section, its comments intact.
+    let game = printed.get(shipped.len()..).unwrap();
+    assert!(game.starts_with("\n[game]\n"), "{game}");
+    let comments = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| l.starts_with('#'))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(comments(game), comments(&arena));
 }
 
 #[test]
@@ -252,7 +268,7 @@ fn sighup_applies_tunables_and_refuses_what_needs_a_restart() {
     use std::io::Read;
     use std::time::{Duration, Instant};
     let dir = tempfile::tempdir().unwrap();
-    let path = write(dir.path(), "live.toml", "[arena]\nmax_speed_mps = 6.0\n");
+    let path = write(dir.path(), "live.toml", "[game]\nmax_speed_mps = 6.0\n");
     let mut child = Command::new(env!("CARGO_BIN_EXE_tickwire-server"))
         .args([
             "--config",
@@ -281,13 +297,13 @@ fn sighup_applies_tunables_and_refuses_what_needs_a_restart() {
         );
     };
     std::thread::sleep(Duration::from_millis(700));
-    write(dir.path(), "live.toml", "[arena]\nmax_speed_mps = 7.5\n");
+    write(dir.path(), "live.toml", "[game]\nmax_speed_mps = 7.5\n");
     hup(child.id());
     std::thread::sleep(Duration::from_millis(400));
-    write(dir.path(), "live.toml", "[arena]\nprop_count = 3\n");
+    write(dir.path(), "live.toml", "[game]\nprop_count = 3\n");
     hup(child.id());
     std::thread::sleep(Duration::from_millis(400));
-    write(dir.path(), "live.toml", "[arena]\nmax_speed_mps = -1.0\n");
+    write(dir.path(), "live.toml", "[game]\nmax_speed_mps = -1.0\n");
     hup(child.id());
     let deadline = Instant::now() + Duration::from_secs(10);
     while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
@@ -304,11 +320,11 @@ fn sighup_applies_tunables_and_refuses_what_needs_a_restart() {
     assert!(status.success(), "{stderr}");
     assert!(stderr.contains("config reloaded"), "{stderr}");
     assert!(
-        stderr.contains("need a restart") && stderr.contains("arena.prop_count"),
+        stderr.contains("need a restart") && stderr.contains("game.prop_count"),
         "{stderr}"
     );
     assert!(
-        stderr.contains("arena.max_speed_mps") && stderr.contains("keeping the running config"),
+        stderr.contains("game.max_speed_mps") && stderr.contains("keeping the running config"),
         "{stderr}"
     );
 }

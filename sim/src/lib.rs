@@ -1,48 +1,65 @@
-//! "Arena", the reference game that Tickwire's netcode is shown off and load-tested with.
+//! The games Tickwire ships, each a [`tickwire_netcode::game::Game`]:
 //!
-//! A top-down 2D arena (`glam::Vec2`, metres and seconds) with players who run, aim and fire
-//! a hitscan weapon, static obstacles, and props: orbs that drift, bounce off walls and come
-//! to rest, so a scene can hold thousands of entities while most of them stand still.
+//! - [`arena`]: the reference game, a top-down 2D arena with runners, a hitscan weapon and
+//!   drifting props (lag compensation, prediction with shooting);
+//! - [`cubes3d`]: players drive pusher cubes through hundreds of cubes on a 3D floor, which
+//!   come to rest and sleep (3D positions, quaternions, no shooting).
 //!
-//! The crate is pure and deterministic: no I/O, no clocks, no threads, and randomness only
-//! from a seeded generator held in the [`World`]. The same configuration, seed and inputs
-//! give bit-identical state ([`World::state_hash`]), which is what lets a client predict its
-//! own player with the very rules the server runs.
-//!
-//! One step, [`World::step`]:
-//! 1. count down fire cooldowns and respawn timers; respawn the dead whose timer ran out;
-//! 2. apply each living player's input: aim, then movement ([`movement::move_player`]);
-//! 3. resolve shots against hitboxes from a [`HitboxSource`] (the present, or the past when
-//!    the server compensates for lag): damage, kills, score, [`GameEvent`]s;
-//! 4. move props: random kicks, pushes from players, friction, bounces, rest.
-//!
-//! All gameplay values come from [`ArenaConfig`], validated into [`Rules`]. The grids
-//! positions, angles and velocities are kept on are in [`quantize`], which the movement and
-//! the replication ([`replication`]: the schema, and typed access to a replicated state's
-//! fields) share.
+//! Both are pure and deterministic: no I/O, no clocks, no threads; randomness only from a
+//! seeded generator in the world.
 #![forbid(unsafe_code)]
 
-pub mod client;
-pub mod collision;
-pub mod config;
-pub mod entity;
-pub mod event;
-pub mod hit_test;
-pub mod input;
-pub mod movement;
-pub mod props;
-pub mod quantize;
-pub mod replication;
-pub mod rules;
-pub mod world;
+pub mod arena;
 
-pub use config::{ArenaConfig, Obstacle};
-pub use entity::{Body, Entity, EntityId, Player, Prop};
-pub use event::GameEvent;
-pub use hit_test::{Hit, Hitbox, HitboxSource, PresentHitboxes, hit_test};
-pub use input::PlayerInput;
-pub use rules::Rules;
-pub use world::World;
+/// The games built in, by the name `[server] game` gives them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Builtin {
+    /// [`arena::Arena`].
+    Arena,
+}
 
-/// The game's name, as a welcome tells it to clients.
-pub const GAME_NAME: &str = "arena";
+impl Builtin {
+    /// Every built-in game.
+    pub const ALL: [Self; 1] = [Self::Arena];
+
+    /// Its name in configuration and welcomes.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        use tickwire_netcode::game::Game;
+        match self {
+            Self::Arena => arena::Arena::NAME,
+        }
+    }
+}
+
+/// A name that is no built-in game.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no game is called {0:?}; the games built in are {names}", names = Builtin::names())]
+pub struct UnknownGame(pub String);
+
+impl Builtin {
+    fn names() -> String {
+        Self::ALL
+            .iter()
+            .map(|g| format!("{:?}", g.name()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl std::str::FromStr for Builtin {
+    type Err = UnknownGame;
+
+    fn from_str(name: &str) -> Result<Self, UnknownGame> {
+        Self::ALL
+            .into_iter()
+            .find(|g| g.name() == name)
+            .ok_or_else(|| UnknownGame(name.to_owned()))
+    }
+}
+
+impl std::fmt::Display for Builtin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}

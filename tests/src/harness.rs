@@ -23,9 +23,10 @@ use tickwire_netcode::tunables;
 use tickwire_server::auth::Admission;
 use tickwire_server::endpoint::{GameEndpoint, Identity};
 use tickwire_server::room::Room;
-use tickwire_sim::client::ArenaPrediction;
-use tickwire_sim::replication::{WireInput, arena_schema};
-use tickwire_sim::{ArenaConfig, Rules};
+use tickwire_sim::arena::Arena;
+use tickwire_sim::arena::client::ArenaPrediction;
+use tickwire_sim::arena::replication::{WireInput, arena_schema};
+use tickwire_sim::arena::{ArenaConfig, Rules};
 
 use crate::config_with;
 
@@ -42,7 +43,7 @@ pub struct Harness {
 
 /// A server with one room of 50 props.
 pub fn start_server() -> Harness {
-    start_rooms(&["room-0"], &["arena.prop_count=50"])
+    start_rooms(&["room-0"], &["game.prop_count=50"])
 }
 
 /// A server with a room for each of `names`, on the default config with `overrides`.
@@ -51,7 +52,7 @@ pub fn start_rooms(names: &[&str], overrides: &[&str]) -> Harness {
     let rooms = Arc::new(
         names
             .iter()
-            .map(|name| Room::start(name, &config).unwrap())
+            .map(|name| Room::start::<Arena>(name, &config).unwrap())
             .collect::<Vec<_>>(),
     );
     let identity = Identity::self_signed().unwrap();

@@ -14,6 +14,7 @@ use tickwire_netcode::link_conditioner::LinkConfig;
 use tickwire_netcode::quic::{GameTransport, ServerTrust, parse_fingerprint};
 use tickwire_netcode::token::KeySet;
 use tickwire_server::Server;
+use tickwire_sim::arena::Arena;
 use tickwire_tests::config_with;
 
 /// Starts a server on loopback and runs `bots` bots on it for `duration` behind `links`;
@@ -35,13 +36,13 @@ async fn load_test(
         "server.admin=127.0.0.1:0",
         "server.rooms=2",
         "server.max_clients_per_room=8",
-        "arena.prop_count=40",
+        "game.prop_count=40",
     ];
     if tokens {
         sets.extend(["auth.mode=token", key_file_set.as_str()]);
     }
     let config = config_with(&sets);
-    let server = Server::start(&config).await.unwrap();
+    let server = Server::start::<Arena>(&config).await.unwrap();
     let swarm = SwarmConfig {
         server: server.game_addr().unwrap(),
         server_name: "localhost".to_owned(),
@@ -64,7 +65,7 @@ async fn load_test(
         sample_every: Duration::from_millis(500),
     };
     let mut samples = 0;
-    let report = load_test::run(&swarm, &plan, &mut |_, _| samples += 1)
+    let report = load_test::run::<Arena>(&swarm, &plan, &mut |_, _| samples += 1)
         .await
         .unwrap();
     assert!(samples >= 6, "{samples} samples");

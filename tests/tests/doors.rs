@@ -97,7 +97,7 @@ async fn garbage_and_floods_disconnect_only_the_offender() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tiny_datagram_limit_is_refused_and_costs_nobody_their_snapshots() {
     use tickwire_netcode::quic::{JoinError, join};
-    let h = start_rooms(&["room-0"], &["arena.prop_count=400"]);
+    let h = start_rooms(&["room-0"], &["game.prop_count=400"]);
     let addr = h.endpoint.local_addr().unwrap();
     let tiny = limited_endpoint(&h, 8);
     match join(&tiny, addr, "localhost", hello_to(None)).await {
@@ -200,7 +200,7 @@ async fn only_invited_players_get_in_and_each_refusal_says_why() {
         &[
             "auth.mode=token",
             &format!("auth.key_file={}", key_file.display()),
-            "arena.prop_count=20",
+            "game.prop_count=20",
         ],
     );
     let admin = h.admin().await;

@@ -86,7 +86,7 @@ fn a_client_killed_without_goodbye_is_timed_out_and_its_slot_freed() {
             &[
                 "net.idle_timeout_ms=1000",
                 "net.keep_alive_ms=250",
-                "arena.prop_count=20",
+                "game.prop_count=20",
             ],
         )
     });
@@ -138,7 +138,7 @@ fn a_client_killed_without_goodbye_is_timed_out_and_its_slot_freed() {
 async fn a_client_partitioned_for_five_seconds_resumes_or_times_out_and_nobody_else_notices() {
     use tickwire_bot::conditioned_socket::controlled_endpoint;
     use tickwire_netcode::link_conditioner::LinkConfig;
-    let h = start_rooms(&["room-0"], &["arena.prop_count=50"]);
+    let h = start_rooms(&["room-0"], &["game.prop_count=50"]);
     let admin = h.admin().await;
     let (mut endpoint, link) = controlled_endpoint(
         "127.0.0.1:0".parse().unwrap(),

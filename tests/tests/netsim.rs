@@ -10,6 +10,7 @@ use tickwire_bot::Behaviour;
 use tickwire_bot::netsim::{NetSim, Script};
 use tickwire_netcode::Tick;
 use tickwire_netcode::link_conditioner::LinkConfig;
+use tickwire_sim::arena::Arena;
 use tickwire_tests::config_with;
 
 fn ms(n: u64) -> Duration {
@@ -18,7 +19,7 @@ fn ms(n: u64) -> Duration {
 
 #[test]
 fn a_player_who_only_moves_is_never_corrected_on_a_clean_link() {
-    let mut sim = NetSim::new(&config_with(&[])).unwrap();
+    let mut sim = NetSim::<Arena>::new(&config_with(&[])).unwrap();
     let link = LinkConfig::symmetric(ms(60), Duration::ZERO, 0.0);
     sim.add_bot(Script::Run, link, link, 3).unwrap();
     sim.run_until(Duration::from_secs(20));
@@ -31,7 +32,7 @@ fn a_player_who_only_moves_is_never_corrected_on_a_clean_link() {
 
 #[test]
 fn interpolation_never_extrapolates_on_a_clean_link() {
-    let mut sim = NetSim::new(&config_with(&[])).unwrap();
+    let mut sim = NetSim::<Arena>::new(&config_with(&[])).unwrap();
     let link = LinkConfig::symmetric(ms(80), Duration::ZERO, 0.0);
     for i in 0..4 {
         sim.add_bot(Script::Play(Behaviour::mixed(i)), link, link, i as u64)
@@ -56,9 +57,9 @@ fn interpolation_never_extrapolates_on_a_clean_link() {
 /// settled) to 1 s before the end (so every one has been judged).
 fn duel(overrides: &[&str]) -> (usize, usize) {
     let mut config = config_with(overrides);
-    config.arena.obstacles.clear();
-    config.arena.weapon_damage = 0; // nobody dies: every shot is judged against a live target
-    let mut sim = NetSim::new(&config).unwrap();
+    config.game.obstacles.clear();
+    config.game.weapon_damage = 0; // nobody dies: every shot is judged against a live target
+    let mut sim = NetSim::<Arena>::new(&config).unwrap();
     let link = LinkConfig::symmetric(ms(150), Duration::ZERO, 0.0);
     sim.add_bot(Script::Play(Behaviour::Chase), link, link, 1)
         .unwrap();
@@ -70,7 +71,7 @@ fn duel(overrides: &[&str]) -> (usize, usize) {
 /// Of the hits `shooter` saw at input ticks `window` accepts: how many, and how many the
 /// server confirmed on the same target.
 fn hits_in(
-    shooter: &tickwire_bot::netsim::SimBot,
+    shooter: &tickwire_bot::netsim::SimBot<Arena>,
     window: impl Fn(Tick) -> bool,
 ) -> (usize, usize) {
     let seen: Vec<_> = shooter
@@ -79,9 +80,10 @@ fn hits_in(
         .iter()
         .filter(|(t, _)| window(*t))
         .collect();
+    let judged = tickwire_bot::arena::judged_shots(&shooter.events);
     let confirmed = seen
         .iter()
-        .filter(|(t, target)| shooter.server_shots.contains(&(*t, Some(*target))))
+        .filter(|(t, target)| judged.contains(&(*t, Some(*target))))
         .count();
     (seen.len(), confirmed)
 }
@@ -101,7 +103,7 @@ fn lag_compensation_confirms_what_the_shooter_saw_and_without_it_shots_miss() {
 
 #[test]
 fn the_input_clock_settles_after_an_rtt_step() {
-    let mut sim = NetSim::new(&config_with(&[])).unwrap();
+    let mut sim = NetSim::<Arena>::new(&config_with(&[])).unwrap();
     let before = LinkConfig::symmetric(ms(50), Duration::ZERO, 0.0);
     sim.add_bot(Script::Run, before, before, 4).unwrap();
     sim.run_until(Duration::from_secs(8));
@@ -133,16 +135,16 @@ fn the_input_clock_settles_after_an_rtt_step() {
 
 #[test]
 fn inputs_survive_ten_percent_loss() {
-    let mut sim = NetSim::new(&config_with(&[])).unwrap();
+    let mut sim = NetSim::<Arena>::new(&config_with(&[])).unwrap();
     let link = LinkConfig::symmetric(ms(50), Duration::ZERO, 0.10);
     sim.add_bot(Script::Run, link, link, 5).unwrap();
     sim.run_until(Duration::from_secs(5));
     let id = sim.bots[0].id;
     let before = sim.room.input_stats(id).unwrap();
-    let ticks_before = sim.room.world().tick();
+    let ticks_before = sim.room.game().world().tick();
     sim.run_until(Duration::from_secs(35));
     let after = sim.room.input_stats(id).unwrap();
-    let ticks = sim.room.world().tick().since(ticks_before) as u32;
+    let ticks = sim.room.game().world().tick().since(ticks_before) as u32;
     let missing = after.missing - before.missing;
     assert!(
         sim.bots[0].uplink().stats().lost > 100,
@@ -157,9 +159,9 @@ fn inputs_survive_ten_percent_loss() {
 #[test]
 fn a_snapshot_rate_and_rules_changed_live_are_followed() {
     let mut config = config_with(&[]);
-    config.arena.obstacles.clear();
-    config.arena.weapon_damage = 0;
-    let mut sim = NetSim::new(&config).unwrap();
+    config.game.obstacles.clear();
+    config.game.weapon_damage = 0;
+    let mut sim = NetSim::<Arena>::new(&config).unwrap();
     let link = LinkConfig::symmetric(ms(100), ms(5), 0.0);
     sim.add_bot(Script::Play(Behaviour::Chase), link, link, 1)
         .unwrap();
@@ -170,9 +172,9 @@ fn a_snapshot_rate_and_rules_changed_live_are_followed() {
     assert!(speed_before > 5.0, "the runner runs at {speed_before} m/s");
     // A designer halves the snapshot rate's cost and slows everyone down, mid-match.
     config.tick.snapshot_hz = 20;
-    config.arena.max_speed_mps = 4.5; // the default is 6
+    config.game.max_speed_mps = 4.5; // the default is 6
     sim.retune(&config).unwrap();
-    let changed_at = sim.room.world().tick();
+    let changed_at = sim.room.game().world().tick();
     sim.run_until(Duration::from_secs(9)); // the transition
     let stats_before: Vec<_> = sim.bots.iter().map(|b| b.net.stats()).collect();
     let runner_corrections = sim.bots[1].net.prediction_stats().corrections;
@@ -219,7 +221,8 @@ fn a_snapshot_rate_and_rules_changed_live_are_followed() {
 fn the_configured_input_buffer_is_the_lead_clients_keep() {
     let lead_with = |ticks: u32| {
         let mut sim =
-            NetSim::new(&config_with(&[&format!("net.input_buffer_ticks={ticks}")])).unwrap();
+            NetSim::<Arena>::new(&config_with(&[&format!("net.input_buffer_ticks={ticks}")]))
+                .unwrap();
         let link = LinkConfig::symmetric(ms(40), Duration::ZERO, 0.0);
         sim.add_bot(Script::Run, link, link, 9).unwrap();
         sim.run_until(Duration::from_secs(10));

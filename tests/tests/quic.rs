@@ -17,8 +17,9 @@ use tickwire_netcode::tunables;
 use tickwire_server::auth::Admission;
 use tickwire_server::endpoint::{GameEndpoint, Identity};
 use tickwire_server::room::Room;
-use tickwire_sim::replication::WireInput;
-use tickwire_sim::{ArenaConfig, PlayerInput};
+use tickwire_sim::arena::Arena;
+use tickwire_sim::arena::replication::WireInput;
+use tickwire_sim::arena::{ArenaConfig, PlayerInput};
 use tickwire_tests::config_with;
 use tickwire_tests::harness::*;
 
@@ -96,8 +97,8 @@ async fn a_wrong_protocol_version_is_rejected_with_a_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_and_status_are_served_over_http() {
-    let config = config_with(&["arena.prop_count=20"]);
-    let rooms = Arc::new(vec![Room::start("room-0", &config).unwrap()]);
+    let config = config_with(&["game.prop_count=20"]);
+    let rooms = Arc::new(vec![Room::start::<Arena>("room-0", &config).unwrap()]);
     let admin =
         tickwire_server::admin::serve("127.0.0.1:0".parse().unwrap(), Arc::clone(&rooms), None)
             .await
@@ -218,7 +219,7 @@ async fn a_certificate_from_pem_files_is_served() {
     assert_eq!(identity.leaf().unwrap().as_ref(), made.cert.der().as_ref());
     assert_eq!(identity.fingerprint().len(), 64);
     let rooms = Arc::new(vec![
-        Room::start("room-0", &config_with(&["arena.prop_count=10"])).unwrap(),
+        Room::start::<Arena>("room-0", &config_with(&["game.prop_count=10"])).unwrap(),
     ]);
     let endpoint = GameEndpoint::start(
         "127.0.0.1:0".parse().unwrap(),

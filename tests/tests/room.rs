@@ -6,16 +6,17 @@
 use std::time::Duration;
 
 use tickwire_server::Room;
+use tickwire_sim::arena::Arena;
 use tickwire_tests::config_with;
 
 #[test]
 fn a_room_ticks_the_configured_world_and_stops_cleanly() {
     let config = config_with(&[
-        "arena.prop_count=200",
+        "game.prop_count=200",
         "tick.tick_hz=120",
         "tick.snapshot_hz=60",
     ]);
-    let room = Room::start("e2e", &config).unwrap();
+    let room = Room::start::<Arena>("e2e", &config).unwrap();
     // Wait (bounded) for the first once-a-second view of the world.
     let mut view = room.view();
     for _ in 0..100 {
@@ -39,9 +40,9 @@ fn a_room_ticks_the_configured_world_and_stops_cleanly() {
 #[test]
 fn an_invalid_arena_is_refused_before_any_thread_starts() {
     let mut config = config_with(&[]);
-    config.arena.max_speed_mps = f32::NAN;
-    let err = Room::start("bad", &config).unwrap_err();
-    assert!(err.to_string().contains("arena.max_speed_mps"), "{err}");
+    config.game.max_speed_mps = f32::NAN;
+    let err = Room::start::<Arena>("bad", &config).unwrap_err();
+    assert!(err.to_string().contains("game.max_speed_mps"), "{err}");
 }
 
 #[test]
@@ -50,7 +51,8 @@ fn a_client_that_stops_acknowledging_is_sent_fewer_snapshots_until_it_does() {
     use tickwire_netcode::protocol::{InputDatagram, encode_input};
     use tickwire_server::room_core::RoomCore;
 
-    let mut room = RoomCore::new("backoff", &config_with(&["arena.prop_count=20"])).unwrap();
+    let mut room =
+        RoomCore::<Arena>::new("backoff", &config_with(&["game.prop_count=20"])).unwrap();
     let (silent, _) = room.join(Some(1200)).unwrap();
     let (acking, _) = room.join(Some(1200)).unwrap();
     let mut parts: Vec<Vec<u8>> = Vec::new();
@@ -59,7 +61,7 @@ fn a_client_that_stops_acknowledging_is_sent_fewer_snapshots_until_it_does() {
     let mut receiver = tickwire_netcode::snapshot::SnapshotReceiver::new(
         room.schema().clone(),
         32 * 2,
-        room.world().tick(),
+        room.game().world().tick(),
     );
     for _ in 0..180 {
         room.tick(&mut |client, bytes| {
@@ -74,11 +76,11 @@ fn a_client_that_stops_acknowledging_is_sent_fewer_snapshots_until_it_does() {
         }
         let ack = InputDatagram {
             ack: receiver.ack(),
-            newest: room.world().tick(),
+            newest: room.game().world().tick(),
             inputs: vec![tickwire_netcode::protocol::InputFrame {
                 view_ago: 0,
                 view_fraction: 0,
-                input: tickwire_sim::replication::WireInput::default(),
+                input: tickwire_sim::arena::replication::WireInput::default(),
             }],
         };
         let mut out = Vec::new();
@@ -103,7 +105,7 @@ fn clients_that_start_lagging_together_take_turns() {
     use std::collections::HashMap;
     use tickwire_server::room_core::RoomCore;
 
-    let mut room = RoomCore::new("turns", &config_with(&["arena.prop_count=20"])).unwrap();
+    let mut room = RoomCore::<Arena>::new("turns", &config_with(&["game.prop_count=20"])).unwrap();
     let silent: Vec<_> = (0..8).map(|_| room.join(Some(1200)).unwrap().0).collect();
     // 4 s at 60 Hz: none of them ever acknowledges, so all start lagging on the same tick.
     let mut per_tick = Vec::new();
@@ -136,9 +138,10 @@ fn a_client_that_knows_only_the_welcome_decodes_every_snapshot_bit_for_bit() {
     use tickwire_netcode::schema::Schema;
     use tickwire_netcode::snapshot::SnapshotReceiver;
     use tickwire_server::room_core::RoomCore;
-    use tickwire_sim::replication::{entity_state, net_id};
+    use tickwire_sim::arena::replication::{entity_state, net_id};
 
-    let mut room = RoomCore::new("generic", &config_with(&["arena.prop_count=60"])).unwrap();
+    let mut room =
+        RoomCore::<Arena>::new("generic", &config_with(&["game.prop_count=60"])).unwrap();
     let (client, welcome) = room.join(Some(1200)).unwrap();
     // Over the wire and back: the client has the welcome's bytes and nothing of the sim.
     let bytes = codec::encode(&ServerControl::Welcome(welcome)).unwrap();
@@ -168,11 +171,15 @@ fn a_client_that_knows_only_the_welcome_decodes_every_snapshot_bit_for_bit() {
                 continue;
             }
             complete += 1;
-            deltas += usize::from(receiver.last_part().len() < room.world().entities().count());
+            deltas +=
+                usize::from(receiver.last_part().len() < room.game().world().entities().count());
             let snapshot = receiver.latest().unwrap();
-            assert_eq!(snapshot.tick, room.world().tick());
-            assert_eq!(snapshot.entities.len(), room.world().entities().count());
-            for (id, entity) in room.world().entities() {
+            assert_eq!(snapshot.tick, room.game().world().tick());
+            assert_eq!(
+                snapshot.entities.len(),
+                room.game().world().entities().count()
+            );
+            for (id, entity) in room.game().world().entities() {
                 let held = snapshot.get(net_id(id).0).unwrap();
                 assert_eq!(*held, entity_state(entity), "bit for bit, {id:?}");
                 // The description's scale gives the world's metres within half a step.
@@ -189,11 +196,11 @@ fn a_client_that_knows_only_the_welcome_decodes_every_snapshot_bit_for_bit() {
         }
         let ack = InputDatagram {
             ack: receiver.ack(),
-            newest: room.world().tick(),
+            newest: room.game().world().tick(),
             inputs: vec![tickwire_netcode::protocol::InputFrame {
                 view_ago: 0,
                 view_fraction: 0,
-                input: tickwire_sim::replication::WireInput::default(),
+                input: tickwire_sim::arena::replication::WireInput::default(),
             }],
         };
         let mut out = Vec::new();

@@ -20,8 +20,8 @@ use tickwire_netcode::schema::{NetEntity, Replicate, Schema};
 use tickwire_netcode::snapshot::{
     Private, SenderConfig, SharedEncoding, SnapshotReceiver, SnapshotSender, WorldHistory,
 };
-use tickwire_sim::ArenaConfig;
-use tickwire_sim::replication::arena_schema;
+use tickwire_sim::arena::ArenaConfig;
+use tickwire_sim::arena::replication::arena_schema;
 
 /// IP + UDP + QUIC short header and datagram frame, per datagram (bytes).
 const OVERHEAD_BYTES: usize = 60;

@@ -121,7 +121,7 @@ async fn run(args: &Args) -> Result<()> {
         profile: "clean".to_owned(),
         sample_every: Duration::from_secs(5),
     };
-    let report = load_test::run(&swarm, &plan, &mut |s, _| {
+    let report = load_test::run::<tickwire_sim::arena::Arena>(&swarm, &plan, &mut |s, _| {
         eprintln!(
             "[{:>6.1}s] bots {:>3}  snap/s {:>5.2}  server tick late p99 {}",
             s.t_s,

@@ -15,6 +15,7 @@ use tickwire_bot::Behaviour;
 use tickwire_bot::netsim::{NetSim, Script};
 use tickwire_netcode::Tick;
 use tickwire_netcode::link_conditioner::LinkConfig;
+use tickwire_sim::arena::{Arena, ArenaConfig};
 
 /// Run the bot swarm over simulated bad networks.
 #[derive(Debug, Parser)]
@@ -152,8 +153,8 @@ fn run(name: &str, link: LinkConfig, args: &Args) -> Result<Profile> {
     for assignment in &args.set {
         layers.set(assignment, "--set")?;
     }
-    let config = layers.load()?;
-    let mut sim = NetSim::new(&config)?;
+    let config = layers.load::<ArenaConfig>()?;
+    let mut sim = NetSim::<Arena>::new(&config)?;
     for i in 0..args.bots {
         sim.add_bot(
             Script::Play(Behaviour::mixed(i)),
@@ -195,7 +196,8 @@ fn run(name: &str, link: LinkConfig, args: &Args) -> Result<Profile> {
         extrapolated += s.extrapolated_frames + s.held_frames;
         // Shots still in flight when the run stops have not been judged: leave out the last
         // second.
-        let judged = |t: &Tick| sim.room.world().tick().since(*t) > config.tick.tick_hz as i32;
+        let judged = |t: &Tick| sim.room.tick_now().since(*t) > config.tick.tick_hz as i32;
+        let server_shots = tickwire_bot::arena::judged_shots(&bot.events);
         let seen: Vec<_> = bot
             .pilot
             .hits_in_view()
@@ -205,17 +207,17 @@ fn run(name: &str, link: LinkConfig, args: &Args) -> Result<Profile> {
         in_view += seen.len() as u64;
         confirmed += seen
             .iter()
-            .filter(|(t, g)| bot.server_shots.contains(&(*t, Some(*g))))
+            .filter(|(t, g)| server_shots.contains(&(*t, Some(*g))))
             .count() as u64;
         never_fired += seen
             .iter()
-            .filter(|(t, _)| !bot.server_shots.iter().any(|(s, _)| s == t))
+            .filter(|(t, _)| !server_shots.iter().any(|(s, _)| s == t))
             .count() as u64;
         if let Some(i) = sim.room.input_stats(bot.id) {
             missing += u64::from(i.missing);
             late += u64::from(i.late);
         }
-        ticks += u64::from(sim.room.world().tick().get());
+        ticks += u64::from(sim.room.tick_now().get());
     }
     delays.sort_by(f64::total_cmp);
     let settle = settles

@@ -8,9 +8,10 @@ use clap::Parser;
 use glam::Vec2;
 use serde::Serialize;
 use tickwire_benches::{print_table, quantile_us, timing_histogram};
-use tickwire_bot::{Behaviour, Brain};
+use tickwire_bot::Behaviour;
+use tickwire_bot::arena::Brain;
 use tickwire_netcode::TickRate;
-use tickwire_sim::{ArenaConfig, GameEvent, Rules, World};
+use tickwire_sim::arena::{ArenaConfig, GameEvent, Rules, World};
 
 /// Time the arena simulation's step.
 #[derive(Debug, Parser)]

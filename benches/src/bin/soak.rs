@@ -92,7 +92,7 @@ async fn soak(args: &Args) -> Result<()> {
         profile: "clean".to_owned(),
         sample_every: args.sample_every,
     };
-    let report = load_test::run(&swarm, &plan, &mut |s, _| {
+    let report = load_test::run::<tickwire_sim::arena::Arena>(&swarm, &plan, &mut |s, _| {
         eprintln!(
             "[{:>7.1}s] bots {:>4}  snap/s {:>5.2}  server rss {}  tick late p99 {}",
             s.t_s,

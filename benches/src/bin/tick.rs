@@ -23,7 +23,8 @@ use tickwire_netcode::Tick;
 use tickwire_netcode::protocol::{InputDatagram, InputFrame, encode_input};
 use tickwire_server::ConfigLayers;
 use tickwire_server::room_core::RoomCore;
-use tickwire_sim::replication::WireInput;
+use tickwire_sim::arena::replication::WireInput;
+use tickwire_sim::arena::{Arena, ArenaConfig};
 
 /// Counts allocations so the benchmark can report them per tick.
 struct Counting;
@@ -171,16 +172,16 @@ fn run(
         format!("tick.tick_hz={hz}"),
         format!("tick.snapshot_hz={snapshot_hz}"),
         format!(
-            "arena.prop_count={}",
+            "game.prop_count={}",
             entities.saturating_sub(clients as u32)
         ),
         format!("server.max_clients_per_room={clients}"),
     ] {
         layers.set(&set, "bench")?;
     }
-    let config = layers.load()?;
+    let config = layers.load::<ArenaConfig>()?;
     let live_before = LIVE.load(Ordering::Relaxed);
-    let mut room = RoomCore::new("bench", &config)?;
+    let mut room = RoomCore::<Arena>::new("bench", &config)?;
     let ids: Vec<_> = (0..clients)
         .map(|_| room.join(Some(1200)).map(|(id, _)| id))
         .collect::<Result<_, _>>()
@@ -196,7 +197,7 @@ fn run(
     let (mut allocations, mut bytes, mut datagram) = (0u64, 0u64, Vec::with_capacity(256));
     let warmup = hz * 5;
     for n in 0..warmup + ticks {
-        let tick = room.world().tick();
+        let tick = room.tick_now();
         // Each client's input for this tick, acking the snapshot sent `ack_delay` ago.
         for (i, &id) in ids.iter().enumerate() {
             let acked = tick.get().saturating_sub(ack_delay(i)) / interval * interval;
@@ -241,7 +242,7 @@ fn run(
     let with_clients = LIVE.load(Ordering::Relaxed) - live_before;
     let without = {
         let before = LIVE.load(Ordering::Relaxed);
-        let mut empty = RoomCore::new("bench-empty", &config)?;
+        let mut empty = RoomCore::<Arena>::new("bench-empty", &config)?;
         for _ in 0..warmup {
             empty.tick(&mut |_, _| {});
         }
@@ -251,7 +252,10 @@ fn run(
         name,
         heap_bytes_per_client: (with_clients - without) as f64 / clients as f64,
         clients,
-        entities: room.world().len(),
+        entities: {
+            let census = room.census();
+            census.players + census.props
+        },
         tick_hz: hz,
         ack_age_ms: ack_ms,
         tick_us_p50: quantile_us(&histogram, 0.5),

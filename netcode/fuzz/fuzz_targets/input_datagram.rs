@@ -3,7 +3,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use tickwire_netcode::protocol::decode_input;
-use tickwire_sim::replication::WireInput;
+use tickwire_sim::arena::replication::WireInput;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(datagram) = decode_input::<WireInput>(data) {

@@ -8,8 +8,8 @@ use tickwire_netcode::schema::{NetEntity, Replicate};
 use tickwire_netcode::snapshot::{
     Private, SenderConfig, SharedEncoding, SnapshotReceiver, SnapshotSender, WorldHistory,
 };
-use tickwire_sim::replication::arena_schema;
-use tickwire_sim::{ArenaConfig, Rules, World};
+use tickwire_sim::arena::replication::arena_schema;
+use tickwire_sim::arena::{ArenaConfig, Rules, World};
 
 /// A receiver holding three real snapshots, made once: each input gets a fresh copy.
 fn primed() -> SnapshotReceiver {

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use tickwire_netcode::ConfigError;
+use tickwire_netcode::game::GameConfig;
 use toml::{Table, Value};
 
 use super::{DEFAULT_TOML, ServerConfig};
@@ -176,7 +177,7 @@ impl ConfigLayers {
         Ok(self)
     }
 
-    /// Which layer set `key` (dotted, array indices allowed: `arena.obstacles[1].x_m`).
+    /// Which layer set `key` (dotted, array indices allowed: `game.obstacles[1].x_m`).
     #[must_use]
     pub fn origin_of(&self, key: &str) -> &str {
         // The longest recorded key that is `key` itself or an ancestor of it.
@@ -198,21 +199,55 @@ impl ConfigLayers {
             .map_or(DEFAULT_ORIGIN, |(_, origin)| origin.as_str())
     }
 
-    /// Deserializes and validates the merged layers.
+    /// The game the layers select (`server.game`), if set to text.
+    #[must_use]
+    pub fn game(&self) -> Option<&str> {
+        self.merged
+            .get("server")
+            .and_then(|server| server.get("game"))
+            .and_then(Value::as_str)
+    }
+
+    /// Deserializes and validates the merged layers for a game whose `[game]` section is a
+    /// `C`: the game's documented defaults ([`GameConfig::DEFAULT_TOML`]) lie under every
+    /// layer's `[game]`.
     ///
     /// # Errors
     /// [`ConfigLoadError::Shape`] for an unknown key or a wrong type,
     /// [`ConfigLoadError::Invalid`] for a value out of range; both name the key and its layer.
-    pub fn load(&self) -> Result<ServerConfig, ConfigLoadError> {
-        let value = Value::Table(self.merged.clone());
-        let config: ServerConfig = serde_path_to_error::deserialize(value).map_err(|e| {
-            let key = e.path().to_string();
-            ConfigLoadError::Shape {
-                origin: self.origin_of(&key).to_owned(),
-                message: e.into_inner().to_string().trim_end().to_owned(),
-                key,
-            }
-        })?;
+    pub fn load<C: GameConfig>(&self) -> Result<ServerConfig<C>, ConfigLoadError> {
+        let game_defaults: Table =
+            C::DEFAULT_TOML
+                .parse()
+                .map_err(|e: toml::de::Error| ConfigLoadError::Syntax {
+                    origin: format!("the {} defaults", self.game().unwrap_or("game")),
+                    message: e.to_string(),
+                })?;
+        let mut merged = Table::new();
+        merged.insert("game".to_owned(), Value::Table(game_defaults));
+        // Origins are the layers' own: a key no layer set is the defaults'.
+        merge(
+            &mut merged,
+            self.merged.clone(),
+            "",
+            "",
+            &mut BTreeMap::new(),
+        );
+        let config: ServerConfig<C> = serde_path_to_error::deserialize(Value::Table(merged))
+            .map_err(|e| {
+                let key = e.path().to_string();
+                let mut message = e.into_inner().to_string().trim_end().to_owned();
+                if key == "arena" || message.contains("unknown field `arena`") {
+                    message.push_str(
+                        "; the arena's values moved to [game] (with [server] game = \"arena\")",
+                    );
+                }
+                ConfigLoadError::Shape {
+                    origin: self.origin_of(&key).to_owned(),
+                    message,
+                    key,
+                }
+            })?;
         config
             .validate()
             .map_err(|error| ConfigLoadError::Invalid {

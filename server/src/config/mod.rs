@@ -14,25 +14,58 @@ use std::time::Duration;
 use tickwire_netcode::config::{ConfigError, check_range};
 
 use tickwire_netcode::TickRate;
-use tickwire_sim::{ArenaConfig, Rules};
+use tickwire_netcode::game::GameConfig;
 
 pub use layers::{ConfigLayers, ConfigLoadError};
 
 /// The documented default configuration, as shipped in `server/config/default.toml`.
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 
-/// The whole server configuration.
+/// The embedded default with the `[game]` section of a game configured by a `C`: the whole
+/// default configuration as a designer reads it, every key documented.
+#[must_use]
+pub fn default_toml<C: GameConfig>() -> String {
+    let mut out = String::from(DEFAULT_TOML);
+    out.push_str("\n[game]\n");
+    for line in C::DEFAULT_TOML.lines() {
+        // The game's own file is the section's content: its table headers nest under it.
+        let trimmed = line.trim_start();
+        let header = |open: &str| {
+            trimmed.strip_prefix(open).filter(|rest| {
+                rest.split(']').next().is_some_and(|name| {
+                    !name.is_empty()
+                        && name
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+                })
+            })
+        };
+        if let Some(rest) = header("[[") {
+            out.push_str("[[game.");
+            out.push_str(rest);
+        } else if let Some(rest) = header("[") {
+            out.push_str("[game.");
+            out.push_str(rest);
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The whole server configuration, for a game whose `[game]` section is a `C`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ServerConfig {
+pub struct ServerConfig<C> {
     /// Addresses and capacity.
     pub server: ServerSection,
     /// Simulation and snapshot rates, and the tick loop's timing.
     pub tick: TickSection,
     /// What the netcode needs: interpolation, lag compensation, input buffering, bandwidth.
     pub net: NetSection,
-    /// Gameplay values of the reference arena.
-    pub arena: ArenaConfig,
+    /// The game's own values (`[game]`; each game documents its keys).
+    pub game: C,
     /// The TLS certificate; empty paths mean a self-signed development certificate.
     pub tls: TlsSection,
     /// Who may join: anyone, or players with a seat token.
@@ -75,6 +108,8 @@ pub struct TlsSection {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSection {
+    /// The game hosted (`"arena"`, `"cubes3d"`): which `[game]` keys apply.
+    pub game: String,
     /// UDP address of the QUIC game endpoint.
     pub bind: SocketAddr,
     /// HTTP address of `/metrics` and `/status`.
@@ -124,19 +159,7 @@ pub struct NetSection {
     pub udp_buffer_bytes: u32,
 }
 
-impl ServerConfig {
-    /// The embedded default.
-    ///
-    /// # Panics
-    /// Never in a released build: a unit test loads the embedded default.
-    #[must_use]
-    #[allow(clippy::expect_used)] // the embedded file is checked by `default_loads_and_matches_the_sim`
-    pub fn embedded_default() -> Self {
-        ConfigLayers::new()
-            .load()
-            .expect("the embedded default config is valid")
-    }
-
+impl<C: GameConfig> ServerConfig<C> {
     /// Checks every value against its range, and the rules that relate keys.
     ///
     /// # Errors
@@ -146,10 +169,17 @@ impl ServerConfig {
             server,
             tick,
             net,
-            arena,
+            game,
             tls,
             auth,
         } = self;
+        if server.game.is_empty() {
+            return Err(ConfigError::invalid(
+                "server.game",
+                "\"\"",
+                "name the game hosted (\"arena\", \"cubes3d\")",
+            ));
+        }
         if auth.mode == AuthMode::Token && auth.key_file.is_empty() {
             return Err(ConfigError::invalid(
                 "auth.mode",
@@ -231,7 +261,7 @@ impl ServerConfig {
             net.udp_buffer_bytes,
             65_536..=268_435_456,
         )?;
-        arena.validate().map_err(|e| e.in_section("arena"))
+        game.validate().map_err(|e| e.in_section("game"))
     }
 
     /// The simulation's tick rate.
@@ -249,14 +279,6 @@ impl ServerConfig {
         (self.tick.tick_hz / self.tick.snapshot_hz.max(1)).max(1)
     }
 
-    /// The arena's validated rules at this tick rate.
-    ///
-    /// # Errors
-    /// The first invalid arena value or tick rate.
-    pub fn rules(&self) -> Result<Rules, ConfigError> {
-        Rules::new(self.arena.clone(), self.tick_rate()?).map_err(|e| e.in_section("arena"))
-    }
-
     /// The tick thread's spin margin.
     #[must_use]
     pub fn spin(&self) -> Duration {
@@ -264,16 +286,14 @@ impl ServerConfig {
     }
 
     /// Checks that `new` differs from `self` only in what a running server can take live:
-    /// gameplay tunables (everything in `[arena]` except the arena's shape: seed, size,
-    /// obstacles, spawn points, prop count), `tick.snapshot_hz`,
+    /// gameplay values (everything in `[game]` but what the game's
+    /// [`GameConfig::restart_keys`] names: for the arena, its shape), `tick.snapshot_hz`,
     /// `net.interpolation_delay_ms` and `auth.key_file` (whose keys a reload reads again).
     ///
     /// # Errors
     /// The keys (or sections) that changed but need a restart.
-    pub fn live_changes(&self, new: &Self) -> Result<(), Vec<&'static str>> {
-        let mut restart = Vec::new();
-        let (a, b) = (&self.arena, &new.arena);
-        let checks: [(&'static str, bool); 13] = [
+    pub fn live_changes(&self, new: &Self) -> Result<(), Vec<String>> {
+        let checks: [(&str, bool); 6] = [
             ("server", self.server != new.server),
             (
                 "tick (other than snapshot_hz)",
@@ -289,23 +309,18 @@ impl ServerConfig {
                 "net (other than interpolation_delay_ms)",
                 differs_besides(&self.net, &new.net, |n| n.interpolation_delay_ms = 0),
             ),
-            ("arena.seed", a.seed != b.seed),
-            ("arena.width_m", a.width_m != b.width_m),
-            ("arena.height_m", a.height_m != b.height_m),
-            ("arena.obstacles", a.obstacles != b.obstacles),
-            ("arena.spawn_points", a.spawn_points != b.spawn_points),
-            ("arena.prop_count", a.prop_count != b.prop_count),
-            (
-                "arena.player_radius_m",
-                a.player_radius_m != b.player_radius_m,
-            ),
         ];
-        restart.extend(
-            checks
-                .iter()
-                .filter(|(_, changed)| *changed)
-                .map(|(key, _)| *key),
-        );
+        let restart: Vec<String> = checks
+            .iter()
+            .filter(|(_, changed)| *changed)
+            .map(|(key, _)| (*key).to_owned())
+            .chain(
+                self.game
+                    .restart_keys(&new.game)
+                    .into_iter()
+                    .map(|key| format!("game.{key}")),
+            )
+            .collect();
         if restart.is_empty() {
             Ok(())
         } else {

@@ -1,8 +1,15 @@
 use super::*;
+use tickwire_sim::arena::ArenaConfig;
+
+type Config = ServerConfig<ArenaConfig>;
 
 #[track_caller]
-fn load_with(origin: &str, text: &str) -> Result<ServerConfig, ConfigLoadError> {
+fn load_with(origin: &str, text: &str) -> Result<Config, ConfigLoadError> {
     ConfigLayers::new().toml_str(origin, text)?.load()
+}
+
+fn embedded() -> Config {
+    ConfigLayers::new().load().unwrap()
 }
 
 #[track_caller]
@@ -19,7 +26,7 @@ fn bad_key(origin: &str, text: &str) -> (String, String) {
 
 #[test]
 fn default_loads_and_matches_the_sim() {
-    let config = ServerConfig::embedded_default();
+    let config = embedded();
     assert_eq!(config.tick.tick_hz, 60);
     assert_eq!(config.tick.snapshot_hz, 30);
     assert_eq!(config.snapshot_interval_ticks(), 2);
@@ -28,14 +35,51 @@ fn default_loads_and_matches_the_sim() {
         "127.0.0.1",
         "admin must default to loopback"
     );
+    assert_eq!(config.server.game, "arena");
     // The sim's own Default and the shipped file must not drift apart.
-    assert_eq!(config.arena, ArenaConfig::default());
-    config.rules().unwrap();
+    assert_eq!(config.game, ArenaConfig::default());
+}
+
+#[test]
+fn the_printed_default_is_the_default_every_key_documented() {
+    let printed = default_toml::<ArenaConfig>();
+    let config: Config = ConfigLayers::new()
+        .toml_str("printed", &printed)
+        .unwrap()
+        .load()
+        .unwrap();
+    assert_eq!(config, embedded());
+    assert!(printed.contains("[[game.obstacles]]"), "{printed}");
+    // Every game key has a comment above it (since the last blank line); the keys of
+    // [[game.obstacles]] tables are documented by the comment above the first.
+    let mut bare = Vec::new();
+    let mut commented = false;
+    for line in printed
+        .lines()
+        .skip_while(|l| *l != "[game]")
+        .skip(1)
+        .take_while(|l| !l.starts_with('['))
+    {
+        if line.starts_with('#') {
+            commented = true;
+        } else if line.trim().is_empty() {
+            commented = false;
+        } else if !commented {
+            bare.push(line.to_owned());
+        }
+    }
+    assert!(bare.is_empty(), "undocumented: {bare:?}");
+}
+
+#[test]
+fn an_old_arena_section_says_where_its_values_went() {
+    let (_, message) = bad_key("old.toml", "[arena]\nprop_count = 10\n");
+    assert!(message.contains("moved to [game]"), "{message}");
 }
 
 #[test]
 fn effective_config_round_trips_through_toml() {
-    let config = ServerConfig::embedded_default();
+    let config = embedded();
     let text = config.to_toml().unwrap();
     assert_eq!(load_with("printed", &text).unwrap(), config);
 }
@@ -44,10 +88,10 @@ fn effective_config_round_trips_through_toml() {
 fn a_file_overlays_only_the_keys_it_names() {
     let config = load_with("fast.toml", "[tick]\ntick_hz = 128\nsnapshot_hz = 64\n").unwrap();
     assert_eq!((config.tick.tick_hz, config.tick.snapshot_hz), (128, 64));
-    assert_eq!(config.net, ServerConfig::embedded_default().net);
-    assert_eq!(config.arena.obstacles.len(), 4);
-    let config = load_with("open.toml", "[arena]\nobstacles = []\n").unwrap();
-    assert!(config.arena.obstacles.is_empty());
+    assert_eq!(config.net, embedded().net);
+    assert_eq!(config.game.obstacles.len(), 4);
+    let config = load_with("open.toml", "[game]\nobstacles = []\n").unwrap();
+    assert!(config.game.obstacles.is_empty());
 }
 
 #[test]
@@ -70,12 +114,12 @@ fn wrong_types_are_named() {
         message.contains("fast") && message.contains("u32"),
         "{message}"
     );
-    let (key, _) = bad_key("my.toml", "[arena]\nspawn_points = -1\n");
-    assert_eq!(key, "arena.spawn_points");
+    let (key, _) = bad_key("my.toml", "[game]\nspawn_points = -1\n");
+    assert_eq!(key, "game.spawn_points");
     let (key, _) = bad_key("my.toml", "[server]\nbind = \"not an address\"\n");
     assert_eq!(key, "server.bind");
-    let (key, _) = bad_key("my.toml", "[[arena.obstacles]]\nx_m = 1.0\n");
-    assert_eq!(key, "arena.obstacles[0]");
+    let (key, _) = bad_key("my.toml", "[[game.obstacles]]\nx_m = 1.0\n");
+    assert_eq!(key, "game.obstacles[0]");
 }
 
 #[test]
@@ -91,19 +135,19 @@ fn out_of_range_values_name_key_value_range_and_file() {
     let (key, message) = bad_key("my.toml", "[tick]\nsnapshot_hz = 90\n");
     assert_eq!(key, "tick.snapshot_hz");
     assert!(message.contains("1..=60"), "{message}");
-    let (key, message) = bad_key("my.toml", "[arena]\nmax_speed_mps = -6.0\n");
-    assert_eq!(key, "arena.max_speed_mps");
+    let (key, message) = bad_key("my.toml", "[game]\nmax_speed_mps = -6.0\n");
+    assert_eq!(key, "game.max_speed_mps");
     assert!(
         message.contains("-6.0") && message.contains("0.0..=100.0"),
         "{message}"
     );
-    let (key, _) = bad_key("my.toml", "[arena]\nmax_speed_mps = nan\n");
-    assert_eq!(key, "arena.max_speed_mps");
+    let (key, _) = bad_key("my.toml", "[game]\nmax_speed_mps = nan\n");
+    assert_eq!(key, "game.max_speed_mps");
     let (key, message) = bad_key(
         "walls.toml",
-        "[[arena.obstacles]]\nx_m = 500.0\ny_m = 1.0\nwidth_m = 1.0\nheight_m = 1.0\n",
+        "[[game.obstacles]]\nx_m = 500.0\ny_m = 1.0\nwidth_m = 1.0\nheight_m = 1.0\n",
     );
-    assert_eq!(key, "arena.obstacles[0].x_m");
+    assert_eq!(key, "game.obstacles[0].x_m");
     assert!(message.contains("walls.toml"), "{message}");
 }
 
@@ -144,9 +188,9 @@ fn every_range_check_fires() {
         ("net.input_buffer_ticks", "17"),
         ("net.client_budget_bytes_per_s", "999"),
         ("net.max_datagram_bytes", "9000"),
-        ("arena.width_m", "5.0"),
-        ("arena.prop_restitution", "2.0"),
-        ("arena.max_health", "0"),
+        ("game.width_m", "5.0"),
+        ("game.prop_restitution", "2.0"),
+        ("game.max_health", "0"),
         ("net.idle_timeout_ms", "500"),
         ("net.keep_alive_ms", "6000"),
         ("net.udp_buffer_bytes", "1024"),
@@ -155,7 +199,7 @@ fn every_range_check_fires() {
         let err = ConfigLayers::new()
             .set(&format!("{key}={value}"), "--set")
             .unwrap()
-            .load()
+            .load::<ArenaConfig>()
             .expect_err(key);
         assert_eq!(err.key(), Some(key), "{err}");
         assert!(err.to_string().contains("--set"), "{err}");
@@ -170,13 +214,13 @@ fn overrides_set_single_keys_and_win_over_files() {
         .unwrap();
     layers.set("tick.snapshot_hz=32", "--snapshot-hz").unwrap();
     layers.set("server.bind=127.0.0.1:5000", "--bind").unwrap();
-    let config = layers.load().unwrap();
+    let config = layers.load::<ArenaConfig>().unwrap();
     assert_eq!((config.tick.tick_hz, config.tick.snapshot_hz), (128, 32));
     assert_eq!(config.server.bind.port(), 5000);
     assert_eq!(layers.origin_of("tick.tick_hz"), "my.toml");
     assert_eq!(layers.origin_of("tick.snapshot_hz"), "--snapshot-hz");
     assert_eq!(
-        layers.origin_of("arena.obstacles[2].x_m"),
+        layers.origin_of("game.obstacles[2].x_m"),
         "the embedded default"
     );
 }
@@ -207,21 +251,17 @@ use std::path::Path;
 
 #[test]
 fn only_tunables_change_live() {
-    let running = ServerConfig::embedded_default();
+    let running = embedded();
     let tuned = load_with(
         "tuned.toml",
-        "[arena]\nmax_speed_mps = 7.5\nweapon_damage = 30\n[net]\ninterpolation_delay_ms = 120\n[tick]\nsnapshot_hz = 20\n",
+        "[game]\nmax_speed_mps = 7.5\nweapon_damage = 30\n[net]\ninterpolation_delay_ms = 120\n[tick]\nsnapshot_hz = 20\n",
     )
     .unwrap();
     assert_eq!(running.live_changes(&tuned), Ok(()));
-    let moved = load_with("moved.toml", "[server]\nbind = \"0.0.0.0:5000\"\n[tick]\ntick_hz = 128\nsnapshot_hz = 64\n[arena]\nprop_count = 10\n").unwrap();
+    let moved = load_with("moved.toml", "[server]\nbind = \"0.0.0.0:5000\"\n[tick]\ntick_hz = 128\nsnapshot_hz = 64\n[game]\nprop_count = 10\n").unwrap();
     let keys = running.live_changes(&moved).unwrap_err();
     assert_eq!(
         keys,
-        vec![
-            "server",
-            "tick (other than snapshot_hz)",
-            "arena.prop_count"
-        ]
+        vec!["server", "tick (other than snapshot_hz)", "game.prop_count"]
     );
 }

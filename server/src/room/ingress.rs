@@ -8,6 +8,8 @@ use tickwire_netcode::protocol::{GoodbyeReason, ServerControl};
 use super::MAX_BAD_DATAGRAMS;
 use super::MAX_DATAGRAMS_PER_CLIENT_TICK;
 use crate::rate_limit::RateLimit;
+use tickwire_netcode::game::Game;
+
 use crate::room_core::{ClientId, RoomCore};
 
 /// A client's connection as the tick thread holds it.
@@ -29,7 +31,11 @@ pub(super) struct Link {
 
 /// Hands one datagram to the room; says what the client did wrong when it has sent too
 /// many bad ones.
-fn take_datagram(core: &mut RoomCore, client: ClientId, bytes: &[u8]) -> Option<String> {
+fn take_datagram<G: Game>(
+    core: &mut RoomCore<G>,
+    client: ClientId,
+    bytes: &[u8],
+) -> Option<String> {
     let Err(e) = core.handle_datagram(client, bytes) else {
         return None;
     };
@@ -41,8 +47,8 @@ fn take_datagram(core: &mut RoomCore, client: ClientId, bytes: &[u8]) -> Option<
 /// Removes a client from the room and has its connection task say goodbye with `reason`
 /// and `message` on the control stream, then close; closes at once (with the same code and
 /// message) when that task cannot take it.
-pub(super) fn disconnect(
-    core: &mut RoomCore,
+pub(super) fn disconnect<G: Game>(
+    core: &mut RoomCore<G>,
     connections: &mut HashMap<ClientId, Link>,
     client: ClientId,
     reason: GoodbyeReason,
@@ -94,8 +100,8 @@ impl Ingress {
 /// Reads every client's waiting datagrams (at most [`MAX_DATAGRAMS_PER_CLIENT_TICK`] each)
 /// straight from its connection: no task wakes for each datagram, and a flood stays in
 /// quinn's bounded receive buffer, which drops the oldest.
-pub(super) fn read_datagrams(
-    core: &mut RoomCore,
+pub(super) fn read_datagrams<G: Game>(
+    core: &mut RoomCore<G>,
     connections: &mut HashMap<ClientId, Link>,
     now: std::time::Instant,
     ingress: &mut Ingress,

@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use tickwire_netcode::game::{Game, GameConfig};
 use tickwire_netcode::protocol::{RejectReason, ServerControl, Welcome};
 use tickwire_netcode::{ConfigError, Tick};
 
@@ -118,7 +119,7 @@ pub enum RoomCommand {
         client: ClientId,
     },
     /// New live tunables (a config reload).
-    Retune(Box<ServerConfig>),
+    Retune(RetuneConfig),
     /// An operator removes a client: it is told `Goodbye { Kicked }` with `message`.
     Kick {
         /// Who.
@@ -129,6 +130,25 @@ pub enum RoomCommand {
 }
 
 /// What the tick thread shares with the rest of the server.
+/// A configuration reload for a room: a [`ServerConfig`] of the room's game, which the
+/// room's thread takes back in its own type.
+#[derive(Debug)]
+pub struct RetuneConfig(Box<dyn std::any::Any + Send>);
+
+impl RetuneConfig {
+    /// Carries `config` to a room.
+    #[must_use]
+    pub fn new<C: GameConfig>(config: ServerConfig<C>) -> Self {
+        Self(Box::new(config))
+    }
+
+    /// The configuration, if it is for a game configured by a `C`.
+    #[must_use]
+    pub fn of<C: GameConfig>(&self) -> Option<&ServerConfig<C>> {
+        self.0.downcast_ref()
+    }
+}
+
 #[derive(Debug, Default)]
 struct Shared {
     stop: AtomicBool,
@@ -152,8 +172,8 @@ impl Room {
     /// # Errors
     /// [`RoomError::Config`] if the arena or tick rate is invalid, [`RoomError::Thread`] if
     /// the thread cannot be spawned.
-    pub fn start(name: &str, config: &ServerConfig) -> Result<Self, RoomError> {
-        Self::start_with_phase(name, config, Duration::ZERO)
+    pub fn start<G: Game>(name: &str, config: &ServerConfig<G::Config>) -> Result<Self, RoomError> {
+        Self::start_with_phase::<G>(name, config, Duration::ZERO)
     }
 
     /// As [`start`](Self::start), with the room's tick deadlines offset by `phase`: rooms
@@ -162,16 +182,16 @@ impl Room {
     ///
     /// # Errors
     /// As [`start`](Self::start).
-    pub fn start_with_phase(
+    pub fn start_with_phase<G: Game>(
         name: &str,
-        config: &ServerConfig,
+        config: &ServerConfig<G::Config>,
         phase: Duration,
     ) -> Result<Self, RoomError> {
         // The metric handles the tick thread makes must bind to the real recorder.
         if let Err(e) = crate::recorder::prometheus() {
             tracing::warn!(error = %e, "metrics recorder unavailable; /metrics will be empty");
         }
-        let core = RoomCore::new(name, config)?;
+        let core = RoomCore::<G>::new(name, config)?;
         let rate = config.tick_rate()?;
         let clock = SystemClock::new(config.spin());
         let max_catch_up = config.tick.max_catch_up_ticks;
@@ -185,12 +205,8 @@ impl Room {
                 let shared = Arc::clone(&shared);
                 move || {
                     tick_thread::realtime(priority);
-                    let schedule = TickSchedule::new(
-                        clock.now() + phase,
-                        rate,
-                        core.world().tick(),
-                        max_catch_up,
-                    );
+                    let schedule =
+                        TickSchedule::new(clock.now() + phase, rate, core.tick_now(), max_catch_up);
                     tick_thread::run(
                         core,
                         schedule,

@@ -8,9 +8,8 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
+use tickwire_netcode::game::Game;
 use tickwire_netcode::protocol::{GoodbyeReason, ServerControl};
-use tickwire_sim::Body;
-use tickwire_sim::replication::{ArenaEvent, net_id};
 
 use super::ingress::{Ingress, Link, client_datagram_limit, disconnect, read_datagrams};
 use super::metrics::RoomMetrics;
@@ -22,8 +21,8 @@ use crate::stats::TickStats;
 use crate::tick_loop::TickSchedule;
 
 /// The tick thread's loop.
-pub(super) fn run(
-    mut core: RoomCore,
+pub(super) fn run<G: Game>(
+    mut core: RoomCore<G>,
     mut schedule: TickSchedule,
     clock: &impl Clock,
     shared: &Shared,
@@ -59,13 +58,9 @@ pub(super) fn run(
                 let _ = link.connection.send_datagram(Bytes::copy_from_slice(bytes));
             }
         });
-        for shot in core.shots() {
-            if let Some(link) = connections.get(&shot.client) {
-                let event = ArenaEvent::ShotJudged {
-                    tick: shot.tick,
-                    target: shot.hit.map(|e| net_id(e).0),
-                };
-                let sent = tickwire_netcode::codec::encode(&event)
+        for (client, event) in core.events() {
+            if let Some(link) = connections.get(&client) {
+                let sent = tickwire_netcode::codec::encode(event)
                     .map(ServerControl::Event)
                     .map(|message| link.events.try_send(message).is_ok());
                 if sent.ok() != Some(true) {
@@ -187,7 +182,11 @@ pub(super) fn realtime(priority: u32) {
     }
 }
 
-fn handle(core: &mut RoomCore, connections: &mut HashMap<ClientId, Link>, command: RoomCommand) {
+fn handle<G: Game>(
+    core: &mut RoomCore<G>,
+    connections: &mut HashMap<ClientId, Link>,
+    command: RoomCommand,
+) {
     match command {
         RoomCommand::Join {
             connection,
@@ -227,10 +226,16 @@ fn handle(core: &mut RoomCore, connections: &mut HashMap<ClientId, Link>, comman
                 }
             }
         }
-        RoomCommand::Retune(config) => match core.retune(&config) {
-            Ok(()) => tracing::info!(room = core.name(), "tunables applied"),
-            Err(e) => tracing::warn!(room = core.name(), error = %e, "tunables refused"),
-        },
+        RoomCommand::Retune(config) => {
+            let Some(config) = config.of::<G::Config>() else {
+                tracing::error!(room = core.name(), "tunables for another game; ignored");
+                return;
+            };
+            match core.retune(config) {
+                Ok(()) => tracing::info!(room = core.name(), "tunables applied"),
+                Err(e) => tracing::warn!(room = core.name(), error = %e, "tunables refused"),
+            }
+        }
         RoomCommand::Kick { client, message } => {
             if connections.contains_key(&client) {
                 disconnect(core, connections, client, GoodbyeReason::Kicked, message);
@@ -250,22 +255,14 @@ fn handle(core: &mut RoomCore, connections: &mut HashMap<ClientId, Link>, comman
     }
 }
 
-fn view_of(core: &RoomCore) -> RoomView {
-    let world = core.world();
-    let mut view = RoomView {
-        tick: world.tick(),
+fn view_of<G: Game>(core: &RoomCore<G>) -> RoomView {
+    let census = core.census();
+    RoomView {
+        tick: core.tick_now(),
+        players: census.players,
+        props: census.props,
+        moving_props: census.moving_props,
         clients: core.clients(),
         stats: core.stats(),
-        ..RoomView::default()
-    };
-    for (_, e) in world.entities() {
-        match e.body {
-            Body::Player(_) => view.players += 1,
-            Body::Prop(_) => {
-                view.props += 1;
-                view.moving_props += usize::from(e.vel != glam::Vec2::ZERO);
-            }
-        }
     }
-    view
 }

@@ -2,7 +2,7 @@
 
 use glam::Vec2;
 
-use crate::config::Obstacle;
+use crate::arena::config::Obstacle;
 
 /// Keeps a circle of `radius` inside the arena and out of every obstacle.
 ///

@@ -12,14 +12,14 @@ use tickwire_netcode::schema::{
     EntityState, FieldSpec, KindSpec, MAX_FIELDS, NetEntity, Replicate, Schema,
 };
 
-use crate::config::ArenaConfig;
-use crate::entity::{Body, Entity, EntityId};
-use crate::input::PlayerInput;
-pub use crate::quantize::{
+use crate::arena::config::ArenaConfig;
+use crate::arena::entity::{Body, Entity, EntityId};
+use crate::arena::input::PlayerInput;
+pub use crate::arena::quantize::{
     ANGLE_STEPS, POS_STEPS_PER_M, VEL_STEPS_PER_MPS, dequantize_angle, dequantize_m,
     dequantize_mps, quantize_angle, quantize_m, quantize_mps, quantize_pos, snap_pos, snap_vel,
 };
-use crate::world::World;
+use crate::arena::world::World;
 
 /// Kind number of players.
 pub const KIND_PLAYER: u8 = 0;
@@ -248,7 +248,7 @@ impl Replicate for World {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::Rules;
+    use crate::arena::rules::Rules;
     use tickwire_netcode::TickRate;
 
     #[test]

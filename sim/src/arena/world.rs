@@ -6,14 +6,14 @@ use rand::{RngExt, SeedableRng};
 use slotmap::SlotMap;
 use tickwire_netcode::Tick;
 
-use crate::collision::overlaps_any;
-use crate::entity::{Body, Entity, EntityId, Player, Prop};
-use crate::event::GameEvent;
-use crate::hit_test::{Hitbox, HitboxSource, PresentHitboxes, hit_test};
-use crate::input::PlayerInput;
-use crate::movement::move_player;
-use crate::props::step_props;
-use crate::rules::Rules;
+use crate::arena::collision::overlaps_any;
+use crate::arena::entity::{Body, Entity, EntityId, Player, Prop};
+use crate::arena::event::GameEvent;
+use crate::arena::hit_test::{Hitbox, HitboxSource, PresentHitboxes, hit_test};
+use crate::arena::input::PlayerInput;
+use crate::arena::movement::move_player;
+use crate::arena::props::step_props;
+use crate::arena::rules::Rules;
 
 /// Attempts at finding a clear spot before settling for the last one tried.
 const PLACEMENT_ATTEMPTS: u32 = 64;
@@ -45,7 +45,11 @@ impl World {
         let spawn_points = (0..c.spawn_points)
             // On the wire's grid, so a respawned player's state is exactly what clients see.
             .map(|_| {
-                crate::quantize::snap_pos(clear_spot(&mut rng, &rules, c.player_radius_m * 2.0))
+                crate::arena::quantize::snap_pos(clear_spot(
+                    &mut rng,
+                    &rules,
+                    c.player_radius_m * 2.0,
+                ))
             })
             .collect();
         let mut entities = SlotMap::with_capacity_and_key(c.prop_count as usize + 64);

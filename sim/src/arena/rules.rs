@@ -2,7 +2,7 @@
 
 use tickwire_netcode::{ConfigError, TickRate};
 
-use crate::config::ArenaConfig;
+use crate::arena::config::ArenaConfig;
 
 /// An [`ArenaConfig`] that passed validation, bound to the tick rate the world steps at.
 ///

@@ -4,10 +4,10 @@ use glam::Vec2;
 use rand::RngExt;
 use slotmap::SlotMap;
 
-use crate::collision::collide_circle;
-use crate::entity::{Body, Entity, EntityId};
-use crate::input::wrap_angle;
-use crate::rules::Rules;
+use crate::arena::collision::collide_circle;
+use crate::arena::entity::{Body, Entity, EntityId};
+use crate::arena::input::wrap_angle;
+use crate::arena::rules::Rules;
 
 /// Below this speed (metres per second) a prop stops dead, so a resting prop's state is
 /// exactly unchanged from tick to tick — what delta compression relies on.

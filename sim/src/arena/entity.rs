@@ -3,7 +3,7 @@
 use glam::Vec2;
 use serde::{Deserialize, Serialize};
 
-use crate::input::PlayerInput;
+use crate::arena::input::PlayerInput;
 
 slotmap::new_key_type! {
     /// A generational handle to an entity; a stale id never aliases a newer entity.

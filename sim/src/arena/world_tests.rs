@@ -4,7 +4,7 @@ use rand::{RngExt, SeedableRng};
 use tickwire_netcode::TickRate;
 
 use super::*;
-use crate::config::ArenaConfig;
+use crate::arena::config::ArenaConfig;
 
 fn rules(config: ArenaConfig) -> Rules {
     Rules::new(config, TickRate::new(60).unwrap()).unwrap()
@@ -211,7 +211,7 @@ fn the_dead_respawn_at_a_spawn_point_after_the_delay() {
 
 #[test]
 fn obstacles_block_shots_in_the_world() {
-    let wall = crate::Obstacle {
+    let wall = crate::arena::Obstacle {
         x_m: 20.0,
         y_m: 50.0,
         width_m: 2.0,

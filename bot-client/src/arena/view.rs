@@ -3,9 +3,9 @@
 use glam::Vec2;
 use tickwire_netcode::client::ClientNetcode;
 use tickwire_netcode::interpolation::RenderFrame;
-use tickwire_sim::client::ArenaPrediction;
-use tickwire_sim::replication::{KIND_PLAYER, alive, rendered_position};
-use tickwire_sim::{EntityId, Hitbox};
+use tickwire_sim::arena::client::ArenaPrediction;
+use tickwire_sim::arena::replication::{KIND_PLAYER, alive, rendered_position};
+use tickwire_sim::arena::{EntityId, Hitbox};
 
 /// One rendered enemy.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -62,5 +62,5 @@ pub fn hitboxes(seen: &[Seen], radius: f32, out: &mut Vec<Hitbox>) {
 /// A stand-in entity id carrying a network index (views only need to tell targets apart).
 #[must_use]
 pub fn index_id(index: u32) -> EntityId {
-    tickwire_sim::replication::entity_id(index, 1)
+    tickwire_sim::arena::replication::entity_id(index, 1)
 }

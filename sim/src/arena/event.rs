@@ -1,8 +1,8 @@
 //! Things that happened during a step, for the server to report and the tests to check.
 
-use crate::entity::EntityId;
+use crate::arena::entity::EntityId;
 
-/// Something that happened during the last [`World::step`](crate::World::step).
+/// Something that happened during the last [`World::step`](crate::arena::World::step).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GameEvent {
     /// A player fired; `hit` is the player struck, if any.

@@ -43,7 +43,7 @@ impl Obstacle {
 }
 
 /// Every gameplay value of the arena. Validate with [`ArenaConfig::validate`] (or build
-/// [`Rules`](crate::Rules), which does).
+/// [`Rules`](crate::arena::Rules), which does).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ArenaConfig {
@@ -241,6 +241,32 @@ impl ArenaConfig {
     }
 }
 
+impl tickwire_netcode::game::GameConfig for ArenaConfig {
+    const DEFAULT_TOML: &'static str = include_str!("../../config/arena.toml");
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        Self::validate(self)
+    }
+
+    /// The arena's shape: what is placed when the world is made (its size, walls, spawn
+    /// points, props) and the player radius its spawn points were placed clear with.
+    fn restart_keys(&self, new: &Self) -> Vec<&'static str> {
+        let (a, b) = (self, new);
+        [
+            ("seed", a.seed != b.seed),
+            ("width_m", a.width_m != b.width_m),
+            ("height_m", a.height_m != b.height_m),
+            ("obstacles", a.obstacles != b.obstacles),
+            ("spawn_points", a.spawn_points != b.spawn_points),
+            ("prop_count", a.prop_count != b.prop_count),
+            ("player_radius_m", a.player_radius_m != b.player_radius_m),
+        ]
+        .into_iter()
+        .filter_map(|(key, changed)| changed.then_some(key))
+        .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,6 +274,13 @@ mod tests {
     #[test]
     fn default_is_valid() {
         ArenaConfig::default().validate().unwrap();
+    }
+
+    #[test]
+    fn the_documented_defaults_are_the_defaults() {
+        use tickwire_netcode::game::GameConfig;
+        let documented: ArenaConfig = toml::from_str(ArenaConfig::DEFAULT_TOML).unwrap();
+        assert_eq!(documented, ArenaConfig::default());
     }
 
     #[test]

@@ -2,9 +2,9 @@
 
 use glam::Vec2;
 
-use crate::collision::collide_circle;
-use crate::quantize::{snap_pos, snap_vel};
-use crate::rules::Rules;
+use crate::arena::collision::collide_circle;
+use crate::arena::quantize::{snap_pos, snap_vel};
+use crate::arena::rules::Rules;
 
 /// Advances a player's position and velocity by one tick under `stick` (length ≤ 1).
 ///
@@ -33,7 +33,7 @@ pub fn move_player(pos: &mut Vec2, vel: &mut Vec2, stick: Vec2, rules: &Rules) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ArenaConfig;
+    use crate::arena::config::ArenaConfig;
     use tickwire_netcode::TickRate;
 
     fn open_field() -> Rules {

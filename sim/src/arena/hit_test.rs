@@ -5,9 +5,9 @@
 
 use glam::Vec2;
 
-use crate::config::Obstacle;
-use crate::entity::EntityId;
-use crate::world::World;
+use crate::arena::config::Obstacle;
+use crate::arena::entity::EntityId;
+use crate::arena::world::World;
 
 /// A circle that can be shot.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -5,10 +5,10 @@ use tickwire_netcode::client::ClientGame;
 use tickwire_netcode::prediction::Predict;
 use tickwire_netcode::schema::{EntityState, MAX_FIELDS};
 
-use crate::movement::move_player;
-use crate::quantize::{dequantize_m, dequantize_mps};
-use crate::replication::{KIND_PLAYER, WireInput};
-use crate::rules::Rules;
+use crate::arena::movement::move_player;
+use crate::arena::quantize::{dequantize_m, dequantize_mps};
+use crate::arena::replication::{KIND_PLAYER, WireInput};
+use crate::arena::rules::Rules;
 
 /// What the client predicts about its own player: exactly the server's values, which live
 /// on the wire's grid (1/512 m, 1/512 m/s).
