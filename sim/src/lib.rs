@@ -10,17 +10,20 @@
 #![forbid(unsafe_code)]
 
 pub mod arena;
+pub mod cubes3d;
 
 /// The games built in, by the name `[server] game` gives them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Builtin {
     /// [`arena::Arena`].
     Arena,
+    /// [`cubes3d::Cubes3d`].
+    Cubes3d,
 }
 
 impl Builtin {
     /// Every built-in game.
-    pub const ALL: [Self; 1] = [Self::Arena];
+    pub const ALL: [Self; 2] = [Self::Arena, Self::Cubes3d];
 
     /// Its name in configuration and welcomes.
     #[must_use]
@@ -28,6 +31,7 @@ impl Builtin {
         use tickwire_netcode::game::Game;
         match self {
             Self::Arena => arena::Arena::NAME,
+            Self::Cubes3d => cubes3d::Cubes3d::NAME,
         }
     }
 }

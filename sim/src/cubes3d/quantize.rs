@@ -1,0 +1,147 @@
+//! The grids cubes3d's values travel on.
+//!
+//! Positions in 1/512 m steps, velocities in 1/512 m/s, a pusher's heading in 1/4096 of a
+//! turn, and orientations as *smallest three*: a unit quaternion's largest component is
+//! dropped (its index sent instead, its sign made positive: `q` and `-q` are the same
+//! rotation) and the other three, each within ±1/√2, sent in [`QUAT_BITS`] bits. The
+//! pushers' state lives on these grids (so a client predicts it exactly); the cubes' does
+//! not (only the server simulates them), and is rounded when replicated.
+
+use std::f32::consts::{FRAC_1_SQRT_2, SQRT_2, TAU};
+
+use glam::{Quat, Vec2, Vec3};
+
+/// Position steps per metre.
+pub const POS_STEPS_PER_M: f32 = 512.0;
+/// Velocity steps per metre per second.
+pub const VEL_STEPS_PER_MPS: f32 = 512.0;
+/// Heading steps per turn.
+pub const YAW_STEPS: i32 = 4096;
+/// Bits of each of the three smallest quaternion components.
+pub const QUAT_BITS: u8 = 9;
+/// Largest value of a quantized quaternion component.
+pub const QUAT_MAX: i32 = (1 << QUAT_BITS) - 1;
+
+/// Metres to position steps.
+#[must_use]
+pub fn quantize_m(metres: f32) -> i32 {
+    (metres * POS_STEPS_PER_M).round() as i32
+}
+
+/// Position steps to metres.
+#[must_use]
+pub fn dequantize_m(steps: i32) -> f32 {
+    steps as f32 / POS_STEPS_PER_M
+}
+
+/// Metres per second to velocity steps.
+#[must_use]
+pub fn quantize_mps(mps: f32) -> i32 {
+    (mps * VEL_STEPS_PER_MPS).round() as i32
+}
+
+/// Velocity steps to metres per second.
+#[must_use]
+pub fn dequantize_mps(steps: i32) -> f32 {
+    steps as f32 / VEL_STEPS_PER_MPS
+}
+
+/// `v` on the position grid.
+#[must_use]
+pub fn snap_pos(v: Vec2) -> Vec2 {
+    (v * POS_STEPS_PER_M).round() / POS_STEPS_PER_M
+}
+
+/// `v` on the velocity grid.
+#[must_use]
+pub fn snap_vel(v: Vec2) -> Vec2 {
+    (v * VEL_STEPS_PER_MPS).round() / VEL_STEPS_PER_MPS
+}
+
+/// Heading steps to radians.
+#[must_use]
+pub fn yaw_rad(steps: i32) -> f32 {
+    steps.rem_euclid(YAW_STEPS) as f32 / YAW_STEPS as f32 * TAU
+}
+
+/// Radians to heading steps in `0..4096`.
+#[must_use]
+pub fn quantize_yaw(rad: f32) -> i32 {
+    ((rad / TAU * YAW_STEPS as f32).round() as i32).rem_euclid(YAW_STEPS)
+}
+
+/// A rotation as smallest three: `[largest index (0..=3, x y z w), a, b, c]`, each of
+/// `a b c` in `0..=QUAT_MAX`.
+#[must_use]
+pub fn quantize_quat(q: Quat) -> [i32; 4] {
+    let q = q.normalize();
+    let c = [q.x, q.y, q.z, q.w];
+    let (largest, big) = c
+        .iter()
+        .copied()
+        .enumerate()
+        .fold((0, 0.0_f32), |best, (i, v)| {
+            if v.abs() > best.1.abs() { (i, v) } else { best }
+        });
+    let sign = if big < 0.0 { -1.0 } else { 1.0 };
+    let mut small = c
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != largest)
+        .map(|(_, v)| {
+            let unit = (v * sign * SQRT_2).clamp(-1.0, 1.0);
+            ((unit + 1.0) * 0.5 * QUAT_MAX as f32).round() as i32
+        });
+    let mut next = || small.next().unwrap_or(QUAT_MAX / 2);
+    [largest as i32, next(), next(), next()]
+}
+
+/// The rotation smallest three encode (normalized; a component out of range is clamped).
+#[must_use]
+pub fn dequantize_quat(largest: i32, a: i32, b: i32, c: i32) -> Quat {
+    let small =
+        |v: i32| (v.clamp(0, QUAT_MAX) as f32 / QUAT_MAX as f32 * 2.0 - 1.0) * FRAC_1_SQRT_2;
+    let (a, b, c) = (small(a), small(b), small(c));
+    let big = (1.0 - a * a - b * b - c * c).max(0.0).sqrt();
+    let q = match largest {
+        0 => Quat::from_xyzw(big, a, b, c),
+        1 => Quat::from_xyzw(a, big, b, c),
+        2 => Quat::from_xyzw(a, b, big, c),
+        _ => Quat::from_xyzw(a, b, c, big),
+    };
+    q.normalize()
+}
+
+/// A point as the wire's position grid holds it (x, y, z steps).
+#[must_use]
+pub fn quantize_pos(p: Vec3) -> [i32; 3] {
+    [quantize_m(p.x), quantize_m(p.y), quantize_m(p.z)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smallest_three_keeps_a_rotation_within_a_fraction_of_a_degree() {
+        let mut worst: f32 = 0.0;
+        for i in 0..2000 {
+            let t = i as f32 * 0.37;
+            let axis = Vec3::new(t.sin(), (t * 1.3).cos(), (t * 0.7).sin() + 0.1).normalize();
+            let q = Quat::from_axis_angle(axis, t * 2.1);
+            let [l, a, b, c] = quantize_quat(q);
+            assert!((0..=3).contains(&l));
+            assert!([a, b, c].iter().all(|v| (0..=QUAT_MAX).contains(v)));
+            let back = dequantize_quat(l, a, b, c);
+            worst = worst.max(q.angle_between(back));
+        }
+        // 9 bits over ±1/√2: about 0.16° of error at worst.
+        assert!(worst.to_degrees() < 0.5, "worst {}°", worst.to_degrees());
+    }
+
+    #[test]
+    fn q_and_minus_q_quantize_the_same() {
+        let q = Quat::from_rotation_y(2.5);
+        assert_eq!(quantize_quat(q), quantize_quat(-q));
+    }
+}
