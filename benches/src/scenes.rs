@@ -11,14 +11,39 @@
 //!   2–6 rad/s spin, bouncing off walls, about 2 % of them moving at any moment. 60 Hz tick,
 //!   30 Hz snapshots.
 //! - `cubes-901`: 901 such props, about 5 % moving at any moment, 60 Hz tick and snapshots.
+//! - `cubes3d-901`: the real cubes3d game (its physics, not a script): 901 cubes at rest in
+//!   a 31 × 31 grid (1 m cubes 1.5 m apart) on a 64 × 64 m floor, and one pusher driven at
+//!   full stick along a smooth random path through them (its turn rate does a bounded random
+//!   walk; it turns back toward the middle near a wall). 60 Hz tick and snapshots. Fiedler's
+//!   snapshot-compression articles measure the same: 901 cubes and a player cube pushing.
 
 use std::f32::consts::PI;
 
 use glam::Vec2;
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
-use tickwire_netcode::schema::{NetEntity, Replicate};
-use tickwire_sim::arena::replication::{player_state, prop_state};
+use tickwire_netcode::TickRate;
+use tickwire_netcode::schema::{NetEntity, Replicate, Schema};
+use tickwire_sim::arena::ArenaConfig;
+use tickwire_sim::arena::replication::{arena_schema, player_state, prop_state};
+use tickwire_sim::cubes3d::replication::cubes_schema;
+use tickwire_sim::cubes3d::{CubesConfig, CubesRules, PusherId, World};
+
+/// A scene the bandwidth bench measures: a world that steps and replicates.
+pub trait BenchScene: Replicate {
+    /// Name used in reports.
+    fn name(&self) -> &'static str;
+    /// Simulation rate (Hz).
+    fn tick_hz(&self) -> u32;
+    /// Snapshot rate (Hz).
+    fn snapshot_hz(&self) -> u32;
+    /// Entities now.
+    fn entities(&self) -> usize;
+    /// The replication schema.
+    fn schema(&self) -> Schema;
+    /// Advances one tick.
+    fn step(&mut self);
+}
 
 /// Arena side (metres).
 pub const ARENA_M: f32 = 100.0;
@@ -185,6 +210,120 @@ impl Scene {
     }
 }
 
+impl BenchScene for Scene {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn tick_hz(&self) -> u32 {
+        self.tick_hz
+    }
+    fn snapshot_hz(&self) -> u32 {
+        self.snapshot_hz
+    }
+    fn entities(&self) -> usize {
+        Self::entities(self)
+    }
+    /// The arena's schema for its 100 × 100 m.
+    fn schema(&self) -> Schema {
+        arena_schema(&ArenaConfig {
+            width_m: ARENA_M,
+            height_m: ARENA_M,
+            ..ArenaConfig::default()
+        })
+    }
+    fn step(&mut self) {
+        Self::step(self);
+    }
+}
+
+/// `cubes3d-901`: the cubes3d world with one pusher ploughing through its cubes.
+#[derive(Debug)]
+pub struct CubesScene {
+    world: World,
+    pusher: PusherId,
+    rng: ChaCha8Rng,
+    heading: f32,
+    turn_radps: f32,
+}
+
+impl CubesScene {
+    /// `cubes3d-901`.
+    ///
+    /// # Panics
+    /// Never: the scene's values are the game's valid defaults.
+    #[must_use]
+    #[allow(clippy::expect_used)] // constant, valid configuration
+    pub fn cubes3d_901(seed: u64) -> Self {
+        let config = CubesConfig {
+            cube_count: 901,
+            ..CubesConfig::default()
+        };
+        let rate = TickRate::new(60).expect("60 Hz is a valid tick rate");
+        let mut world = World::new(CubesRules::new(config, rate).expect("valid defaults"));
+        let pusher = world.spawn_pusher();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let heading = rng.random_range(-PI..PI);
+        Self {
+            world,
+            pusher,
+            rng,
+            heading,
+            turn_radps: 0.0,
+        }
+    }
+
+    /// Cubes awake now.
+    #[must_use]
+    pub fn awake(&self) -> usize {
+        self.world.awake()
+    }
+}
+
+impl Replicate for CubesScene {
+    fn replicate(&self, out: &mut Vec<NetEntity>) {
+        self.world.replicate(out);
+    }
+}
+
+impl BenchScene for CubesScene {
+    fn name(&self) -> &'static str {
+        "cubes3d-901"
+    }
+    fn tick_hz(&self) -> u32 {
+        60
+    }
+    fn snapshot_hz(&self) -> u32 {
+        60
+    }
+    fn entities(&self) -> usize {
+        self.world.cubes().len() + self.world.pushers().count()
+    }
+    fn schema(&self) -> Schema {
+        cubes_schema(self.world.rules().config())
+    }
+    fn step(&mut self) {
+        let dt = 1.0 / 60.0;
+        let c = self.world.rules().config();
+        let size = Vec2::new(c.floor_width_m, c.floor_depth_m);
+        let at = self
+            .world
+            .pusher(self.pusher)
+            .map_or(size * 0.5, |p| p.drive.pos);
+        if at.cmplt(Vec2::splat(6.0)).any() || at.cmpgt(size - 6.0).any() {
+            let to = size * 0.5 - at;
+            self.heading = to.y.atan2(to.x);
+            self.turn_radps = 0.0;
+        } else {
+            self.turn_radps =
+                (self.turn_radps + self.rng.random_range(-1.0..1.0) * 5.0 * dt).clamp(-1.5, 1.5);
+            self.heading += self.turn_radps * dt;
+        }
+        self.world
+            .steer(self.pusher, Vec2::from_angle(self.heading));
+        self.world.step();
+    }
+}
+
 fn bounce(pos: &mut Vec2, vel: &mut Vec2, radius: f32) {
     for axis in 0..2 {
         if pos[axis] < radius {
@@ -232,5 +371,23 @@ mod tests {
         assert!((a / 600.0 - 0.02).abs() < 0.01, "arena {}", a / 600.0);
         assert!((c / 600.0 - 0.05).abs() < 0.015, "cubes {}", c / 600.0);
         assert_eq!((arena.entities(), cubes.entities()), (564, 901));
+    }
+
+    #[test]
+    fn the_pusher_keeps_waking_cubes_and_they_keep_falling_asleep() {
+        let mut scene = CubesScene::cubes3d_901(1);
+        let (mut awake, mut most) = (0, 0);
+        for _ in 0..60 * 20 {
+            scene.step();
+            awake += scene.awake();
+            most = most.max(scene.awake());
+        }
+        let mean = awake as f64 / (60.0 * 20.0);
+        assert_eq!(scene.entities(), 902);
+        assert!(mean > 5.0, "a pusher in the field wakes cubes: mean {mean}");
+        assert!(
+            (most as f64) < 901.0 * 0.5,
+            "most of the cubes sleep: at most {most} awake"
+        );
     }
 }

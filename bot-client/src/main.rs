@@ -21,6 +21,7 @@ use tickwire_netcode::quic::{ServerTrust, parse_fingerprint};
 use tickwire_server::{Server, ServerConfig};
 use tickwire_sim::Builtin;
 use tickwire_sim::arena::Arena;
+use tickwire_sim::cubes3d::Cubes3d;
 
 /// Tickwire bots: full game clients (clock sync, prediction, interpolation, lag-compensated
 /// shooting) over real QUIC, many per process, reporting what players would feel.
@@ -216,9 +217,13 @@ fn run_main() -> Result<bool> {
             .map(|()| true),
         Some(Command::Demo(args)) => match args.swarm.game {
             Builtin::Arena => runtime.block_on(demo::<Arena>(&args)),
+            Builtin::Cubes3d => runtime.block_on(demo::<Cubes3d>(&args)),
         },
         None => match cli.swarm.game {
             Builtin::Arena => runtime.block_on(load_test::<Arena>(&cli.target, &cli.swarm, false)),
+            Builtin::Cubes3d => {
+                runtime.block_on(load_test::<Cubes3d>(&cli.target, &cli.swarm, false))
+            }
         },
     };
     // Leave the sockets' tasks (and a blocked stdin read) behind without waiting for them.

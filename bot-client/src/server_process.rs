@@ -80,6 +80,7 @@ pub fn game_of(sets: &[String]) -> Result<Builtin> {
 pub async fn serve_sets(sets: &[String]) -> Result<()> {
     match game_of(sets)? {
         Builtin::Arena => serve::<tickwire_sim::arena::Arena>(&config_with(sets)?).await,
+        Builtin::Cubes3d => serve::<tickwire_sim::cubes3d::Cubes3d>(&config_with(sets)?).await,
     }
 }
 

@@ -41,6 +41,11 @@ pub trait GameConfig:
     /// a comment: what a designer reads and what a server with no file runs.
     const DEFAULT_TOML: &'static str;
 
+    /// Server settings this game runs best with, as TOML over the server's own defaults and
+    /// under anything a designer sets (say `[tick]` `snapshot_hz = 60` for a physics game
+    /// whose clients draw fast motion). Empty by default.
+    const SERVER_TOML: &'static str = "";
+
     /// Checks every value against its range and the rules that relate keys.
     ///
     /// # Errors

@@ -134,20 +134,48 @@ fn as_f32(s: &EntityState) -> [f32; MAX_FIELDS] {
 
 fn blend(schema: &Schema, a: &EntityState, b: &EntityState, t: f64) -> [f32; MAX_FIELDS] {
     let mut out = as_f32(a);
-    for (i, spec) in schema.fields(a.kind).unwrap_or(&[]).iter().enumerate() {
+    let specs = schema.fields(a.kind).unwrap_or(&[]);
+    // A rotation whose dropped component differs between the two snapshots is blended in
+    // the older one's frame: the newer is re-expressed in it first.
+    let mut b = *b;
+    for (g, spec) in specs.iter().enumerate() {
+        if spec.kind != FieldKind::RotationIndex {
+            continue;
+        }
+        let at = |s: &EntityState, j: usize| s.fields.get(j).copied().unwrap_or(0);
+        let (fa, fb) = (at(a, g), at(&b, g));
+        let bits = specs.get(g + 1).map_or(0, |c| c.bits);
+        if fa != fb && bits > 0 {
+            let q = crate::rotation::dequantize(
+                fb,
+                [at(&b, g + 1), at(&b, g + 2), at(&b, g + 3)],
+                bits,
+            );
+            let moved = crate::rotation::in_frame(q, fa.rem_euclid(4) as u8, bits);
+            for (slot, v) in b
+                .fields
+                .iter_mut()
+                .skip(g)
+                .zip([fa, moved[0], moved[1], moved[2]])
+            {
+                *slot = v;
+            }
+        }
+    }
+    for (i, spec) in specs.iter().enumerate() {
         let (Some(&va), Some(&vb), Some(o)) = (a.fields.get(i), b.fields.get(i), out.get_mut(i))
         else {
             break;
         };
         let (va, vb) = (f64::from(va), f64::from(vb));
         *o = match spec.kind {
-            FieldKind::Linear => va + (vb - va) * t,
+            FieldKind::Linear | FieldKind::RotationComponent => va + (vb - va) * t,
             FieldKind::Angle => {
                 let turn = f64::from(1u32 << spec.bits);
                 let d = (vb - va + turn / 2.0).rem_euclid(turn) - turn / 2.0;
                 (va + d * t).rem_euclid(turn)
             }
-            FieldKind::Discrete => {
+            FieldKind::Discrete | FieldKind::RotationIndex => {
                 if t < 1.0 {
                     va
                 } else {

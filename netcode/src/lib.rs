@@ -66,6 +66,7 @@ pub mod protocol;
 #[cfg(feature = "quic")]
 pub mod quic;
 pub mod rng;
+pub mod rotation;
 pub mod schema;
 pub mod server;
 pub mod snapshot;

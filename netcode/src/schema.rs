@@ -20,7 +20,8 @@ pub const MAX_KINDS: usize = 16;
 pub const MAX_FIELD_BITS: u8 = 31;
 
 /// How a field behaves over time, which decides how the delta coder predicts it. On the wire
-/// (in a [`SchemaDescription`]) its variant index: 0 linear, 1 angle, 2 discrete.
+/// (in a [`SchemaDescription`]) its variant index: 0 linear, 1 angle, 2 discrete, 3 rotation
+/// index, 4 rotation component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FieldKind {
     /// A coordinate that moves smoothly: predicted by linear extrapolation from the two
@@ -30,6 +31,14 @@ pub enum FieldKind {
     Angle,
     /// A value that jumps (health, flags, a state enum): predicted to stay as it was.
     Discrete,
+    /// The index (0..=3: x, y, z, w) of a smallest-three rotation's dropped component
+    /// ([`crate::rotation`]): 2 bits, predicted to stay as it was. Three
+    /// [`RotationComponent`](Self::RotationComponent) fields follow it.
+    RotationIndex,
+    /// One of a smallest-three rotation's three components, in the order x, y, z, w without
+    /// the dropped one. Predicted like `Linear`, but in the frame of the snapshot's own
+    /// rotation index: a baseline whose index differs is first re-expressed in it.
+    RotationComponent,
 }
 
 /// One quantized field.
@@ -69,6 +78,37 @@ impl FieldSpec {
     #[must_use]
     pub const fn discrete(name: &'static str, bits: u8, min: i32) -> Self {
         Self::new(name, FieldKind::Discrete, bits, min, 1.0, "")
+    }
+
+    /// A rotation as smallest three ([`crate::rotation`]): the dropped component's index,
+    /// then the three components of `bits` bits each (their scale and offset give the
+    /// component's value, within ±1/√2). Named `{name}_largest`, `{name}_a`, `_b`, `_c`.
+    #[must_use]
+    pub fn rotation(name: &str, bits: u8) -> [Self; 4] {
+        let step = std::f64::consts::SQRT_2 / f64::from((1u32 << bits.clamp(1, 30)) - 1);
+        let component = |suffix: &str| Self {
+            name: Cow::Owned(format!("{name}_{suffix}")),
+            kind: FieldKind::RotationComponent,
+            bits,
+            min: 0,
+            scale: step,
+            offset: -std::f64::consts::FRAC_1_SQRT_2,
+            unit: Cow::Borrowed(""),
+        };
+        [
+            Self {
+                name: Cow::Owned(format!("{name}_largest")),
+                kind: FieldKind::RotationIndex,
+                bits: crate::rotation::INDEX_BITS,
+                min: 0,
+                scale: 1.0,
+                offset: 0.0,
+                unit: Cow::Borrowed(""),
+            },
+            component("a"),
+            component("b"),
+            component("c"),
+        ]
     }
 
     const fn new(
@@ -126,9 +166,51 @@ impl FieldSpec {
     pub fn fit(&self, value: i32) -> i32 {
         match self.kind {
             FieldKind::Angle => value.rem_euclid(1 << self.bits),
-            FieldKind::Linear | FieldKind::Discrete => value.clamp(self.min, self.max()),
+            FieldKind::Linear
+            | FieldKind::Discrete
+            | FieldKind::RotationIndex
+            | FieldKind::RotationComponent => value.clamp(self.min, self.max()),
         }
     }
+}
+
+/// Rotation groups must be whole: a 2-bit rotation index from 0, then three components of
+/// equal width (2..=16 bits) from 0, and no component outside such a group.
+fn check_rotations(fields: &[FieldSpec]) -> Result<(), ConfigError> {
+    let mut i = 0;
+    while let Some(field) = fields.get(i) {
+        match field.kind {
+            FieldKind::RotationIndex => {
+                let group = fields.get(i + 1..i + 4).unwrap_or_default();
+                let bits = group.first().map_or(0, |c| c.bits);
+                let whole = field.bits == crate::rotation::INDEX_BITS
+                    && field.min == 0
+                    && group.len() == 3
+                    && (2..=16).contains(&bits)
+                    && group.iter().all(|c| {
+                        c.kind == FieldKind::RotationComponent && c.bits == bits && c.min == 0
+                    });
+                if !whole {
+                    return Err(ConfigError::invalid(
+                        &field.name,
+                        "a rotation index",
+                        "needs 2 bits from 0, then three rotation components of 2..=16 bits \
+                         each, from 0",
+                    ));
+                }
+                i += 4;
+            }
+            FieldKind::RotationComponent => {
+                return Err(ConfigError::invalid(
+                    &field.name,
+                    "a rotation component",
+                    "must follow a rotation index (three in a row)",
+                ));
+            }
+            _ => i += 1,
+        }
+    }
+    Ok(())
 }
 
 /// One kind of entity and its fields.
@@ -187,6 +269,9 @@ impl Schema {
                     format!("bits must be 1..={MAX_FIELD_BITS}"),
                 ));
             }
+        }
+        for fields in kinds.iter().map(|k| &k.fields).chain([&own]) {
+            check_rotations(fields)?;
         }
         let kind_bits = usize::BITS - (kinds.len() - 1).leading_zeros();
         Ok(Self {

@@ -11,7 +11,9 @@ use clap::Parser;
 use tickwire_netcode::game::{Game, GameConfig};
 use tickwire_server::config::default_toml;
 use tickwire_server::{ConfigLayers, Room, Server, ServerConfig, TickStats};
+use tickwire_sim::Builtin;
 use tickwire_sim::arena::Arena;
+use tickwire_sim::cubes3d::Cubes3d;
 
 /// Tickwire: an authoritative game-state server that runs a match at a fixed tick.
 ///
@@ -135,18 +137,14 @@ fn run_main() -> Result<()> {
         return run_command(command);
     }
     let layers = layers(&args)?;
-    match layers.game() {
-        Some(Arena::NAME) => serve::<Arena>(&args, &layers),
-        Some(other) => anyhow::bail!(
-            "server.game = {other:?} (set in {}): this server hosts \"{}\"",
-            layers.origin_of("server.game"),
-            Arena::NAME,
-        ),
-        None => anyhow::bail!(
-            "server.game (set in {}) must be a game's name, such as \"{}\"",
-            layers.origin_of("server.game"),
-            Arena::NAME
-        ),
+    let game: Builtin = layers
+        .game()
+        .unwrap_or_default()
+        .parse()
+        .with_context(|| format!("server.game (set in {})", layers.origin_of("server.game")))?;
+    match game {
+        Builtin::Arena => serve::<Arena>(&args, &layers),
+        Builtin::Cubes3d => serve::<Cubes3d>(&args, &layers),
     }
 }
 

@@ -13,15 +13,13 @@ use anyhow::{Result, bail};
 use clap::Parser;
 use serde::Serialize;
 use tickwire_benches::print_table;
-use tickwire_benches::scenes::Scene;
+use tickwire_benches::scenes::{BenchScene, CubesScene, Scene};
 use tickwire_netcode::Tick;
 use tickwire_netcode::codec;
-use tickwire_netcode::schema::{NetEntity, Replicate, Schema};
+use tickwire_netcode::schema::NetEntity;
 use tickwire_netcode::snapshot::{
     Private, SenderConfig, SharedEncoding, SnapshotReceiver, SnapshotSender, WorldHistory,
 };
-use tickwire_sim::arena::ArenaConfig;
-use tickwire_sim::arena::replication::arena_schema;
 
 /// IP + UDP + QUIC short header and datagram frame, per datagram (bytes).
 const OVERHEAD_BYTES: usize = 60;
@@ -70,14 +68,10 @@ struct SceneReport {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let schema = arena_schema(&ArenaConfig {
-        width_m: 100.0,
-        height_m: 100.0,
-        ..ArenaConfig::default()
-    });
     let reports = vec![
-        measure(&schema, Scene::arena_64(args.seed), args.seconds)?,
-        measure(&schema, Scene::cubes_901(args.seed), args.seconds)?,
+        measure(Scene::arena_64(args.seed), args.seconds)?,
+        measure(Scene::cubes_901(args.seed), args.seconds)?,
+        measure(CubesScene::cubes3d_901(args.seed), args.seconds)?,
     ];
     let rows: Vec<Vec<String>> = reports
         .iter()
@@ -124,15 +118,16 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-fn measure(schema: &Schema, mut scene: Scene, seconds: u32) -> Result<SceneReport> {
-    let interval = scene.tick_hz / scene.snapshot_hz;
+fn measure(mut scene: impl BenchScene, seconds: u32) -> Result<SceneReport> {
+    let schema = &scene.schema();
+    let interval = scene.tick_hz() / scene.snapshot_hz();
     let window_ticks = 32 * interval;
     let config = SenderConfig {
         max_datagram_bytes: MAX_DATAGRAM_BYTES,
-        budget_bytes_per_snapshot: BUDGET_BYTES_PER_S / scene.snapshot_hz as usize,
+        budget_bytes_per_snapshot: BUDGET_BYTES_PER_S / scene.snapshot_hz() as usize,
         window_ticks,
     };
-    let ack_delay_ticks = (ACK_DELAY_S * scene.tick_hz as f32).round() as u32;
+    let ack_delay_ticks = (ACK_DELAY_S * scene.tick_hz() as f32).round() as u32;
     let mut history = WorldHistory::new(33);
     let mut sender = SnapshotSender::new(config);
     let mut receiver = SnapshotReceiver::new(schema.clone(), window_ticks, Tick::new(0));
@@ -170,7 +165,7 @@ fn measure(schema: &Schema, mut scene: Scene, seconds: u32) -> Result<SceneRepor
     ) = (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
     let (mut changed, mut encode_ns, mut decode_ns, mut varint_bytes) =
         (0usize, 0u128, 0u128, 0usize);
-    let total_ticks = (WARMUP_S + seconds) * scene.tick_hz;
+    let total_ticks = (WARMUP_S + seconds) * scene.tick_hz();
     for t in 1..=total_ticks {
         scene.step();
         if t % interval != 0 {
@@ -205,11 +200,11 @@ fn measure(schema: &Schema, mut scene: Scene, seconds: u32) -> Result<SceneRepor
         if report.sent == report.changed && !same(&latest.entities, &world) {
             bail!(
                 "{}: the client's snapshot {tick} differs from the server's world",
-                scene.name
+                scene.name()
             );
         }
         acks.push((t + ack_delay_ticks, tick));
-        if t > WARMUP_S * scene.tick_hz {
+        if t > WARMUP_S * scene.tick_hz() {
             snapshots += 1;
             datagrams += report.parts;
             bytes += report.bytes + OVERHEAD_BYTES * report.parts;
@@ -247,11 +242,11 @@ fn measure(schema: &Schema, mut scene: Scene, seconds: u32) -> Result<SceneRepor
     let header_bits =
         (bytes - OVERHEAD_BYTES * datagrams) as f64 * 8.0 - delta_bits as f64 - delta_index_bits;
     Ok(SceneReport {
-        name: scene.name,
+        name: scene.name(),
         entities: scene.entities(),
         clients: 1,
-        tick_hz: scene.tick_hz,
-        snapshot_hz: scene.snapshot_hz,
+        tick_hz: scene.tick_hz(),
+        snapshot_hz: scene.snapshot_hz(),
         bits_per_changed_entity: (delta_bits as f64 + delta_index_bits) / deltas.max(1) as f64,
         bits_per_unchanged_entity: mask_zero_bits as f64 / unchanged.max(1) as f64,
         full_snapshot_bytes,

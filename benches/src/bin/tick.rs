@@ -20,11 +20,13 @@ use clap::Parser;
 use serde::Serialize;
 use tickwire_benches::{print_table, quantile_us, timing_histogram};
 use tickwire_netcode::Tick;
+use tickwire_netcode::game::Game;
 use tickwire_netcode::protocol::{InputDatagram, InputFrame, encode_input};
 use tickwire_server::ConfigLayers;
 use tickwire_server::room_core::RoomCore;
+use tickwire_sim::arena::Arena;
 use tickwire_sim::arena::replication::WireInput;
-use tickwire_sim::arena::{Arena, ArenaConfig};
+use tickwire_sim::cubes3d::{Cubes3d, CubesInput};
 
 /// Counts allocations so the benchmark can report them per tick.
 struct Counting;
@@ -66,6 +68,55 @@ struct Args {
     /// Print one JSON object as the last line.
     #[arg(long)]
     json: bool,
+    /// Only this game's cases (arena or cubes3d).
+    #[arg(long, value_name = "NAME")]
+    game: Option<String>,
+}
+
+/// A game the bench can drive: what client `i` sends at tick `n`.
+trait BenchGame: Game {
+    /// Config overrides for a scene of `entities` entities with `clients` players.
+    fn scene(entities: u32, clients: usize) -> Vec<String>;
+    /// Client `i`'s input at tick `n`.
+    fn input(i: usize, n: u32) -> Self::Input;
+}
+
+impl BenchGame for Arena {
+    fn scene(entities: u32, clients: usize) -> Vec<String> {
+        vec![format!(
+            "game.prop_count={}",
+            entities.saturating_sub(clients as u32)
+        )]
+    }
+
+    /// Moving on a slow circle and firing every seventh tick.
+    fn input(i: usize, n: u32) -> WireInput {
+        let angle = (n as f32 * 0.01 + i as f32) % std::f32::consts::TAU;
+        WireInput {
+            move_x: (angle.cos() * 127.0) as i8,
+            move_y: (angle.sin() * 127.0) as i8,
+            aim: (angle / std::f32::consts::TAU * 4096.0) as u16,
+            fire: n % 7 == 0,
+        }
+    }
+}
+
+impl BenchGame for Cubes3d {
+    fn scene(entities: u32, clients: usize) -> Vec<String> {
+        vec![
+            "server.game=cubes3d".to_owned(),
+            format!(
+                "game.cube_count={}",
+                entities.saturating_sub(clients as u32)
+            ),
+        ]
+    }
+
+    /// Driving full stick on a slow turn: every pusher ploughs through the cubes.
+    fn input(i: usize, n: u32) -> CubesInput {
+        let angle = (n as f32 * 0.004 + i as f32) % std::f32::consts::TAU;
+        CubesInput::from_stick(glam::Vec2::from_angle(angle))
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -106,11 +157,31 @@ fn main() -> Result<()> {
     ];
     let mut results = Vec::new();
     for (name, clients, entities, hz, snap, ack_ms) in cases {
-        results.push(run(
+        if args.game.as_deref().is_some_and(|g| g != Arena::NAME) {
+            continue;
+        }
+        results.push(run::<Arena>(
             name,
             clients,
             entities,
             (hz, snap),
+            ack_ms,
+            args.ticks,
+        )?);
+    }
+    // Cubes3d: 901 cubes and the pushers shoving them about, every tick a snapshot.
+    for (name, clients, ack_ms) in [
+        ("cubes3d-16p-901", 16usize, (100u32, 100u32)),
+        ("cubes3d-64p-901", 64, (100, 100)),
+    ] {
+        if args.game.as_deref().is_some_and(|g| g != Cubes3d::NAME) {
+            continue;
+        }
+        results.push(run::<Cubes3d>(
+            name,
+            clients,
+            901 + clients as u32,
+            (60, 60),
             ack_ms,
             args.ticks,
         )?);
@@ -159,7 +230,7 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-fn run(
+fn run<G: BenchGame>(
     name: &'static str,
     clients: usize,
     entities: u32,
@@ -171,17 +242,16 @@ fn run(
     for set in [
         format!("tick.tick_hz={hz}"),
         format!("tick.snapshot_hz={snapshot_hz}"),
-        format!(
-            "game.prop_count={}",
-            entities.saturating_sub(clients as u32)
-        ),
         format!("server.max_clients_per_room={clients}"),
-    ] {
+    ]
+    .into_iter()
+    .chain(G::scene(entities, clients))
+    {
         layers.set(&set, "bench")?;
     }
-    let config = layers.load::<ArenaConfig>()?;
+    let config = layers.load::<G::Config>()?;
     let live_before = LIVE.load(Ordering::Relaxed);
-    let mut room = RoomCore::<Arena>::new("bench", &config)?;
+    let mut room = RoomCore::<G>::new("bench", &config)?;
     let ids: Vec<_> = (0..clients)
         .map(|_| room.join(Some(1200)).map(|(id, _)| id))
         .collect::<Result<_, _>>()
@@ -201,13 +271,7 @@ fn run(
         // Each client's input for this tick, acking the snapshot sent `ack_delay` ago.
         for (i, &id) in ids.iter().enumerate() {
             let acked = tick.get().saturating_sub(ack_delay(i)) / interval * interval;
-            let angle = (n as f32 * 0.01 + i as f32) % std::f32::consts::TAU;
-            let input = WireInput {
-                move_x: (angle.cos() * 127.0) as i8,
-                move_y: (angle.sin() * 127.0) as i8,
-                aim: (angle / std::f32::consts::TAU * 4096.0) as u16,
-                fire: n % 7 == 0,
-            };
+            let input = G::input(i, n);
             datagram.clear();
             let frame = InputFrame {
                 view_ago: 8,
@@ -242,7 +306,7 @@ fn run(
     let with_clients = LIVE.load(Ordering::Relaxed) - live_before;
     let without = {
         let before = LIVE.load(Ordering::Relaxed);
-        let mut empty = RoomCore::<Arena>::new("bench-empty", &config)?;
+        let mut empty = RoomCore::<G>::new("bench-empty", &config)?;
         for _ in 0..warmup {
             empty.tick(&mut |_, _| {});
         }

@@ -28,6 +28,8 @@ pub use shared::SharedEncoding;
 pub use wire::{Feedback, MAX_INDEX, PartBits, SNAPSHOT_TAG, SnapshotError};
 
 #[cfg(test)]
+mod rotation_tests;
+#[cfg(test)]
 pub(crate) mod test_util;
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,8 @@
 //! reconstructs the exact value on the client. Linear and angle fields extrapolate a straight
 //! line through the two newest baselines; discrete fields predict "unchanged".
 
-use crate::schema::{FieldKind, FieldSpec};
+use crate::rotation;
+use crate::schema::{FieldKind, FieldSpec, MAX_FIELDS};
 
 /// Where the baselines sit in time, for extrapolation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,12 +17,13 @@ pub(crate) struct Span {
 }
 
 /// The predicted value of `spec` at the snapshot tick, from `v1` (newest baseline) and, when
-/// the entity was in the older baseline too, `v2` with its `span`.
+/// the entity was in the older baseline too, `v2` with its `span`. For a rotation component
+/// `v1` and `v2` must already be in the snapshot's frame (see [`predict_field`]).
 pub(crate) fn predict(spec: &FieldSpec, v1: i32, older: Option<(i32, Span)>) -> i32 {
     let Some((v2, span)) = older else { return v1 };
     match spec.kind {
-        FieldKind::Discrete => v1,
-        FieldKind::Linear => {
+        FieldKind::Discrete | FieldKind::RotationIndex => v1,
+        FieldKind::Linear | FieldKind::RotationComponent => {
             let step = round_div(
                 (i64::from(v1) - i64::from(v2)) * i64::from(span.ahead),
                 i64::from(span.between),
@@ -36,6 +38,67 @@ pub(crate) fn predict(spec: &FieldSpec, v1: i32, older: Option<(i32, Span)>) -> 
             (i64::from(v1) + step).rem_euclid(turn) as i32
         }
     }
+}
+
+/// The predicted value of field `i` of an entity of `specs`, from its values in the newest
+/// baseline (`base`), in the older one when it was there with the same kind (`older`), and
+/// the values of its fields before `i` in the snapshot being coded (`current`): a rotation
+/// component is predicted in the frame of the snapshot's own rotation index, each baseline
+/// re-expressed in that frame where its index differs ([`rotation::in_frame`]).
+pub(crate) fn predict_field(
+    specs: &[FieldSpec],
+    i: usize,
+    base: &[i32; MAX_FIELDS],
+    older: Option<(&[i32; MAX_FIELDS], Span)>,
+    current: &[i32; MAX_FIELDS],
+) -> i32 {
+    let at = |values: &[i32; MAX_FIELDS], j: usize| values.get(j).copied().unwrap_or(0);
+    let Some(spec) = specs.get(i) else {
+        return 0;
+    };
+    if spec.kind != FieldKind::RotationComponent {
+        return predict(spec, at(base, i), older.map(|(o, span)| (at(o, i), span)));
+    }
+    // The group's index field; a schema guarantees one within the three fields before.
+    let Some(g) = (i.saturating_sub(3)..i).rev().find(|&j| {
+        specs
+            .get(j)
+            .is_some_and(|s| s.kind == FieldKind::RotationIndex)
+    }) else {
+        return at(base, i);
+    };
+    let slot = i - g - 1;
+    let frame = at(current, g);
+    let index_of = |values: &[i32; MAX_FIELDS]| at(values, g);
+    let quaternion = |values: &[i32; MAX_FIELDS]| {
+        let components = [at(values, g + 1), at(values, g + 2), at(values, g + 3)];
+        rotation::dequantize(index_of(values), components, spec.bits)
+    };
+    let to_frame = frame.rem_euclid(4) as u8;
+    let component = |moved: [i32; 3]| moved.get(slot).copied().unwrap_or(0);
+    // The newest baseline, in the snapshot's frame with that component made non-negative.
+    let p1 = if index_of(base) == frame {
+        at(base, i)
+    } else {
+        component(rotation::in_frame(quaternion(base), to_frame, spec.bits))
+    };
+    // The older one in the same hemisphere as the newest, so the two stay close in every
+    // component even where the frame's component is near zero.
+    let p2 = older.map(|(o, span)| {
+        let value = if index_of(o) == frame && index_of(base) == frame {
+            at(o, i)
+        } else {
+            let toward = rotation::signed_for(quaternion(base), to_frame);
+            component(rotation::in_frame_toward(
+                quaternion(o),
+                toward,
+                to_frame,
+                spec.bits,
+            ))
+        };
+        (value, span)
+    });
+    predict(spec, p1, p2)
 }
 
 /// The residual `actual − predicted`, wrapped for angles into `−turn/2 .. turn/2`.
@@ -56,9 +119,10 @@ pub(crate) fn apply(spec: &FieldSpec, predicted: i32, residual: i32) -> Option<i
     let value = i64::from(predicted) + i64::from(residual);
     match spec.kind {
         FieldKind::Angle => Some(value.rem_euclid(1i64 << spec.bits) as i32),
-        FieldKind::Linear | FieldKind::Discrete => {
-            i32::try_from(value).ok().filter(|v| spec.contains(*v))
-        }
+        FieldKind::Linear
+        | FieldKind::Discrete
+        | FieldKind::RotationIndex
+        | FieldKind::RotationComponent => i32::try_from(value).ok().filter(|v| spec.contains(*v)),
     }
 }
 

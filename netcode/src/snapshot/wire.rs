@@ -8,7 +8,7 @@ use crate::bits::{BitError, BitReader, BitWriter, exp_golomb_len, unzigzag, zigz
 use crate::schema::{EntityState, FieldSpec, MAX_FIELDS, MAX_KINDS, Schema};
 use crate::tick::Tick;
 
-use super::predict::{Span, apply, predict, residual};
+use super::predict::{Span, apply, predict_field, residual};
 
 /// First byte of a snapshot-part datagram.
 pub const SNAPSHOT_TAG: u8 = 0x01;
@@ -140,16 +140,17 @@ impl Coded {
         base: &EntityState,
         older: Option<(&EntityState, Span)>,
     ) -> Self {
-        let older = older.filter(|(o, _)| o.kind == base.kind);
+        let older = older
+            .filter(|(o, _)| o.kind == base.kind)
+            .map(|(o, span)| (&o.fields, span));
         let mut values = [0; MAX_FIELDS];
-        for (i, spec) in fields(schema, base.kind).iter().enumerate() {
-            let (Some(v), Some(&b), Some(&c)) =
-                (values.get_mut(i), base.fields.get(i), current.fields.get(i))
-            else {
+        let specs = fields(schema, base.kind);
+        for (i, spec) in specs.iter().enumerate() {
+            let (Some(v), Some(&c)) = (values.get_mut(i), current.fields.get(i)) else {
                 break;
             };
-            let o = older.and_then(|(o, span)| o.fields.get(i).map(|&v2| (v2, span)));
-            *v = zigzag(residual(spec, c, predict(spec, b, o)));
+            let predicted = predict_field(specs, i, &base.fields, older, &current.fields);
+            *v = zigzag(residual(spec, c, predicted));
         }
         Self {
             index,
@@ -672,17 +673,15 @@ pub(crate) fn read_body(
                 kind: b.kind,
                 fields: [0; MAX_FIELDS],
             };
+            let older = o.zip(span).map(|(o, s)| (&o.fields, s));
             for (i, spec) in specs.iter().enumerate() {
                 let res = unzigzag(r.exp_golomb(k.get(slot_base + i))?);
-                let v1 = b.fields.get(i).copied().unwrap_or(0);
-                let v2 = o
-                    .zip(span)
-                    .and_then(|(o, s)| o.fields.get(i).map(|&v| (v, s)));
-                let value =
-                    apply(spec, predict(spec, v1, v2), res).ok_or(SnapshotError::OutOfRange {
-                        kind: b.kind,
-                        field: i as u8,
-                    })?;
+                // Fields before `i` are decoded already: what a rotation's frame needs.
+                let predicted = predict_field(specs, i, &b.fields, older, &state.fields);
+                let value = apply(spec, predicted, res).ok_or(SnapshotError::OutOfRange {
+                    kind: b.kind,
+                    field: i as u8,
+                })?;
                 if let Some(slot) = state.fields.get_mut(i) {
                     *slot = value;
                 }

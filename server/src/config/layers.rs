@@ -82,6 +82,9 @@ impl ConfigLoadError {
 #[derive(Debug, Clone)]
 pub struct ConfigLayers {
     merged: Table,
+    /// The layers over the embedded default, in order (a game's own server defaults go
+    /// between the two when the configuration is loaded for it).
+    layers: Vec<Table>,
     /// Dotted key of every leaf value → the layer that set it last.
     origins: BTreeMap<String, String>,
 }
@@ -102,11 +105,13 @@ impl ConfigLayers {
     pub fn new() -> Self {
         let mut layers = Self {
             merged: Table::new(),
+            layers: Vec::new(),
             origins: BTreeMap::new(),
         };
         layers
             .toml_str(DEFAULT_ORIGIN, DEFAULT_TOML)
             .expect("the embedded default is valid TOML");
+        layers.layers.clear();
         layers
     }
 
@@ -133,6 +138,7 @@ impl ConfigLayers {
                 origin: origin.to_owned(),
                 message: e.to_string(),
             })?;
+        self.layers.push(table.clone());
         merge(&mut self.merged, table, "", origin, &mut self.origins);
         Ok(self)
     }
@@ -173,6 +179,7 @@ impl ConfigLayers {
             outer.insert(part.to_owned(), Value::Table(layer));
             layer = outer;
         }
+        self.layers.push(layer.clone());
         merge(&mut self.merged, layer, "", origin, &mut self.origins);
         Ok(self)
     }
@@ -209,30 +216,32 @@ impl ConfigLayers {
     }
 
     /// Deserializes and validates the merged layers for a game whose `[game]` section is a
-    /// `C`: the game's documented defaults ([`GameConfig::DEFAULT_TOML`]) lie under every
-    /// layer's `[game]`.
+    /// `C`. Under the files and flags lie the embedded default, then the game's own server
+    /// defaults ([`GameConfig::SERVER_TOML`]: cubes3d sends 60 snapshots a second) and its
+    /// documented `[game]` defaults ([`GameConfig::DEFAULT_TOML`]).
     ///
     /// # Errors
     /// [`ConfigLoadError::Shape`] for an unknown key or a wrong type,
     /// [`ConfigLoadError::Invalid`] for a value out of range; both name the key and its layer.
     pub fn load<C: GameConfig>(&self) -> Result<ServerConfig<C>, ConfigLoadError> {
-        let game_defaults: Table =
-            C::DEFAULT_TOML
-                .parse()
+        let game = self.game().unwrap_or("game");
+        let parse = |text: &str| {
+            text.parse::<Table>()
                 .map_err(|e: toml::de::Error| ConfigLoadError::Syntax {
-                    origin: format!("the {} defaults", self.game().unwrap_or("game")),
+                    origin: format!("the {game} defaults"),
                     message: e.to_string(),
-                })?;
-        let mut merged = Table::new();
-        merged.insert("game".to_owned(), Value::Table(game_defaults));
-        // Origins are the layers' own: a key no layer set is the defaults'.
-        merge(
-            &mut merged,
-            self.merged.clone(),
-            "",
-            "",
-            &mut BTreeMap::new(),
-        );
+                })
+        };
+        let mut merged: Table = parse(DEFAULT_TOML)?;
+        // Origins are the layers' own (`origin_of`): a key no layer set is a default.
+        let mut ignored = BTreeMap::new();
+        merge(&mut merged, parse(C::SERVER_TOML)?, "", "", &mut ignored);
+        let mut game_section = Table::new();
+        game_section.insert("game".to_owned(), Value::Table(parse(C::DEFAULT_TOML)?));
+        merge(&mut merged, game_section, "", "", &mut ignored);
+        for layer in &self.layers {
+            merge(&mut merged, layer.clone(), "", "", &mut ignored);
+        }
         let config: ServerConfig<C> = serde_path_to_error::deserialize(Value::Table(merged))
             .map_err(|e| {
                 let key = e.path().to_string();

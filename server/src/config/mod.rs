@@ -25,7 +25,7 @@ pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 /// default configuration as a designer reads it, every key documented.
 #[must_use]
 pub fn default_toml<C: GameConfig>() -> String {
-    let mut out = String::from(DEFAULT_TOML);
+    let mut out = with_game_server_defaults(DEFAULT_TOML, C::SERVER_TOML);
     out.push_str("\n[game]\n");
     for line in C::DEFAULT_TOML.lines() {
         // The game's own file is the section's content: its table headers nest under it.
@@ -48,6 +48,32 @@ pub fn default_toml<C: GameConfig>() -> String {
             out.push_str(rest);
         } else {
             out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `text` (the server's documented defaults) with the values a game's
+/// [`GameConfig::SERVER_TOML`] sets written in place, each marked as the game's.
+fn with_game_server_defaults(text: &str, game: &str) -> String {
+    let Ok(overrides) = game.parse::<toml::Table>() else {
+        return text.to_owned();
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut section = String::new();
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if let Some(name) = trimmed.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+            section = name.to_owned();
+        }
+        let key = trimmed.split('=').next().unwrap_or_default().trim();
+        let value = (!trimmed.starts_with('#') && trimmed.contains('='))
+            .then(|| overrides.get(&section)?.get(key))
+            .flatten();
+        match value {
+            Some(value) => out.push_str(&format!("{key} = {value}  # the game's default")),
+            None => out.push_str(line),
         }
         out.push('\n');
     }

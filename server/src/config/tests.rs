@@ -265,3 +265,41 @@ fn only_tunables_change_live() {
         vec!["server", "tick (other than snapshot_hz)", "game.prop_count"]
     );
 }
+
+#[test]
+fn a_game_brings_its_own_defaults_under_the_designers_values() {
+    use tickwire_sim::cubes3d::CubesConfig;
+    let cubes: ServerConfig<CubesConfig> = ConfigLayers::new()
+        .set("server.game=cubes3d", "--game")
+        .unwrap()
+        .load()
+        .unwrap();
+    assert_eq!(cubes.game, CubesConfig::default());
+    assert_eq!(cubes.tick.snapshot_hz, 60, "cubes3d's own server default");
+    let set: ServerConfig<CubesConfig> = ConfigLayers::new()
+        .set("tick.snapshot_hz=20", "--snapshot-hz")
+        .unwrap()
+        .load()
+        .unwrap();
+    assert_eq!(set.tick.snapshot_hz, 20, "the designer's value wins");
+    // The printed default says so, and loads as the same configuration.
+    let printed = default_toml::<CubesConfig>();
+    assert!(
+        printed.contains("snapshot_hz = 60  # the game's default"),
+        "{printed}"
+    );
+    let reloaded: ServerConfig<CubesConfig> = ConfigLayers::new()
+        .toml_str("printed", &printed)
+        .unwrap()
+        .load()
+        .unwrap();
+    assert_eq!(reloaded.game, cubes.game);
+    assert_eq!(reloaded.tick, cubes.tick);
+    // A game's keys are its own: the arena's are unknown to cubes3d.
+    let err = ConfigLayers::new()
+        .toml_str("mixed.toml", "[game]\nprop_count = 5\n")
+        .unwrap()
+        .load::<CubesConfig>()
+        .unwrap_err();
+    assert_eq!(err.key(), Some("game.prop_count"), "{err}");
+}

@@ -166,6 +166,8 @@ impl CubesConfig {
 
 impl GameConfig for CubesConfig {
     const DEFAULT_TOML: &'static str = include_str!("../../config/cubes3d.toml");
+    /// Cubes tumble fast: clients are sent every tick of a 60 Hz server.
+    const SERVER_TOML: &'static str = "[tick]\nsnapshot_hz = 60\n";
 
     fn validate(&self) -> Result<(), ConfigError> {
         Self::validate(self)

@@ -7,9 +7,10 @@
 //! pushers' state lives on these grids (so a client predicts it exactly); the cubes' does
 //! not (only the server simulates them), and is rounded when replicated.
 
-use std::f32::consts::{FRAC_1_SQRT_2, SQRT_2, TAU};
+use std::f32::consts::TAU;
 
 use glam::{Quat, Vec2, Vec3};
+use tickwire_netcode::rotation;
 
 /// Position steps per metre.
 pub const POS_STEPS_PER_M: f32 = 512.0;
@@ -71,45 +72,21 @@ pub fn quantize_yaw(rad: f32) -> i32 {
 }
 
 /// A rotation as smallest three: `[largest index (0..=3, x y z w), a, b, c]`, each of
-/// `a b c` in `0..=QUAT_MAX`.
+/// `a b c` in `0..=QUAT_MAX` ([`tickwire_netcode::rotation`], whose arithmetic the delta
+/// coder's prediction shares).
 #[must_use]
 pub fn quantize_quat(q: Quat) -> [i32; 4] {
     let q = q.normalize();
-    let c = [q.x, q.y, q.z, q.w];
-    let (largest, big) = c
-        .iter()
-        .copied()
-        .enumerate()
-        .fold((0, 0.0_f32), |best, (i, v)| {
-            if v.abs() > best.1.abs() { (i, v) } else { best }
-        });
-    let sign = if big < 0.0 { -1.0 } else { 1.0 };
-    let mut small = c
-        .iter()
-        .enumerate()
-        .filter(|&(i, _)| i != largest)
-        .map(|(_, v)| {
-            let unit = (v * sign * SQRT_2).clamp(-1.0, 1.0);
-            ((unit + 1.0) * 0.5 * QUAT_MAX as f32).round() as i32
-        });
-    let mut next = || small.next().unwrap_or(QUAT_MAX / 2);
-    [largest as i32, next(), next(), next()]
+    let (largest, [a, b, c]) = rotation::quantize([q.x, q.y, q.z, q.w].map(f64::from), QUAT_BITS);
+    [i32::from(largest), a, b, c]
 }
 
 /// The rotation smallest three encode (normalized; a component out of range is clamped).
 #[must_use]
 pub fn dequantize_quat(largest: i32, a: i32, b: i32, c: i32) -> Quat {
-    let small =
-        |v: i32| (v.clamp(0, QUAT_MAX) as f32 / QUAT_MAX as f32 * 2.0 - 1.0) * FRAC_1_SQRT_2;
-    let (a, b, c) = (small(a), small(b), small(c));
-    let big = (1.0 - a * a - b * b - c * c).max(0.0).sqrt();
-    let q = match largest {
-        0 => Quat::from_xyzw(big, a, b, c),
-        1 => Quat::from_xyzw(a, big, b, c),
-        2 => Quat::from_xyzw(a, b, big, c),
-        _ => Quat::from_xyzw(a, b, c, big),
-    };
-    q.normalize()
+    let clamp = |v: i32| v.clamp(0, QUAT_MAX);
+    let [x, y, z, w] = rotation::dequantize(largest, [clamp(a), clamp(b), clamp(c)], QUAT_BITS);
+    Quat::from_xyzw(x as f32, y as f32, z as f32, w as f32).normalize()
 }
 
 /// A point as the wire's position grid holds it (x, y, z steps).

@@ -12,8 +12,8 @@ use tickwire_netcode::schema::{EntityState, FieldSpec, KindSpec, MAX_FIELDS, Sch
 
 use super::config::CubesConfig;
 use super::quantize::{
-    POS_STEPS_PER_M, QUAT_BITS, QUAT_MAX, VEL_STEPS_PER_MPS, YAW_STEPS, dequantize_m,
-    dequantize_quat, quantize_m, quantize_pos, quantize_quat,
+    POS_STEPS_PER_M, QUAT_BITS, VEL_STEPS_PER_MPS, YAW_STEPS, dequantize_m, dequantize_quat,
+    quantize_m, quantize_pos, quantize_quat,
 };
 
 /// Kind number of a pusher.
@@ -68,19 +68,12 @@ pub fn cubes_schema(config: &CubesConfig) -> Schema {
             "m",
         )
     };
-    let component = |name: &'static str| {
-        let step = std::f64::consts::SQRT_2 / f64::from(QUAT_MAX);
-        FieldSpec::linear(name, QUAT_BITS, 0).scaled(step, -std::f64::consts::FRAC_1_SQRT_2, "")
-    };
-    let fields = vec![
+    let mut fields = vec![
         metres("x", config.floor_width_m),
         metres("y", config.floor_depth_m),
         metres("z", MAX_HEIGHT_M),
-        FieldSpec::discrete("q_largest", 2, 0),
-        component("q_a"),
-        component("q_b"),
-        component("q_c"),
     ];
+    fields.extend(FieldSpec::rotation("q", QUAT_BITS));
     let kinds = vec![
         KindSpec {
             name: "pusher".into(),
