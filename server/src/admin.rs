@@ -181,6 +181,7 @@ pub fn status_json(
             let tick = room.summary();
             serde_json::json!({
                 "name": room.name(),
+                "game": room.game(),
                 "tick": view.tick.get(),
                 "players": view.players,
                 "props": view.props,
@@ -216,6 +217,7 @@ pub fn status_json(
     }
     let tick = all.summary();
     serde_json::json!({
+        "game": rooms.first().map(Room::game),
         "uptime_s": started.elapsed().as_secs_f64(),
         "clients": clients,
         "rss_bytes": rss_bytes(),

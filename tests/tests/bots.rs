@@ -15,7 +15,6 @@ use tickwire_netcode::quic::{GameTransport, ServerTrust, parse_fingerprint};
 use tickwire_netcode::token::KeySet;
 use tickwire_server::Server;
 use tickwire_sim::arena::Arena;
-use tickwire_tests::config_with;
 
 /// Starts a server on loopback and runs `bots` bots on it for `duration` behind `links`;
 /// with `tokens`, the server admits only seat tokens and each bot mints its own.
@@ -25,24 +24,37 @@ async fn load_test(
     links: Option<(LinkConfig, LinkConfig)>,
     tokens: bool,
 ) -> Report {
+    load_test_of::<Arena>(bots, duration, links, tokens, &["game.prop_count=40"]).await
+}
+
+/// [`load_test`] of game `G`, with `game_sets` for its values.
+async fn load_test_of<G: tickwire_bot::BotGame>(
+    bots: usize,
+    duration: Duration,
+    links: Option<(LinkConfig, LinkConfig)>,
+    tokens: bool,
+    game_sets: &[&str],
+) -> Report {
     let keys_dir = tempfile::tempdir().unwrap();
     let key_file = keys_dir.path().join("keys.toml");
     let mut keys = KeySet::default();
     let key = keys.add_new().unwrap().clone();
     std::fs::write(&key_file, keys.to_toml()).unwrap();
     let key_file_set = format!("auth.key_file={}", key_file.display());
+    let game = format!("server.game={}", G::NAME);
     let mut sets = vec![
+        game.as_str(),
         "server.bind=127.0.0.1:0",
         "server.admin=127.0.0.1:0",
         "server.rooms=2",
         "server.max_clients_per_room=8",
-        "game.prop_count=40",
     ];
+    sets.extend(game_sets);
     if tokens {
         sets.extend(["auth.mode=token", key_file_set.as_str()]);
     }
-    let config = config_with(&sets);
-    let server = Server::start::<Arena>(&config).await.unwrap();
+    let config = tickwire_tests::game_config_with::<G::Config>(&sets);
+    let server = Server::start::<G>(&config).await.unwrap();
     let swarm = SwarmConfig {
         server: server.game_addr().unwrap(),
         server_name: "localhost".to_owned(),
@@ -65,7 +77,7 @@ async fn load_test(
         sample_every: Duration::from_millis(500),
     };
     let mut samples = 0;
-    let report = load_test::run::<Arena>(&swarm, &plan, &mut |_, _| samples += 1)
+    let report = load_test::run::<G>(&swarm, &plan, &mut |_, _| samples += 1)
         .await
         .unwrap();
     assert!(samples >= 6, "{samples} samples");
@@ -161,4 +173,73 @@ async fn a_network_profile_on_the_bots_sockets_is_what_quic_measures() {
         "{:?}",
         report.snapshots_per_s_per_bot
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cubes3d_bots_drive_over_quic_at_sixty_snapshots_a_second_without_corrections() {
+    use tickwire_sim::cubes3d::Cubes3d;
+    let report = load_test_of::<Cubes3d>(6, Duration::from_secs(4), None, false, &[]).await;
+    let b = &report.bots;
+    assert_eq!(
+        (b.requested, b.connected, b.dropped),
+        (6, 6, 0),
+        "{:?}",
+        report.failures
+    );
+    assert_eq!(
+        (report.tick_hz, report.snapshot_hz),
+        (60, 60),
+        "cubes3d's own default"
+    );
+    assert!(
+        report.snapshots_per_s_per_bot.p50 >= 50.0,
+        "{:?}",
+        report.snapshots_per_s_per_bot
+    );
+    assert_eq!(report.corrections_per_min, 0.0);
+    let server = report.server.as_ref().expect("server figures");
+    assert_eq!(server.clients, 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bots_of_another_game_are_told_which_game_the_server_plays() {
+    use tickwire_sim::cubes3d::Cubes3d;
+    let config = tickwire_tests::config_with(&[
+        "server.bind=127.0.0.1:0",
+        "server.admin=127.0.0.1:0",
+        "game.prop_count=10",
+    ]);
+    let server = Server::start::<Arena>(&config).await.unwrap();
+    let swarm = SwarmConfig {
+        server: server.game_addr().unwrap(),
+        server_name: "localhost".to_owned(),
+        trust: ServerTrust::Fingerprint(
+            parse_fingerprint(&server.identity().fingerprint()).unwrap(),
+        ),
+        bots: 2,
+        ramp: Duration::ZERO,
+        room: None,
+        seed: 1,
+        links: None,
+        fps: 60,
+        transport: GameTransport::default(),
+        token_key: None,
+    };
+    let plan = Plan {
+        duration: Duration::from_secs(2),
+        admin: None,
+        profile: "test".to_owned(),
+        sample_every: Duration::from_millis(500),
+    };
+    let report = load_test::run::<Cubes3d>(&swarm, &plan, &mut |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(report.bots.connected, 0);
+    let why: Vec<_> = report.failures.keys().collect();
+    assert!(
+        why.iter()
+            .any(|w| w.contains("plays \"arena\"") && w.contains("\"cubes3d\"")),
+        "{why:?}"
+    );
+    server.shutdown("test over").await;
 }

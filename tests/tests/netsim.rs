@@ -242,3 +242,31 @@ fn the_configured_input_buffer_is_the_lead_clients_keep() {
         );
     }
 }
+
+#[test]
+fn cubes3d_drivers_are_never_corrected_on_a_clean_link_and_stir_the_cubes() {
+    use tickwire_sim::cubes3d::Cubes3d;
+    let config = tickwire_tests::game_config_with(&["server.game=cubes3d"]);
+    let mut sim = NetSim::<Cubes3d>::new(&config).unwrap();
+    let link = LinkConfig::symmetric(ms(60), Duration::ZERO, 0.0);
+    for i in 0..4 {
+        sim.add_bot(Script::Play(Behaviour::mixed(i)), link, link, i as u64)
+            .unwrap();
+    }
+    sim.add_bot(Script::Run, link, link, 9).unwrap();
+    let mut most_awake = 0;
+    for s in 1..=20 {
+        sim.run_until(Duration::from_secs(s));
+        most_awake = most_awake.max(sim.room.census().moving_props);
+    }
+    for bot in &sim.bots {
+        let p = bot.net.prediction_stats();
+        assert!(p.checked > 500, "only {} states checked", p.checked);
+        assert_eq!(p.corrections, 0, "{p:?}");
+        assert!(bot.net.stats().snapshots > 60 * 17, "{:?}", bot.net.stats());
+    }
+    assert!(
+        most_awake > 10,
+        "the pushers woke at most {most_awake} cubes"
+    );
+}

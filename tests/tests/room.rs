@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use tickwire_server::Room;
+use tickwire_server::room_core::RoomCore;
 use tickwire_sim::arena::Arena;
 use tickwire_tests::config_with;
 
@@ -131,35 +132,38 @@ fn clients_that_start_lagging_together_take_turns() {
     }
 }
 
-#[test]
-fn a_client_that_knows_only_the_welcome_decodes_every_snapshot_bit_for_bit() {
+/// A client that knows nothing of `G` but the welcome's bytes: it decodes 120 snapshots of
+/// `room` (each tick, `stir` moves the world) with the schema the welcome describes, and
+/// each is the server's world bit for bit. Returns the schema and the last snapshot.
+fn decoded_from_the_welcome_alone<G: tickwire_netcode::game::Game>(
+    room: &mut RoomCore<G>,
+    stir: &mut dyn FnMut(&mut G),
+) -> (
+    tickwire_netcode::schema::Schema,
+    tickwire_netcode::snapshot::Snapshot,
+) {
     use tickwire_netcode::codec;
-    use tickwire_netcode::protocol::{InputDatagram, ServerControl, encode_input};
+    use tickwire_netcode::protocol::{InputDatagram, InputFrame, ServerControl, encode_input};
     use tickwire_netcode::schema::Schema;
     use tickwire_netcode::snapshot::SnapshotReceiver;
-    use tickwire_server::room_core::RoomCore;
-    use tickwire_sim::arena::replication::{entity_state, net_id};
 
-    let mut room =
-        RoomCore::<Arena>::new("generic", &config_with(&["game.prop_count=60"])).unwrap();
     let (client, welcome) = room.join(Some(1200)).unwrap();
-    // Over the wire and back: the client has the welcome's bytes and nothing of the sim.
+    // Over the wire and back: the client has the welcome's bytes and nothing of the game.
     let bytes = codec::encode(&ServerControl::Welcome(welcome)).unwrap();
     let Ok(ServerControl::Welcome(welcome)) = codec::decode::<ServerControl>(&bytes) else {
         panic!("the welcome decodes");
     };
-    assert_eq!(welcome.game, "arena");
+    assert_eq!(welcome.game, G::NAME);
     let schema = Schema::from_description(&welcome.schema).unwrap();
-    let kinds: Vec<_> = schema.kinds().iter().map(|k| k.name.to_string()).collect();
-    assert_eq!(kinds, ["player", "prop"]);
     let mut receiver = SnapshotReceiver::new(
         schema.clone(),
         welcome.baseline_window_ticks,
         welcome.server_tick,
     );
-    let mut parts = Vec::new();
+    let (mut parts, mut world) = (Vec::new(), Vec::new());
     let (mut complete, mut deltas) = (0, 0);
     for _ in 0..240 {
+        stir(room.game_mut());
         room.tick(&mut |to, bytes| {
             if to == client {
                 parts.push(bytes.to_vec());
@@ -171,36 +175,32 @@ fn a_client_that_knows_only_the_welcome_decodes_every_snapshot_bit_for_bit() {
                 continue;
             }
             complete += 1;
-            deltas +=
-                usize::from(receiver.last_part().len() < room.game().world().entities().count());
+            world.clear();
+            room.game().replicate(&mut world);
+            deltas += usize::from(receiver.last_part().len() < world.len());
             let snapshot = receiver.latest().unwrap();
-            assert_eq!(snapshot.tick, room.game().world().tick());
-            assert_eq!(
+            assert_eq!(snapshot.tick, room.tick_now());
+            let server: Vec<_> = world.iter().map(|e| (e.index, e.state)).collect();
+            let differs = snapshot
+                .entities
+                .iter()
+                .zip(&server)
+                .find(|(client, server)| client != server);
+            assert!(
+                differs.is_none() && snapshot.entities.len() == server.len(),
+                "at {}: the client holds {} entities, the server {}; first difference {differs:?}",
+                snapshot.tick,
                 snapshot.entities.len(),
-                room.game().world().entities().count()
+                server.len()
             );
-            for (id, entity) in room.game().world().entities() {
-                let held = snapshot.get(net_id(id).0).unwrap();
-                assert_eq!(*held, entity_state(entity), "bit for bit, {id:?}");
-                // The description's scale gives the world's metres within half a step.
-                let fields = schema.fields(held.kind).unwrap();
-                let x = fields.iter().position(|f| f.name == "x").unwrap();
-                assert_eq!(fields[x].unit, "m");
-                let metres = fields[x].to_unit(held.fields[x]);
-                assert!(
-                    (metres - f64::from(entity.pos.x)).abs() <= 1.0 / 1024.0 + 1e-6,
-                    "{metres} m vs {}",
-                    entity.pos.x
-                );
-            }
         }
         let ack = InputDatagram {
             ack: receiver.ack(),
-            newest: room.game().world().tick(),
-            inputs: vec![tickwire_netcode::protocol::InputFrame {
+            newest: room.tick_now(),
+            inputs: vec![InputFrame {
                 view_ago: 0,
                 view_fraction: 0,
-                input: tickwire_sim::arena::replication::WireInput::default(),
+                input: G::Input::default(),
             }],
         };
         let mut out = Vec::new();
@@ -212,4 +212,76 @@ fn a_client_that_knows_only_the_welcome_decodes_every_snapshot_bit_for_bit() {
         deltas >= 50,
         "most were deltas against an acknowledged baseline: {deltas}"
     );
+    (schema, receiver.latest().unwrap().clone())
+}
+
+#[test]
+fn a_client_that_knows_only_the_welcome_decodes_the_arena_bit_for_bit() {
+    let mut room =
+        RoomCore::<Arena>::new("generic", &config_with(&["game.prop_count=60"])).unwrap();
+    let (schema, last) = decoded_from_the_welcome_alone(&mut room, &mut |_| {});
+    let kinds: Vec<_> = schema.kinds().iter().map(|k| k.name.to_string()).collect();
+    assert_eq!(kinds, ["player", "prop"]);
+    // The description's scale gives the world's metres within half a step.
+    for (id, entity) in room.game().world().entities() {
+        let held = last
+            .get(tickwire_sim::arena::replication::net_id(id).0)
+            .unwrap();
+        let fields = schema.fields(held.kind).unwrap();
+        let x = fields.iter().position(|f| f.name == "x").unwrap();
+        assert_eq!(fields[x].unit, "m");
+        let metres = fields[x].to_unit(held.fields[x]);
+        assert!((metres - f64::from(entity.pos.x)).abs() <= 1.0 / 1024.0 + 1e-6);
+    }
+}
+
+#[test]
+fn a_client_that_knows_only_the_welcome_decodes_cubes3d_bit_for_bit() {
+    use tickwire_netcode::rotation;
+    use tickwire_netcode::schema::FieldKind;
+    use tickwire_sim::cubes3d::Cubes3d;
+    // A budget that carries every change: this is about decoding, not prioritizing.
+    let config = tickwire_tests::game_config_with(&[
+        "server.game=cubes3d",
+        "net.client_budget_bytes_per_s=10000000",
+    ]);
+    let mut room = RoomCore::<Cubes3d>::new("generic", &config).unwrap();
+    // Knock a row of cubes spinning into the air now and then: positions and rotations
+    // (changing frame as they tumble) all change.
+    let mut tick = 0;
+    let (schema, last) = decoded_from_the_welcome_alone(&mut room, &mut |game| {
+        tick += 1;
+        if tick % 40 == 1 {
+            for cube in game.world_mut().cubes_mut().iter_mut().step_by(37) {
+                cube.body.wake();
+                cube.body.vel = glam::Vec3::new(2.0, -1.0, 4.0);
+                cube.body.spin = glam::Vec3::new(6.0, 3.0, -4.0);
+            }
+        }
+    });
+    let kinds: Vec<_> = schema.kinds().iter().map(|k| k.name.to_string()).collect();
+    assert_eq!(kinds, ["pusher", "cube"]);
+    // Every cube, read with nothing but the description's units, scales and rotation kinds.
+    let fields = schema.fields(1).unwrap();
+    let at = |name: &str| fields.iter().position(|f| f.name == name).unwrap();
+    let (x, z, q) = (at("x"), at("z"), at("q_largest"));
+    assert_eq!(fields[q].kind, FieldKind::RotationIndex);
+    let bits = fields[q + 1].bits;
+    for (i, cube) in room.game().world().cubes().iter().enumerate() {
+        let held = last.get(i as u32).unwrap();
+        let metres = |f: usize| fields[f].to_unit(held.fields[f]);
+        assert!((metres(x) - f64::from(cube.body.pos.x)).abs() <= 1.0 / 1024.0 + 1e-6);
+        assert!((metres(z) - f64::from(cube.body.pos.z)).abs() <= 1.0 / 1024.0 + 1e-6);
+        let v = |f: usize| held.fields[f];
+        let decoded = rotation::dequantize(v(q), [v(q + 1), v(q + 2), v(q + 3)], bits);
+        let r = cube.body.rot;
+        let dot = decoded[0] * f64::from(r.x)
+            + decoded[1] * f64::from(r.y)
+            + decoded[2] * f64::from(r.z)
+            + decoded[3] * f64::from(r.w);
+        assert!(
+            2.0 * dot.abs().min(1.0).acos() < 0.01,
+            "cube {i}: {decoded:?} vs {r:?}"
+        );
+    }
 }

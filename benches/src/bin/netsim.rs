@@ -1,8 +1,9 @@
 //! What players would feel on bad networks: `cargo run --release -p tickwire-benches --bin netsim -- --json`.
 //!
-//! For each network profile, a room with 16 bot-driven clients (wander, strafe, chase — they
-//! move and shoot) runs for 120 simulated seconds over seeded link conditioners, everything
-//! in one thread on simulated time. Reports corrections, extrapolated frames, confirmed hits,
+//! For each network profile, a room with 16 bot-driven clients (in the arena they wander,
+//! strafe, chase and shoot; in cubes3d, `--game cubes3d`, they plough through the cubes)
+//! runs for 120 simulated seconds over seeded link conditioners, everything in one thread on
+//! simulated time. Reports corrections, extrapolated frames, confirmed hits (the arena's),
 //! missing and late inputs, clock settling and the interpolation delay.
 
 use std::time::Duration;
@@ -11,11 +12,13 @@ use anyhow::Result;
 use clap::Parser;
 use serde::Serialize;
 use tickwire_benches::print_table;
-use tickwire_bot::Behaviour;
-use tickwire_bot::netsim::{NetSim, Script};
+use tickwire_bot::netsim::{NetSim, Script, SimBot};
+use tickwire_bot::{Behaviour, BotGame};
 use tickwire_netcode::Tick;
 use tickwire_netcode::link_conditioner::LinkConfig;
-use tickwire_sim::arena::{Arena, ArenaConfig};
+use tickwire_sim::Builtin;
+use tickwire_sim::arena::Arena;
+use tickwire_sim::cubes3d::Cubes3d;
 
 /// Run the bot swarm over simulated bad networks.
 #[derive(Debug, Parser)]
@@ -32,6 +35,9 @@ struct Args {
     /// Only these profiles (default: clean, average, poor, lossy).
     #[arg(long)]
     profile: Vec<String>,
+    /// The game: arena or cubes3d.
+    #[arg(long, value_name = "NAME", default_value = "arena")]
+    game: Builtin,
     /// Override server config keys, e.g. `--set net.max_rewind_ms=500` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
@@ -76,7 +82,10 @@ fn main() -> Result<()> {
     for name in &names {
         let link =
             LinkConfig::profile(name).ok_or_else(|| anyhow::anyhow!("unknown profile {name}"))?;
-        results.push(run(name, link, &args)?);
+        results.push(match args.game {
+            Builtin::Arena => run::<Arena>(name, link, &args)?,
+            Builtin::Cubes3d => run::<Cubes3d>(name, link, &args)?,
+        });
     }
     let rows: Vec<Vec<String>> = results
         .iter()
@@ -121,9 +130,47 @@ fn main() -> Result<()> {
         &rows,
     );
     if args.json {
-        println!("{}", serde_json::json!({ "profiles": results }));
+        println!(
+            "{}",
+            serde_json::json!({ "game": args.game.name(), "profiles": results })
+        );
     }
     Ok(())
+}
+
+/// What the bench reads of a game's bots beyond the netcode's own figures.
+trait NetsimGame: BotGame {
+    /// Of the hits `bot` saw at input ticks `judged` accepts: how many, how many the server
+    /// confirmed on the same target, and how many it never fired (the shooter was dead).
+    fn hits(bot: &SimBot<Self>, judged: &dyn Fn(Tick) -> bool) -> (u64, u64, u64);
+}
+
+impl NetsimGame for Arena {
+    fn hits(bot: &SimBot<Self>, judged: &dyn Fn(Tick) -> bool) -> (u64, u64, u64) {
+        let server_shots = tickwire_bot::arena::judged_shots(&bot.events);
+        let seen: Vec<_> = bot
+            .pilot
+            .hits_in_view()
+            .iter()
+            .filter(|(t, _)| judged(*t))
+            .collect();
+        let confirmed = seen
+            .iter()
+            .filter(|(t, g)| server_shots.contains(&(*t, Some(*g))))
+            .count() as u64;
+        let never_fired = seen
+            .iter()
+            .filter(|(t, _)| !server_shots.iter().any(|(s, _)| s == t))
+            .count() as u64;
+        (seen.len() as u64, confirmed, never_fired)
+    }
+}
+
+impl NetsimGame for Cubes3d {
+    /// No shooting.
+    fn hits(_: &SimBot<Self>, _: &dyn Fn(Tick) -> bool) -> (u64, u64, u64) {
+        (0, 0, 0)
+    }
 }
 
 /// When one client's input clock first held its target for a second.
@@ -148,13 +195,14 @@ impl Settle {
     }
 }
 
-fn run(name: &str, link: LinkConfig, args: &Args) -> Result<Profile> {
+fn run<G: NetsimGame>(name: &str, link: LinkConfig, args: &Args) -> Result<Profile> {
     let mut layers = tickwire_server::ConfigLayers::new();
+    layers.set(&format!("server.game={}", G::NAME), "--game")?;
     for assignment in &args.set {
         layers.set(assignment, "--set")?;
     }
-    let config = layers.load::<ArenaConfig>()?;
-    let mut sim = NetSim::<Arena>::new(&config)?;
+    let config = layers.load::<G::Config>()?;
+    let mut sim = NetSim::<G>::new(&config)?;
     for i in 0..args.bots {
         sim.add_bot(
             Script::Play(Behaviour::mixed(i)),
@@ -196,23 +244,12 @@ fn run(name: &str, link: LinkConfig, args: &Args) -> Result<Profile> {
         extrapolated += s.extrapolated_frames + s.held_frames;
         // Shots still in flight when the run stops have not been judged: leave out the last
         // second.
-        let judged = |t: &Tick| sim.room.tick_now().since(*t) > config.tick.tick_hz as i32;
-        let server_shots = tickwire_bot::arena::judged_shots(&bot.events);
-        let seen: Vec<_> = bot
-            .pilot
-            .hits_in_view()
-            .iter()
-            .filter(|(t, _)| judged(t))
-            .collect();
-        in_view += seen.len() as u64;
-        confirmed += seen
-            .iter()
-            .filter(|(t, g)| server_shots.contains(&(*t, Some(*g))))
-            .count() as u64;
-        never_fired += seen
-            .iter()
-            .filter(|(t, _)| !server_shots.iter().any(|(s, _)| s == t))
-            .count() as u64;
+        let now = sim.room.tick_now();
+        let judged = |t: Tick| now.since(t) > config.tick.tick_hz as i32;
+        let (seen, hits, dead) = G::hits(bot, &judged);
+        in_view += seen;
+        confirmed += hits;
+        never_fired += dead;
         if let Some(i) = sim.room.input_stats(bot.id) {
             missing += u64::from(i.missing);
             late += u64::from(i.late);

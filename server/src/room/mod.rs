@@ -161,6 +161,7 @@ struct Shared {
 #[derive(Debug)]
 pub struct Room {
     name: String,
+    game: &'static str,
     shared: Arc<Shared>,
     commands: SyncSender<RoomCommand>,
     thread: Option<JoinHandle<()>>,
@@ -221,6 +222,7 @@ impl Room {
         tracing::info!(room = name, tick_hz = rate.hz(), "room started");
         Ok(Self {
             name: name.to_owned(),
+            game: G::NAME,
             shared,
             commands,
             thread: Some(thread),
@@ -231,6 +233,12 @@ impl Room {
     #[must_use]
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The game it plays (`Game::NAME`).
+    #[must_use]
+    pub fn game(&self) -> &'static str {
+        self.game
     }
 
     /// Sends a command to the room without waiting.
