@@ -15,9 +15,14 @@
 //! - [`recorder`]: the Prometheus recorder and what each metric means.
 //! - [`admin`]: the admin HTTP address (`/metrics`, `/status`, kicking).
 //! - [`launch`]: a whole server (rooms, QUIC endpoint, admin address) from a config.
+//! - [`cli`]: the `tickwire-server` command line, for whichever games a binary hosts.
+//!
+//! A server hosts one [`Game`](tickwire_netcode::game::Game) per process, monomorphized:
+//! `Server::start::<G>`, `RoomCore<G>`, `ServerConfig<G::Config>`.
 
 pub mod admin;
 pub mod auth;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod endpoint;

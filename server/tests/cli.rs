@@ -354,3 +354,44 @@ fn an_open_server_on_a_public_address_warns() {
     );
     assert!(!run("127.0.0.1:0").contains("auth.mode is"));
 }
+
+#[test]
+fn the_game_flag_picks_a_built_in_game_and_a_wrong_one_lists_them() {
+    let out = server(&[
+        "--game",
+        "cubes3d",
+        "--duration",
+        "1s",
+        "--status-every",
+        "0s",
+        "--bind",
+        "127.0.0.1:0",
+        "--admin",
+        "127.0.0.1:0",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    assert!(
+        report.contains("60 Hz snapshots"),
+        "cubes3d's own default: {report}"
+    );
+    let said = text(&out.stderr);
+    assert!(said.contains("cubes3d room(s)"), "{said}");
+
+    let out = server(&["--game", "chess", "--check-config", "/dev/null"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("\"chess\"") && err.contains("\"arena\"") && err.contains("\"cubes3d\""),
+        "{err}"
+    );
+
+    let out = server(&["--game", "cubes3d", "--print-default-config"]);
+    assert!(out.status.success());
+    let printed = text(&out.stdout);
+    assert!(printed.contains("\n[game]\n") && printed.contains("cube_count = 901"));
+    assert!(
+        printed.contains("snapshot_hz = 60  # the game's default"),
+        "{printed}"
+    );
+}
