@@ -64,6 +64,15 @@ pub trait GameConfig:
     }
 }
 
+/// The keys whose pair says "changed": a helper for [`GameConfig::restart_keys`].
+#[must_use]
+pub fn changed_keys<const N: usize>(checks: [(&'static str, bool); N]) -> Vec<&'static str> {
+    checks
+        .into_iter()
+        .filter_map(|(key, changed)| changed.then_some(key))
+        .collect()
+}
+
 /// One player's input for the tick being run.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TickInput<P, I> {

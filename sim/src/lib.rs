@@ -11,6 +11,7 @@
 
 pub mod arena;
 pub mod cubes3d;
+pub mod grid;
 
 /// The games built in, by the name `[server] game` gives them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

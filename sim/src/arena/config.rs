@@ -252,7 +252,7 @@ impl tickwire_netcode::game::GameConfig for ArenaConfig {
     /// points, props) and the player radius its spawn points were placed clear with.
     fn restart_keys(&self, new: &Self) -> Vec<&'static str> {
         let (a, b) = (self, new);
-        [
+        tickwire_netcode::game::changed_keys([
             ("seed", a.seed != b.seed),
             ("width_m", a.width_m != b.width_m),
             ("height_m", a.height_m != b.height_m),
@@ -260,10 +260,7 @@ impl tickwire_netcode::game::GameConfig for ArenaConfig {
             ("spawn_points", a.spawn_points != b.spawn_points),
             ("prop_count", a.prop_count != b.prop_count),
             ("player_radius_m", a.player_radius_m != b.player_radius_m),
-        ]
-        .into_iter()
-        .filter_map(|(key, changed)| changed.then_some(key))
-        .collect()
+        ])
     }
 }
 

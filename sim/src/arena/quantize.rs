@@ -7,23 +7,13 @@ use std::f32::consts::TAU;
 
 use glam::Vec2;
 
-/// Position steps per metre.
-pub const POS_STEPS_PER_M: f32 = 512.0;
+pub use crate::grid::{
+    POS_STEPS_PER_M, VEL_STEPS_PER_MPS, dequantize_m, dequantize_mps, quantize_m, quantize_mps,
+    snap_pos, snap_vel,
+};
+
 /// Angle steps per turn.
 pub const ANGLE_STEPS: i32 = 4096;
-/// Velocity steps per metre per second.
-pub const VEL_STEPS_PER_MPS: f32 = 512.0;
-/// Metres to position steps (rounded to nearest).
-#[must_use]
-pub fn quantize_m(metres: f32) -> i32 {
-    (metres * POS_STEPS_PER_M).round() as i32
-}
-
-/// Position steps to metres.
-#[must_use]
-pub fn dequantize_m(steps: i32) -> f32 {
-    steps as f32 / POS_STEPS_PER_M
-}
 
 /// Radians to angle steps in `0..4096`.
 #[must_use]
@@ -40,30 +30,6 @@ pub fn dequantize_angle(steps: i32) -> f32 {
     } else {
         rad
     }
-}
-
-/// Metres per second to velocity steps.
-#[must_use]
-pub fn quantize_mps(mps: f32) -> i32 {
-    (mps * VEL_STEPS_PER_MPS).round() as i32
-}
-
-/// Velocity steps to metres per second.
-#[must_use]
-pub fn dequantize_mps(steps: i32) -> f32 {
-    steps as f32 / VEL_STEPS_PER_MPS
-}
-
-/// `pos` moved to the nearest point of the wire's position grid.
-#[must_use]
-pub fn snap_pos(pos: Vec2) -> Vec2 {
-    (pos * POS_STEPS_PER_M).round() / POS_STEPS_PER_M
-}
-
-/// `vel` moved to the nearest point of the wire's velocity grid.
-#[must_use]
-pub fn snap_vel(vel: Vec2) -> Vec2 {
-    (vel * VEL_STEPS_PER_MPS).round() / VEL_STEPS_PER_MPS
 }
 
 /// A position quantized to the grid the wire uses.

@@ -5,6 +5,7 @@
 //! reads them back with the functions here, so what a client sees is exactly what the server
 //! sent.
 
+use crate::grid::bits_for;
 use glam::Vec2;
 use serde::{Deserialize, Serialize};
 use slotmap::{Key, KeyData};
@@ -77,10 +78,6 @@ pub fn arena_schema(config: &ArenaConfig) -> Schema {
 /// A position field: steps of 1/512 m from 0.
 fn metres(name: &'static str, bits: u8) -> FieldSpec {
     FieldSpec::linear(name, bits, 0).scaled(1.0 / f64::from(POS_STEPS_PER_M), 0.0, "m")
-}
-
-fn bits_for(max: i32) -> u8 {
-    (32 - max.max(1).leading_zeros()) as u8
 }
 
 /// The places of a replicated entity's fields (both kinds start with x and y), so that code

@@ -177,7 +177,7 @@ impl GameConfig for CubesConfig {
     /// fields' widths follow.
     fn restart_keys(&self, new: &Self) -> Vec<&'static str> {
         let (a, b) = (self, new);
-        [
+        tickwire_netcode::game::changed_keys([
             ("seed", a.seed != b.seed),
             ("floor_width_m", a.floor_width_m != b.floor_width_m),
             ("floor_depth_m", a.floor_depth_m != b.floor_depth_m),
@@ -186,10 +186,7 @@ impl GameConfig for CubesConfig {
             ("cube_spacing_m", a.cube_spacing_m != b.cube_spacing_m),
             ("spawn_points", a.spawn_points != b.spawn_points),
             ("pusher_size_m", a.pusher_size_m != b.pusher_size_m),
-        ]
-        .into_iter()
-        .filter_map(|(key, changed)| changed.then_some(key))
-        .collect()
+        ])
     }
 }
 

@@ -9,55 +9,20 @@
 
 use std::f32::consts::TAU;
 
-use glam::{Quat, Vec2, Vec3};
+use glam::{Quat, Vec3};
 use tickwire_netcode::rotation;
 
-/// Position steps per metre.
-pub const POS_STEPS_PER_M: f32 = 512.0;
-/// Velocity steps per metre per second.
-pub const VEL_STEPS_PER_MPS: f32 = 512.0;
+pub use crate::grid::{
+    POS_STEPS_PER_M, VEL_STEPS_PER_MPS, dequantize_m, dequantize_mps, quantize_m, quantize_mps,
+    snap_pos, snap_vel,
+};
+
 /// Heading steps per turn.
 pub const YAW_STEPS: i32 = 4096;
 /// Bits of each of the three smallest quaternion components.
 pub const QUAT_BITS: u8 = 9;
 /// Largest value of a quantized quaternion component.
 pub const QUAT_MAX: i32 = (1 << QUAT_BITS) - 1;
-
-/// Metres to position steps.
-#[must_use]
-pub fn quantize_m(metres: f32) -> i32 {
-    (metres * POS_STEPS_PER_M).round() as i32
-}
-
-/// Position steps to metres.
-#[must_use]
-pub fn dequantize_m(steps: i32) -> f32 {
-    steps as f32 / POS_STEPS_PER_M
-}
-
-/// Metres per second to velocity steps.
-#[must_use]
-pub fn quantize_mps(mps: f32) -> i32 {
-    (mps * VEL_STEPS_PER_MPS).round() as i32
-}
-
-/// Velocity steps to metres per second.
-#[must_use]
-pub fn dequantize_mps(steps: i32) -> f32 {
-    steps as f32 / VEL_STEPS_PER_MPS
-}
-
-/// `v` on the position grid.
-#[must_use]
-pub fn snap_pos(v: Vec2) -> Vec2 {
-    (v * POS_STEPS_PER_M).round() / POS_STEPS_PER_M
-}
-
-/// `v` on the velocity grid.
-#[must_use]
-pub fn snap_vel(v: Vec2) -> Vec2 {
-    (v * VEL_STEPS_PER_MPS).round() / VEL_STEPS_PER_MPS
-}
 
 /// Heading steps to radians.
 #[must_use]

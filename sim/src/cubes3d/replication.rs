@@ -5,6 +5,7 @@
 //! smallest three (the dropped component's index, then the other three in 9 bits each).
 //! Cubes are network indices `0..cube_count`; a pusher is `cube_count` plus its slot.
 
+use crate::grid::bits_for;
 use glam::{Quat, Vec2, Vec3};
 use serde::{Deserialize, Serialize};
 use slotmap::{Key, KeyData};
@@ -95,10 +96,6 @@ pub fn cubes_schema(config: &CubesConfig) -> Schema {
     let own = vec![mps("vx"), mps("vy"), FieldSpec::angle("yaw", 12)];
     debug_assert_eq!(1 << 12, YAW_STEPS);
     Schema::new(kinds, own).expect("the cubes3d schema is within limits")
-}
-
-fn bits_for(max: i32) -> u8 {
-    (32 - max.max(1).leading_zeros()) as u8
 }
 
 /// The replicated state of a body of `kind` at `pos` turned by `rot`.
