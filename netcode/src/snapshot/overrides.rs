@@ -43,6 +43,24 @@ impl Overrides {
         self.absent.capacity() * size_of::<u32>() + self.held.capacity() * size_of::<NetEntity>()
     }
 
+    /// Bytes the lists hold.
+    pub(super) fn len_bytes(&self) -> usize {
+        self.absent.len() * size_of::<u32>() + self.held.len() * size_of::<NetEntity>()
+    }
+
+    /// How many entries each list holds: (absent, held).
+    pub(super) fn lens(&self) -> (usize, usize) {
+        (self.absent.len(), self.held.len())
+    }
+
+    /// Makes room for `absent` and `held` entries at once (one allocation each instead of a
+    /// doubling at a time).
+    pub(super) fn reserve(&mut self, (absent, held): (usize, usize)) {
+        self.absent
+            .reserve(absent.saturating_sub(self.absent.len()));
+        self.held.reserve(held.saturating_sub(self.held.len()));
+    }
+
     /// Records what the client holds for `index` (`None`: nothing). Indices must be pushed
     /// in ascending order; `held`, when given, is the entity at `index`.
     pub(super) fn push(&mut self, index: u32, held: Option<NetEntity>) {

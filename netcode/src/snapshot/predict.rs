@@ -40,65 +40,112 @@ pub(crate) fn predict(spec: &FieldSpec, v1: i32, older: Option<(i32, Span)>) -> 
     }
 }
 
-/// The predicted value of field `i` of an entity of `specs`, from its values in the newest
-/// baseline (`base`), in the older one when it was there with the same kind (`older`), and
-/// the values of its fields before `i` in the snapshot being coded (`current`): a rotation
-/// component is predicted in the frame of the snapshot's own rotation index, each baseline
-/// re-expressed in that frame where its index differs ([`rotation::in_frame`]).
-pub(crate) fn predict_field(
-    specs: &[FieldSpec],
-    i: usize,
-    base: &[i32; MAX_FIELDS],
-    older: Option<(&[i32; MAX_FIELDS], Span)>,
-    current: &[i32; MAX_FIELDS],
-) -> i32 {
-    let at = |values: &[i32; MAX_FIELDS], j: usize| values.get(j).copied().unwrap_or(0);
-    let Some(spec) = specs.get(i) else {
-        return 0;
-    };
-    if spec.kind != FieldKind::RotationComponent {
-        return predict(spec, at(base, i), older.map(|(o, span)| (at(o, i), span)));
-    }
-    // The group's index field; a schema guarantees one within the three fields before.
-    let Some(g) = (i.saturating_sub(3)..i).rev().find(|&j| {
-        specs
-            .get(j)
-            .is_some_and(|s| s.kind == FieldKind::RotationIndex)
-    }) else {
-        return at(base, i);
-    };
-    let slot = i - g - 1;
-    let frame = at(current, g);
-    let index_of = |values: &[i32; MAX_FIELDS]| at(values, g);
-    let quaternion = |values: &[i32; MAX_FIELDS]| {
-        let components = [at(values, g + 1), at(values, g + 2), at(values, g + 3)];
-        rotation::dequantize(index_of(values), components, spec.bits)
-    };
-    let to_frame = frame.rem_euclid(4) as u8;
-    let component = |moved: [i32; 3]| moved.get(slot).copied().unwrap_or(0);
-    // The newest baseline, in the snapshot's frame with that component made non-negative.
-    let p1 = if index_of(base) == frame {
-        at(base, i)
-    } else {
-        component(rotation::in_frame(quaternion(base), to_frame, spec.bits))
-    };
-    // The older one in the same hemisphere as the newest, so the two stay close in every
-    // component even where the frame's component is near zero.
-    let p2 = older.map(|(o, span)| {
-        let value = if index_of(o) == frame && index_of(base) == frame {
-            at(o, i)
-        } else {
-            let toward = rotation::signed_for(quaternion(base), to_frame);
-            component(rotation::in_frame_toward(
-                quaternion(o),
-                toward,
-                to_frame,
-                spec.bits,
-            ))
+/// Predicts an entity's fields one after the other (see [`EntityPredictor::field`]),
+/// working out a rotation's re-expressed baselines once for its three components.
+#[derive(Debug, Default)]
+pub(crate) struct EntityPredictor {
+    /// The rotation group last framed.
+    rotation: Option<Framed>,
+}
+
+/// A rotation group's baselines re-expressed in one frame.
+#[derive(Debug, Clone, Copy)]
+struct Framed {
+    /// The group's index field.
+    group: usize,
+    /// The frame (the snapshot's rotation index).
+    frame: i32,
+    /// The newest baseline's three components in the frame.
+    newest: [i32; 3],
+    /// The older baseline's, if there is one.
+    older: Option<[i32; 3]>,
+}
+
+impl EntityPredictor {
+    /// The predicted value of field `i` of an entity of `specs`, from its values in the
+    /// newest baseline (`base`), in the older one when it was there with the same kind
+    /// (`older`), and the values of its fields before `i` in the snapshot being coded
+    /// (`current`): a rotation component is predicted in the frame of the snapshot's own
+    /// rotation index, each baseline re-expressed in that frame where its index differs
+    /// ([`rotation::in_frame`]).
+    pub(crate) fn field(
+        &mut self,
+        specs: &[FieldSpec],
+        i: usize,
+        base: &[i32; MAX_FIELDS],
+        older: Option<(&[i32; MAX_FIELDS], Span)>,
+        current: &[i32; MAX_FIELDS],
+    ) -> i32 {
+        let at = |values: &[i32; MAX_FIELDS], j: usize| values.get(j).copied().unwrap_or(0);
+        let Some(spec) = specs.get(i) else {
+            return 0;
         };
-        (value, span)
-    });
-    predict(spec, p1, p2)
+        if spec.kind != FieldKind::RotationComponent {
+            return predict(spec, at(base, i), older.map(|(o, span)| (at(o, i), span)));
+        }
+        // The group's index field; a schema guarantees one within the three fields before.
+        let Some(g) = (i.saturating_sub(3)..i).rev().find(|&j| {
+            specs
+                .get(j)
+                .is_some_and(|s| s.kind == FieldKind::RotationIndex)
+        }) else {
+            return at(base, i);
+        };
+        let frame = at(current, g);
+        let (p1, p2) = match self.rotation {
+            Some(f) if f.group == g && f.frame == frame => (f.newest, f.older),
+            _ => {
+                let (newest, older) = framed(g, frame, spec.bits, base, older.map(|(o, _)| o));
+                self.rotation = Some(Framed {
+                    group: g,
+                    frame,
+                    newest,
+                    older,
+                });
+                (newest, older)
+            }
+        };
+        let slot = i - g - 1;
+        let component = |values: [i32; 3]| values.get(slot).copied().unwrap_or(0);
+        predict(
+            spec,
+            component(p1),
+            older.zip(p2).map(|((_, span), p2)| (component(p2), span)),
+        )
+    }
+}
+
+/// The three components of a rotation group (index field `g`) in each baseline, in frame
+/// `frame`: the newest with that component made non-negative, the older one in the same
+/// hemisphere as the newest, so the two stay close in every component even where the
+/// frame's component is near zero.
+fn framed(
+    g: usize,
+    frame: i32,
+    bits: u8,
+    base: &[i32; MAX_FIELDS],
+    older: Option<&[i32; MAX_FIELDS]>,
+) -> ([i32; 3], Option<[i32; 3]>) {
+    let at = |values: &[i32; MAX_FIELDS], j: usize| values.get(j).copied().unwrap_or(0);
+    let stored =
+        |values: &[i32; MAX_FIELDS]| [at(values, g + 1), at(values, g + 2), at(values, g + 3)];
+    let quaternion =
+        |values: &[i32; MAX_FIELDS]| rotation::dequantize(at(values, g), stored(values), bits);
+    let to_frame = frame.rem_euclid(4) as u8;
+    let base_in_frame = at(base, g) == frame;
+    let older_in_frame = older.is_none_or(|o| at(o, g) == frame);
+    if base_in_frame && older_in_frame {
+        return (stored(base), older.map(stored));
+    }
+    let q1 = quaternion(base);
+    let p1 = if base_in_frame {
+        stored(base)
+    } else {
+        rotation::in_frame(q1, to_frame, bits)
+    };
+    let toward = rotation::signed_for(q1, to_frame);
+    let p2 = older.map(|o| rotation::in_frame_toward(quaternion(o), toward, to_frame, bits));
+    (p1, p2)
 }
 
 /// The residual `actual − predicted`, wrapped for angles into `−turn/2 .. turn/2`.

@@ -23,9 +23,11 @@ use super::wire::{
     write_head, write_part,
 };
 
-/// Override lists kept for reuse per client, and the largest kept (bytes): a client behind
-/// on a few hundred entities, or on a whole world it holds nothing of, reuses its lists; a
-/// burst's larger lists are freed.
+/// Override lists kept for reuse per client, and the largest always kept (bytes): a client
+/// behind on a few hundred entities reuses its lists. Larger ones are kept only while the
+/// client keeps needing them (four times its recent peak, see `recent_override_bytes`): a client
+/// whose budget is always short (a busy physics world) allocates nothing per snapshot,
+/// while a burst's lists (the world sent from nothing after a join) are freed once it ends.
 const SPARE_OVERRIDE_LISTS: usize = 4;
 const SPARE_OVERRIDE_BYTES: usize = 16 * 1024;
 /// The predictor baseline is sought at least `NUM/DEN` of the baseline's age further back.
@@ -231,6 +233,11 @@ pub struct SnapshotSender {
     // Reused buffers: a warm sender allocates nothing per snapshot.
     work: Work,
     spare_overrides: Vec<Overrides>,
+    /// Bytes of the largest override list lately, decaying by an eighth a snapshot.
+    recent_override_bytes: usize,
+    /// The longest override lists lately (absent, held), decaying the same way: a list
+    /// taken for a snapshot is given that room at once.
+    recent_override_lens: (usize, usize),
     out: Out,
 }
 
@@ -276,6 +283,8 @@ impl SnapshotSender {
             credit_bits: 0,
             work: Work::default(),
             spare_overrides: Vec::new(),
+            recent_override_bytes: 0,
+            recent_override_lens: (0, 0),
             out: Out::default(),
         }
     }
@@ -313,9 +322,8 @@ impl SnapshotSender {
     /// Keeps an override list's allocation for reuse, unless enough are kept already (a
     /// burst, such as the first snapshots after joining, must not pin its peak for good).
     fn recycle(&mut self, mut overrides: Overrides) {
-        if self.spare_overrides.len() < SPARE_OVERRIDE_LISTS
-            && overrides.capacity_bytes() <= SPARE_OVERRIDE_BYTES
-        {
+        let keep = SPARE_OVERRIDE_BYTES.max(4 * self.recent_override_bytes);
+        if self.spare_overrides.len() < SPARE_OVERRIDE_LISTS && overrides.capacity_bytes() <= keep {
             overrides.clear();
             self.spare_overrides.push(overrides);
         }
@@ -463,6 +471,7 @@ impl SnapshotSender {
         // a split per client. Otherwise split first: what the parts cannot carry waits.
         let mut overrides = self.spare_overrides.pop().unwrap_or_default();
         overrides.clear();
+        overrides.reserve(self.recent_override_lens);
         let deferred = self
             .work
             .removed_held
@@ -545,6 +554,14 @@ impl SnapshotSender {
                 self.recycle(old.overrides);
             }
         }
+        self.recent_override_bytes = (self.recent_override_bytes - self.recent_override_bytes / 8)
+            .max(overrides.len_bytes());
+        let decay = |recent: usize, now: usize| (recent - recent / 8).max(now);
+        let (absent, held) = overrides.lens();
+        self.recent_override_lens = (
+            decay(self.recent_override_lens.0, absent),
+            decay(self.recent_override_lens.1, held),
+        );
         self.drop_records_while(|r| base.keep_from.is_some_and(|k| k.is_after(r.tick)));
         self.records.push_back(Record {
             tick,

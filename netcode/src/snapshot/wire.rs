@@ -8,7 +8,7 @@ use crate::bits::{BitError, BitReader, BitWriter, exp_golomb_len, unzigzag, zigz
 use crate::schema::{EntityState, FieldSpec, MAX_FIELDS, MAX_KINDS, Schema};
 use crate::tick::Tick;
 
-use super::predict::{Span, apply, predict_field, residual};
+use super::predict::{EntityPredictor, Span, apply, residual};
 
 /// First byte of a snapshot-part datagram.
 pub const SNAPSHOT_TAG: u8 = 0x01;
@@ -145,11 +145,12 @@ impl Coded {
             .map(|(o, span)| (&o.fields, span));
         let mut values = [0; MAX_FIELDS];
         let specs = fields(schema, base.kind);
+        let mut predictor = EntityPredictor::default();
         for (i, spec) in specs.iter().enumerate() {
             let (Some(v), Some(&c)) = (values.get_mut(i), current.fields.get(i)) else {
                 break;
             };
-            let predicted = predict_field(specs, i, &base.fields, older, &current.fields);
+            let predicted = predictor.field(specs, i, &base.fields, older, &current.fields);
             *v = zigzag(residual(spec, c, predicted));
         }
         Self {
@@ -674,10 +675,11 @@ pub(crate) fn read_body(
                 fields: [0; MAX_FIELDS],
             };
             let older = o.zip(span).map(|(o, s)| (&o.fields, s));
+            let mut predictor = EntityPredictor::default();
             for (i, spec) in specs.iter().enumerate() {
                 let res = unzigzag(r.exp_golomb(k.get(slot_base + i))?);
                 // Fields before `i` are decoded already: what a rotation's frame needs.
-                let predicted = predict_field(specs, i, &b.fields, older, &state.fields);
+                let predicted = predictor.field(specs, i, &b.fields, older, &state.fields);
                 let value = apply(spec, predicted, res).ok_or(SnapshotError::OutOfRange {
                     kind: b.kind,
                     field: i as u8,
