@@ -23,7 +23,7 @@ use tickwire_netcode::Tick;
 use tickwire_netcode::game::Game;
 use tickwire_netcode::protocol::{InputDatagram, InputFrame, encode_input};
 use tickwire_server::ConfigLayers;
-use tickwire_server::room_core::RoomCore;
+use tickwire_server::room_core::{ClientId, RoomCore};
 use tickwire_sim::arena::Arena;
 use tickwire_sim::arena::replication::WireInput;
 use tickwire_sim::cubes3d::{Cubes3d, CubesInput};
@@ -77,8 +77,8 @@ struct Args {
 trait BenchGame: Game {
     /// Config overrides for a scene of `entities` entities with `clients` players.
     fn scene(entities: u32, clients: usize) -> Vec<String>;
-    /// Client `i`'s input at tick `n`.
-    fn input(i: usize, n: u32) -> Self::Input;
+    /// Client `i`'s input at tick `n`, its player as `room` holds it.
+    fn input(room: &RoomCore<Self>, client: ClientId, i: usize, n: u32) -> Self::Input;
 }
 
 impl BenchGame for Arena {
@@ -90,7 +90,7 @@ impl BenchGame for Arena {
     }
 
     /// Moving on a slow circle and firing every seventh tick.
-    fn input(i: usize, n: u32) -> WireInput {
+    fn input(_: &RoomCore<Self>, _: ClientId, i: usize, n: u32) -> WireInput {
         let angle = (n as f32 * 0.01 + i as f32) % std::f32::consts::TAU;
         WireInput {
             move_x: (angle.cos() * 127.0) as i8,
@@ -112,10 +112,20 @@ impl BenchGame for Cubes3d {
         ]
     }
 
-    /// Driving full stick on a slow turn: every pusher ploughs through the cubes.
-    fn input(i: usize, n: u32) -> CubesInput {
-        let angle = (n as f32 * 0.004 + i as f32) % std::f32::consts::TAU;
-        CubesInput::from_stick(glam::Vec2::from_angle(angle))
+    /// Driving full stick on a slow turn, and back toward the middle from the edge of the
+    /// cube field: every pusher keeps ploughing through the cubes (none parks at a wall).
+    fn input(room: &RoomCore<Self>, client: ClientId, i: usize, n: u32) -> CubesInput {
+        let middle = glam::Vec2::splat(32.0);
+        let at = room
+            .player_of(client)
+            .and_then(|p| room.game().world().pusher(p))
+            .map_or(middle, |p| p.drive.pos);
+        let stick = if at.distance(middle) > 22.0 {
+            (middle - at).normalize_or_zero()
+        } else {
+            glam::Vec2::from_angle((n as f32 * 0.02 + i as f32) % std::f32::consts::TAU)
+        };
+        CubesInput::from_stick(stick)
     }
 }
 
@@ -271,7 +281,7 @@ fn run<G: BenchGame>(
         // Each client's input for this tick, acking the snapshot sent `ack_delay` ago.
         for (i, &id) in ids.iter().enumerate() {
             let acked = tick.get().saturating_sub(ack_delay(i)) / interval * interval;
-            let input = G::input(i, n);
+            let input = G::input(&room, id, i, n);
             datagram.clear();
             let frame = InputFrame {
                 view_ago: 8,
