@@ -19,6 +19,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use tickwire_netcode::game::{Game, GameConfig};
 
+use crate::agones::FleetEvent;
 use crate::config::default_toml;
 use crate::{ConfigLayers, Room, Server, ServerConfig, TickStats};
 
@@ -278,11 +279,6 @@ fn layers(args: &Args) -> Result<ConfigLayers> {
     Ok(layers)
 }
 
-/// The configuration for `G` from the command line's layers.
-fn load_config<C: GameConfig>(args: &Args) -> Result<ServerConfig<C>> {
-    Ok(layers(args)?.load::<C>()?)
-}
-
 fn run<G: Game>(config: &ServerConfig<G::Config>, args: &Args) -> Result<()> {
     // Connection tasks are light; the rooms tick on their own threads.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -292,7 +288,8 @@ fn run<G: Game>(config: &ServerConfig<G::Config>, args: &Args) -> Result<()> {
         .context("cannot start the async runtime")?;
     let started = Instant::now();
     let (reason, finals) = runtime.block_on(async {
-        let server = Server::start::<G>(config).await?;
+        let mut server = Server::start::<G>(config).await?;
+        let fleet = server.take_fleet_events();
         let admin = server.admin_addr();
         eprintln!("admin: http://{admin}/metrics and http://{admin}/status");
         eprintln!(
@@ -323,7 +320,7 @@ fn run<G: Game>(config: &ServerConfig<G::Config>, args: &Args) -> Result<()> {
                 server.identity().fingerprint()
             );
         }
-        let reason = wait_for_stop(&server, args, started, config).await?;
+        let reason = wait_for_stop(&server, fleet, args, started, config).await?;
         anyhow::Ok((reason, server.shutdown(reason).await))
     })?;
     eprintln!("stopped: {reason}");
@@ -334,12 +331,15 @@ fn run<G: Game>(config: &ServerConfig<G::Config>, args: &Args) -> Result<()> {
 /// Prints status lines until a signal or the --duration ends the run; returns why it stopped.
 async fn wait_for_stop<C: GameConfig>(
     server: &Server,
+    mut fleet: Option<tokio::sync::mpsc::UnboundedReceiver<FleetEvent>>,
     args: &Args,
     started: Instant,
     config: &ServerConfig<C>,
 ) -> Result<&'static str> {
     let rooms = server.rooms();
     let mut current = config.clone();
+    // What the allocation asked of the match (`tickwire.dev/set.*`): kept over reloads.
+    let mut match_settings: Vec<String> = Vec::new();
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
         .context("cannot listen for SIGHUP")?;
     let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
@@ -362,7 +362,16 @@ async fn wait_for_stop<C: GameConfig>(
         tokio::select! {
             _ = tokio::signal::ctrl_c() => return Ok("Ctrl-C"),
             _ = terminate.recv() => return Ok("SIGTERM"),
-            _ = hangup.recv() => reload(server, args, &mut current),
+            _ = hangup.recv() => reload(server, args, &match_settings, &mut current),
+            event = next_fleet_event(&mut fleet) => match event {
+                FleetEvent::Allocated(settings) => {
+                    if !settings.assignments.is_empty() {
+                        match_settings = settings.assignments;
+                        reload(server, args, &match_settings, &mut current);
+                    }
+                }
+                FleetEvent::MatchOver => return Ok("the match is over (its last player left)"),
+            },
             () = &mut until_deadline => return Ok("--duration reached"),
             _ = status.tick(), if status_every.is_some() => {
                 let dropped = udp_drops.and_then(|d| d.read());
@@ -384,10 +393,36 @@ async fn wait_for_stop<C: GameConfig>(
     }
 }
 
-/// SIGHUP: reads the configuration again and applies what can change live; a bad file, or a
-/// change that needs a restart, keeps the running configuration and says why.
-fn reload<C: GameConfig>(server: &Server, args: &Args, current: &mut ServerConfig<C>) {
-    let new = match load_config::<C>(args) {
+/// The next thing the fleet asks, or never (not in a fleet, or the fleet's side is gone).
+async fn next_fleet_event(
+    fleet: &mut Option<tokio::sync::mpsc::UnboundedReceiver<FleetEvent>>,
+) -> FleetEvent {
+    if let Some(events) = fleet {
+        if let Some(event) = events.recv().await {
+            return event;
+        }
+        *fleet = None;
+    }
+    std::future::pending().await
+}
+
+/// SIGHUP, or an allocation that sets values for its match: reads the configuration again
+/// (with `match_settings`, `KEY=VALUE` from the allocation, over it) and applies what can
+/// change live; a bad file or value, or a change that needs a restart, keeps the running
+/// configuration and says why.
+fn reload<C: GameConfig>(
+    server: &Server,
+    args: &Args,
+    match_settings: &[String],
+    current: &mut ServerConfig<C>,
+) {
+    let loaded = layers(args).and_then(|mut layers| {
+        for assignment in match_settings {
+            layers.set(assignment, "the allocation (tickwire.dev/set.*)")?;
+        }
+        Ok(layers.load::<C>()?)
+    });
+    let new = match loaded {
         Ok(new) => new,
         Err(e) => {
             tracing::warn!(

@@ -21,6 +21,7 @@ use tickwire_netcode::quic::{GameTransport, QuicError, recv_control, send_contro
 use tickwire_netcode::udp::Drops;
 
 use crate::auth::{Admission, Admitted};
+use crate::presence::Presence;
 use crate::room::{Room, RoomCommand};
 use crate::room_core::ClientId;
 
@@ -183,6 +184,7 @@ impl GameEndpoint {
         transport: &GameTransport,
         rooms: Arc<Vec<Room>>,
         admission: Arc<Admission>,
+        presence: Presence,
     ) -> Result<Self, EndpointError> {
         let config = server_config(
             identity.cert_chain.clone(),
@@ -209,11 +211,14 @@ impl GameEndpoint {
             while let Some(incoming) = accepting.accept().await {
                 let rooms = Arc::clone(&rooms);
                 let admission = Arc::clone(&admission);
+                let presence = presence.clone();
                 let stopping = stopping.clone();
                 let mut retuned = retuned.clone();
                 retuned.mark_unchanged();
                 tokio::spawn(async move {
-                    if let Err(e) = serve(incoming, rooms, admission, stopping, retuned).await {
+                    if let Err(e) =
+                        serve(incoming, rooms, admission, presence, stopping, retuned).await
+                    {
                         tracing::debug!(error = %e, "connection ended");
                     }
                 });
@@ -267,6 +272,7 @@ async fn serve(
     incoming: quinn::Incoming,
     rooms: Arc<Vec<Room>>,
     admission: Arc<Admission>,
+    presence: Presence,
     stopping: tokio::sync::watch::Receiver<Option<String>>,
     retuned: tokio::sync::watch::Receiver<Option<ServerControl>>,
 ) -> anyhow::Result<()> {
@@ -341,7 +347,12 @@ async fn serve(
             }
         };
     let user = admitted.user();
-    send_control(&mut send, &ServerControl::Welcome(welcome)).await?;
+    let player = Presence::player_name(room.name(), client.0, user);
+    if let Err(e) = send_control(&mut send, &ServerControl::Welcome(welcome)).await {
+        let _ = room.send(RoomCommand::Leave { client });
+        return Err(e.into());
+    }
+    presence.joined(&player);
     // Control messages are read on their own task: a read cut short by `select!` would
     // lose the bytes already taken from the stream.
     let (control_in, mut control) = tokio::sync::mpsc::channel(4);
@@ -363,6 +374,7 @@ async fn serve(
     let ending = forward(&connection, &mut send, channels).await;
     reader.abort();
     let _ = room.send(RoomCommand::Leave { client });
+    presence.left(&player);
     count_disconnect(ending.label());
     match ending {
         Ending::Goodbye(reason, message) => {

@@ -4,9 +4,11 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::agones::{Agones, AgonesOptions, FleetEvent, Heartbeat};
 use crate::auth::{Admission, KeyFileError, read_key_file};
 use crate::config::{AuthMode, ServerConfig};
 use crate::endpoint::{EndpointError, GameEndpoint, Identity, IdentityError};
+use crate::presence::Presence;
 use crate::room::{RetuneConfig, Room, RoomCommand};
 use crate::stats::TickStats;
 use tickwire_netcode::game::{Game, GameConfig};
@@ -53,6 +55,10 @@ pub struct Server {
     identity: Identity,
     admin: SocketAddr,
     admission: Arc<Admission>,
+    /// The Agones sidecar's side, when running in a fleet.
+    agones: Option<Agones>,
+    /// What the fleet asks (allocations, a match over), until the binary takes it.
+    fleet_events: Option<tokio::sync::mpsc::UnboundedReceiver<FleetEvent>>,
 }
 
 impl Server {
@@ -89,6 +95,25 @@ impl Server {
                 )
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let agones_port = crate::agones::sdk_port(&config.agones, |key| std::env::var(key).ok())?;
+        let heartbeat = agones_port.map(|_| {
+            let period = match config.agones.health_period_s {
+                0 => crate::agones::DEFAULT_HEALTH_PERIOD,
+                s => std::time::Duration::from_secs(u64::from(s)),
+            };
+            let heartbeat = Arc::new(Heartbeat::new(rooms.len(), period));
+            for (index, room) in rooms.iter().enumerate() {
+                room.attach_heartbeat(Arc::clone(&heartbeat), index);
+            }
+            heartbeat
+        });
+        let (presence, presence_events) = match agones_port {
+            Some(_) => {
+                let (presence, events) = Presence::channel();
+                (presence, Some(events))
+            }
+            None => (Presence::default(), None),
+        };
         let rooms = Arc::new(rooms);
         let identity = if config.tls.cert.is_empty() {
             Identity::self_signed()?
@@ -101,6 +126,7 @@ impl Server {
             &config.transport(),
             Arc::clone(&rooms),
             Arc::clone(&admission),
+            presence,
         )?;
         let admin = crate::admin::serve(
             config.server.admin,
@@ -108,12 +134,24 @@ impl Server {
             endpoint.udp_drops(),
         )
         .await?;
+        let (fleet, fleet_events) = tokio::sync::mpsc::unbounded_channel();
+        let agones = match (agones_port, heartbeat, presence_events) {
+            (Some(port), Some(heartbeat), Some(presence)) => {
+                let capacity =
+                    u64::from(config.server.rooms) * u64::from(config.server.max_clients_per_room);
+                let options = AgonesOptions::new(&config.agones, port, capacity);
+                Some(Agones::start(options, heartbeat, presence, fleet))
+            }
+            _ => None,
+        };
         Ok(Self {
             rooms,
             endpoint,
             identity,
             admin,
             admission,
+            fleet_events: agones.is_some().then_some(fleet_events),
+            agones,
         })
     }
 
@@ -195,10 +233,28 @@ impl Server {
             .collect()
     }
 
-    /// Says goodbye to every client with `reason`, closes the endpoint and returns each
-    /// room's final tick figures (the rooms stop when the last handle drops).
+    /// What the fleet asks of this server (allocations with their match settings, a match
+    /// over), once: `None` when not running under Agones or already taken.
+    pub fn take_fleet_events(
+        &mut self,
+    ) -> Option<tokio::sync::mpsc::UnboundedReceiver<FleetEvent>> {
+        self.fleet_events.take()
+    }
+
+    /// Whether the server talks to an Agones sidecar.
+    #[must_use]
+    pub fn in_fleet(&self) -> bool {
+        self.agones.is_some()
+    }
+
+    /// Says goodbye to every client with `reason`, closes the endpoint, tells Agones the
+    /// server is shutting down (in a fleet) and returns each room's final tick figures (the
+    /// rooms stop when the last handle drops).
     pub async fn shutdown(self, reason: &str) -> Vec<(String, TickStats)> {
         self.endpoint.shutdown(reason).await;
+        if let Some(agones) = &self.agones {
+            agones.shutdown().await;
+        }
         self.room_stats()
     }
 }

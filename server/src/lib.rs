@@ -14,6 +14,9 @@
 //! - [`auth`]: who may join (open, or seat tokens).
 //! - [`recorder`]: the Prometheus recorder and what each metric means.
 //! - [`admin`]: the admin HTTP address (`/metrics`, `/status`, kicking).
+//! - [`presence`]: who is connected, for rosters outside the rooms.
+//! - [`agones`]: running as a GameServer of an Agones fleet (Ready, health, players,
+//!   allocation, shutdown).
 //! - [`launch`]: a whole server (rooms, QUIC endpoint, admin address) from a config.
 //! - [`cli`]: the `tickwire-server` command line, for whichever games a binary hosts.
 //!
@@ -21,12 +24,14 @@
 //! `Server::start::<G>`, `RoomCore<G>`, `ServerConfig<G::Config>`.
 
 pub mod admin;
+pub mod agones;
 pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod endpoint;
 pub mod launch;
+pub mod presence;
 pub mod rate_limit;
 pub mod recorder;
 pub mod room;

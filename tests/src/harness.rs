@@ -22,6 +22,7 @@ use tickwire_netcode::schema::Schema;
 use tickwire_netcode::tunables;
 use tickwire_server::auth::Admission;
 use tickwire_server::endpoint::{GameEndpoint, Identity};
+use tickwire_server::presence::Presence;
 use tickwire_server::room::Room;
 use tickwire_sim::arena::Arena;
 use tickwire_sim::arena::client::ArenaPrediction;
@@ -62,6 +63,7 @@ pub fn start_rooms(names: &[&str], overrides: &[&str]) -> Harness {
         &config.transport(),
         Arc::clone(&rooms),
         Arc::new(Admission::from_config(&config).unwrap()),
+        Presence::default(),
     )
     .unwrap();
     Harness {

@@ -16,6 +16,7 @@ use tickwire_netcode::quic::{
 use tickwire_netcode::tunables;
 use tickwire_server::auth::Admission;
 use tickwire_server::endpoint::{GameEndpoint, Identity};
+use tickwire_server::presence::Presence;
 use tickwire_server::room::Room;
 use tickwire_sim::arena::Arena;
 use tickwire_sim::arena::replication::WireInput;
@@ -227,6 +228,7 @@ async fn a_certificate_from_pem_files_is_served() {
         &GameTransport::default(),
         rooms,
         Arc::new(Admission::open()),
+        Presence::default(),
     )
     .unwrap();
     let client = client_endpoint(made.cert.der());

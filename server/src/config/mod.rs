@@ -96,6 +96,27 @@ pub struct ServerConfig<C> {
     pub tls: TlsSection,
     /// Who may join: anyone, or players with a seat token.
     pub auth: AuthSection,
+    /// Running under Agones: lifecycle, health, players, allocation.
+    pub agones: AgonesSection,
+}
+
+/// `[agones]`: the server as a GameServer of an Agones fleet.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgonesSection {
+    /// Talk to the Agones SDK sidecar even where its environment variables
+    /// (`AGONES_SDK_HTTP_PORT`, `AGONES_SDK_GRPC_PORT`) are not set.
+    pub enabled: bool,
+    /// The sidecar's HTTP/JSON port on localhost; 0 takes `AGONES_SDK_HTTP_PORT`, or 9358.
+    pub sdk_http_port: u16,
+    /// Agones's health period (seconds): the server pings twice per period while every
+    /// room ticks, and stops when any room has not ticked for a period. 0 reads the
+    /// GameServer's `spec.health.periodSeconds`.
+    pub health_period_s: u32,
+    /// The Agones List the connected players are kept in (one value per player).
+    pub players_list: String,
+    /// Shut down once an allocated match's last player has left.
+    pub shutdown_when_empty: bool,
 }
 
 /// `[auth]`: who may join.
@@ -198,6 +219,7 @@ impl<C: GameConfig> ServerConfig<C> {
             game,
             tls,
             auth,
+            agones,
         } = self;
         if server.game.is_empty() {
             return Err(ConfigError::invalid(
@@ -215,6 +237,21 @@ impl<C: GameConfig> ServerConfig<C> {
             ));
         }
         check_range("auth.max_token_ttl_s", auth.max_token_ttl_s, 1..=86_400)?;
+        check_range("agones.health_period_s", agones.health_period_s, 0..=3600)?;
+        // Agones names Lists as Kubernetes names labels: 1-63 characters.
+        let list = &agones.players_list;
+        if list.is_empty()
+            || list.len() > 63
+            || !list
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(ConfigError::invalid(
+                "agones.players_list",
+                format!("{list:?}"),
+                "a List name of 1-63 letters, digits, '-', '_' or '.'",
+            ));
+        }
         // Name the key that was set: its layer is the one to fix.
         match (tls.cert.is_empty(), tls.key.is_empty()) {
             (false, true) => {
@@ -319,8 +356,9 @@ impl<C: GameConfig> ServerConfig<C> {
     /// # Errors
     /// The keys (or sections) that changed but need a restart.
     pub fn live_changes(&self, new: &Self) -> Result<(), Vec<String>> {
-        let checks: [(&str, bool); 6] = [
+        let checks: [(&str, bool); 7] = [
             ("server", self.server != new.server),
+            ("agones", self.agones != new.agones),
             (
                 "tick (other than snapshot_hz)",
                 differs_besides(&self.tick, &new.tick, |t| t.snapshot_hz = 0),

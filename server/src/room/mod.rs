@@ -19,7 +19,7 @@ mod tick_thread;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -27,6 +27,7 @@ use tickwire_netcode::game::{Game, GameConfig};
 use tickwire_netcode::protocol::{RejectReason, ServerControl, Welcome};
 use tickwire_netcode::{ConfigError, Tick};
 
+use crate::agones::Heartbeat;
 use crate::clock::{Clock, SystemClock};
 use crate::config::ServerConfig;
 use crate::room_core::{ClientId, RoomCore, RoomStats};
@@ -127,6 +128,10 @@ pub enum RoomCommand {
         /// Why, for the player.
         message: String,
     },
+    /// A test hook: the tick thread blocks for this long, as a wedged room would (tests of
+    /// health checking and of what a stalled room does to the others).
+    #[doc(hidden)]
+    Stall(Duration),
 }
 
 /// What the tick thread shares with the rest of the server.
@@ -152,6 +157,8 @@ impl RetuneConfig {
 #[derive(Debug, Default)]
 struct Shared {
     stop: AtomicBool,
+    /// Where the tick thread beats after each tick (Agones health), and as which room.
+    heartbeat: OnceLock<(Arc<Heartbeat>, usize)>,
     stats: Mutex<TickStats>,
     view: Mutex<RoomView>,
     clients: Mutex<Vec<ClientView>>,
@@ -239,6 +246,12 @@ impl Room {
     #[must_use]
     pub fn game(&self) -> &'static str {
         self.game
+    }
+
+    /// Has the tick thread beat `heartbeat` as room `index` after every tick, from now on
+    /// (once; a second heartbeat is ignored).
+    pub fn attach_heartbeat(&self, heartbeat: Arc<Heartbeat>, index: usize) {
+        let _ = self.shared.heartbeat.set((heartbeat, index));
     }
 
     /// Sends a command to the room without waiting.

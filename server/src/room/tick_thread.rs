@@ -80,7 +80,11 @@ pub(super) fn run<G: Game>(
                 format!("the server cannot send this client snapshots: {e}"),
             );
         }
-        let took = clock.now().saturating_duration_since(began);
+        let ended = clock.now();
+        let took = ended.saturating_duration_since(began);
+        if let Some((heartbeat, index)) = shared.heartbeat.get() {
+            heartbeat.beat(*index, ended);
+        }
         unpublished.push((took, start.lateness, start.skipped));
         publish(&shared.stats, &mut unpublished);
         metrics.tick_duration.record(took.as_secs_f64());
@@ -246,6 +250,14 @@ fn handle<G: Game>(
                     "kick: no such client"
                 );
             }
+        }
+        RoomCommand::Stall(how_long) => {
+            tracing::warn!(
+                room = core.name(),
+                ?how_long,
+                "stalling the tick thread (test hook)"
+            );
+            std::thread::sleep(how_long);
         }
         RoomCommand::Leave { client } => {
             core.leave(client);
