@@ -205,6 +205,8 @@ fn run_main() -> Result<bool> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(quiet_default)),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, never in a pod's collected log.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

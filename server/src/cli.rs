@@ -159,6 +159,8 @@ fn run_main(games: &[Hosted]) -> Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, never in a pod's collected log.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 
     if let Some(command) = &args.command {

@@ -17,6 +17,7 @@
 
 pub mod gameserver;
 pub mod heartbeat;
+pub mod local;
 pub mod sdk;
 
 use std::collections::BTreeMap;
@@ -323,6 +324,7 @@ async fn players(
     let mut connected: BTreeMap<String, u32> = BTreeMap::new();
     // The List may differ from `connected`: bring it in line before trusting single calls.
     let mut out_of_step = true;
+    let mut sync_failures = 0u32;
     let mut retry = tokio::time::interval(RETRY_EVERY);
     retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -368,10 +370,16 @@ async fn players(
             }
             _ = retry.tick(), if out_of_step => {
                 match sync_list(&sdk, list, options.capacity, &connected).await {
-                    Ok(()) => out_of_step = false,
+                    Ok(()) => {
+                        out_of_step = false;
+                        sync_failures = 0;
+                    }
                     Err(e) => {
                         count_failure("players");
-                        tracing::debug!(error = %e, list, "Agones: players List still out of step");
+                        sync_failures += 1;
+                        if sync_failures == 1 || sync_failures % 60 == 0 {
+                            tracing::warn!(error = %e, list, attempts = sync_failures, "Agones: players List still out of step; retrying every second");
+                        }
                     }
                 }
             }
@@ -386,7 +394,11 @@ async fn sync_list(
     capacity: u64,
     connected: &BTreeMap<String, u32>,
 ) -> Result<(), SdkError> {
-    sdk.set_list_capacity(list, capacity).await?;
+    if let Err(e) = sdk.set_list_capacity(list, capacity).await {
+        // The values matter more than the bound: keep them in step regardless.
+        count_failure("players_capacity");
+        tracing::warn!(error = %e, list, capacity, "Agones: cannot set the players List's capacity (declare it in the GameServer's spec.lists); keeping its values in step anyway");
+    }
     let current = sdk.list(list).await?;
     for stale in current
         .values
