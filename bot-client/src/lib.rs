@@ -15,6 +15,7 @@ pub mod cubes3d;
 pub mod fail_if;
 pub mod hostile;
 pub mod load_test;
+pub mod merge;
 pub mod monitor;
 pub mod netsim;
 pub mod pilot;

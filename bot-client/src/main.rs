@@ -33,6 +33,9 @@ use tickwire_sim::cubes3d::Cubes3d;
 ///   tickwire-bot demo --bots 200 --duration 60s
 ///   tickwire-bot demo --game cubes3d --bots 100
 ///
+/// Merge the reports of bot processes on several machines (exact percentiles):
+///   tickwire-bot merge a.json b.json --report-json all.json --report-html all.html
+///
 /// Exits non-zero when fewer bots connected than asked, when a bot dropped, or when a
 /// --fail-if threshold is crossed.
 #[derive(Debug, Parser)]
@@ -57,9 +60,26 @@ enum Command {
     /// Start a server on the embedded default configuration (in a child process, so its
     /// figures are its own) and load-test it.
     Demo(Box<DemoArgs>),
+    /// Merge the --report-json files of several bot processes (machines, pods) into one
+    /// report, exactly: percentiles come from the pooled distributions, never averages.
+    Merge(MergeArgs),
     /// Run a server for `demo` and print where it listens (used by `demo` itself).
     #[command(hide = true)]
     Serve(ServeArgs),
+}
+
+/// What `merge` reads and writes.
+#[derive(Debug, Args)]
+struct MergeArgs {
+    /// The reports (`--report-json` files of tickwire-bot runs).
+    #[arg(required = true, value_name = "REPORT.json")]
+    reports: Vec<PathBuf>,
+    /// Write the merged report as JSON here.
+    #[arg(long, value_name = "PATH")]
+    report_json: Option<PathBuf>,
+    /// Write the merged report as an HTML page here.
+    #[arg(long, value_name = "PATH")]
+    report_html: Option<PathBuf>,
 }
 
 /// Which server to test.
@@ -213,7 +233,11 @@ fn run_main() -> Result<bool> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    if let Some(Command::Merge(args)) = &cli.command {
+        return merge_reports(args);
+    }
     let passed = match cli.command {
+        Some(Command::Merge(_)) => Ok(true),
         Some(Command::Serve(args)) => runtime
             .block_on(server_process::serve_sets(&args.set))
             .map(|()| true),
@@ -430,6 +454,35 @@ async fn load_test<G: BotGame>(
     Ok(verdict(&report, &args.fail_if))
 }
 
+/// `tickwire-bot merge`: reads the reports, prints the merged table, writes what was asked.
+fn merge_reports(args: &MergeArgs) -> Result<bool> {
+    let mut reports = Vec::with_capacity(args.reports.len());
+    for path in &args.reports {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let report: Report = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a tickwire-bot report", path.display()))?;
+        reports.push(report);
+    }
+    let merged = tickwire_bot::merge::merge(&reports).context("cannot merge the reports")?;
+    println!(
+        "merged {} reports: {}",
+        reports.len(),
+        args.reports
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!("{}", merged.table());
+    write_report_files(
+        &merged,
+        args.report_json.as_ref(),
+        args.report_html.as_ref(),
+    )?;
+    Ok(true)
+}
+
 /// The address `HOST:PORT` names (the first the resolver gives).
 async fn resolve(named: &str) -> Result<SocketAddr> {
     if !named.contains(':') {
@@ -443,13 +496,21 @@ async fn resolve(named: &str) -> Result<SocketAddr> {
 }
 
 fn write_reports(report: &Report, args: &SwarmArgs) -> Result<()> {
-    if let Some(path) = &args.report_json {
+    write_report_files(report, args.report_json.as_ref(), args.report_html.as_ref())
+}
+
+fn write_report_files(
+    report: &Report,
+    json: Option<&PathBuf>,
+    html: Option<&PathBuf>,
+) -> Result<()> {
+    if let Some(path) = json {
         let json = serde_json::to_string_pretty(report)?;
         std::fs::write(path, json + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("report: {}", path.display());
     }
-    if let Some(path) = &args.report_html {
+    if let Some(path) = html {
         std::fs::write(path, report.html())
             .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("report: {}", path.display());

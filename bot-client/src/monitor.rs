@@ -7,8 +7,8 @@ use hdrhistogram::Histogram;
 
 use crate::cpu::CpuTimes;
 use crate::report::{
-    BotCounts, LatenessFigures, LoadGenerator, P50Min, P50P99, Report, Sample, ServerFigures,
-    TickFigures,
+    BotCounts, Distributions, LatenessFigures, LoadGenerator, P50Min, P50P99, RecordedHistogram,
+    Report, Sample, ServerFigures, TickFigures,
 };
 use crate::swarm::{BotFigures, BotState, FrameFigures};
 
@@ -237,6 +237,21 @@ impl Monitor {
             load_generator: self.load_generator(swarm.frames, swarm.udp_receive_drops),
             failures,
             timeline: self.timeline.clone(),
+            distributions: Distributions {
+                snapshots_per_s_per_bot: snapshots_per_s,
+                down_kbit_per_s_per_bot: down,
+                up_kbit_per_s_per_bot: up,
+                rtt_us: RecordedHistogram::of(&self.rtt_us),
+                frame_lateness_us: RecordedHistogram::of(&swarm.frames.lateness_us),
+                corrections,
+                bot_minutes: minutes,
+                rendered_frames: frames,
+                extrapolated_frames: extrapolated,
+                hits_confirmed: confirmed,
+                bot_frames: swarm.frames.frames,
+                bot_frames_late: swarm.frames.late,
+                bot_frames_skipped: swarm.frames.skipped,
+            },
         }
     }
 }
@@ -268,7 +283,7 @@ impl Monitor {
 }
 
 /// The `q` quantile of sorted `values` (nearest rank); 0 when empty.
-fn quantile(sorted: &[f64], q: f64) -> f64 {
+pub(crate) fn quantile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
 
 /// Bots asked for and what became of them.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct BotCounts {
     /// Bots asked for.
     pub requested: usize,
@@ -20,7 +21,7 @@ pub struct BotCounts {
 }
 
 /// A median and a minimum.
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
 pub struct P50Min {
     /// Median.
     pub p50: f64,
@@ -29,7 +30,7 @@ pub struct P50Min {
 }
 
 /// A median and a 99th percentile.
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
 pub struct P50P99 {
     /// Median.
     pub p50: f64,
@@ -38,7 +39,7 @@ pub struct P50P99 {
 }
 
 /// Tick durations (microseconds).
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
 pub struct TickFigures {
     /// Median.
     pub p50: f64,
@@ -49,7 +50,7 @@ pub struct TickFigures {
 }
 
 /// How late ticks started (microseconds).
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
 pub struct LatenessFigures {
     /// Median.
     pub p50: f64,
@@ -62,7 +63,7 @@ pub struct LatenessFigures {
 }
 
 /// The server's figures, as the server reported them on `/status`.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ServerFigures {
     /// Tick durations over every room since the server started.
     pub tick_us: TickFigures,
@@ -98,7 +99,7 @@ impl ServerFigures {
 
 /// The load generator's own health: whether the bots had the CPU to play their frames.
 /// When they did not, the run measured the machine the bots run on, not only the server.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct LoadGenerator {
     /// Bot frames stepped within a frame interval of their due time, of all that were due.
     pub frames_on_time_fraction: f64,
@@ -132,7 +133,7 @@ impl LoadGenerator {
 }
 
 /// One moment of the run (about once a second).
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Sample {
     /// Seconds since the swarm started.
     pub t_s: f64,
@@ -164,7 +165,7 @@ pub struct Sample {
 }
 
 /// Everything a load test found. Its JSON is the `--report-json` file.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Report {
     /// Bots asked for and what became of them.
     pub bots: BotCounts,
@@ -204,6 +205,83 @@ pub struct Report {
     pub failures: BTreeMap<String, usize>,
     /// The run over time.
     pub timeline: Vec<Sample>,
+    /// The distributions behind the percentiles above, whole, so that reports of several
+    /// bot processes merge exactly (`tickwire-bot merge`): a merged percentile comes from
+    /// the merged distribution, never from averaging percentiles.
+    #[serde(default)]
+    pub distributions: Distributions,
+}
+
+/// What a report's figures were computed from, exactly, for merging.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Distributions {
+    /// Each measured bot's complete snapshots per second.
+    pub snapshots_per_s_per_bot: Vec<f64>,
+    /// Each measured bot's kilobits per second received.
+    pub down_kbit_per_s_per_bot: Vec<f64>,
+    /// Each measured bot's kilobits per second sent.
+    pub up_kbit_per_s_per_bot: Vec<f64>,
+    /// Round-trip times sampled once a second from every bot (microseconds).
+    pub rtt_us: RecordedHistogram,
+    /// How late each bot frame was stepped (microseconds).
+    pub frame_lateness_us: RecordedHistogram,
+    /// Prediction corrections counted, all bots.
+    pub corrections: u64,
+    /// Bot-minutes those corrections were counted over.
+    pub bot_minutes: f64,
+    /// Frames rendered, all bots.
+    pub rendered_frames: u64,
+    /// Of those, extrapolated past the newest snapshot.
+    pub extrapolated_frames: u64,
+    /// Hits seen in view that the server confirmed (of `hits_judged`).
+    pub hits_confirmed: u64,
+    /// Bot frames stepped, late (a frame interval or more) and skipped.
+    pub bot_frames: u64,
+    /// See `bot_frames`.
+    pub bot_frames_late: u64,
+    /// See `bot_frames`.
+    pub bot_frames_skipped: u64,
+}
+
+/// An HdrHistogram written out whole: its bounds and precision, and each recorded
+/// bucket's value with its count. Read back, it records the same buckets, so merged
+/// histograms are exact.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RecordedHistogram {
+    /// Lowest discernible value.
+    pub low: u64,
+    /// Highest trackable value.
+    pub high: u64,
+    /// Significant decimal digits kept.
+    pub sigfig: u8,
+    /// `[value, count]` of every non-empty bucket, ascending.
+    pub counts: Vec<(u64, u64)>,
+}
+
+impl RecordedHistogram {
+    /// `histogram` written out.
+    #[must_use]
+    pub fn of(histogram: &Histogram<u64>) -> Self {
+        Self {
+            low: histogram.low(),
+            high: histogram.high(),
+            sigfig: histogram.sigfig(),
+            counts: histogram
+                .iter_recorded()
+                .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                .collect(),
+        }
+    }
+
+    /// The histogram back (`None` if its bounds are not valid ones).
+    #[must_use]
+    pub fn histogram(&self) -> Option<Histogram<u64>> {
+        let mut histogram = Histogram::new_with_bounds(self.low, self.high, self.sigfig).ok()?;
+        for &(value, count) in &self.counts {
+            histogram.saturating_record_n(value, count);
+        }
+        Some(histogram)
+    }
 }
 
 impl Report {

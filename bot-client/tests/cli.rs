@@ -44,6 +44,48 @@ fn the_demo_runs_a_server_and_bots_and_writes_its_reports() {
     assert_eq!(report["bots"]["connected"], 6, "{report}");
     assert!(report["server"]["rss_bytes_per_client"].as_u64().unwrap() > 0);
     assert!(std::fs::read_to_string(&html).unwrap().contains("<svg"));
+    // It carries its distributions, so reports of several processes merge exactly: the
+    // run merged with itself is twice the bots with the same percentiles.
+    assert_eq!(
+        report["distributions"]["snapshots_per_s_per_bot"]
+            .as_array()
+            .map(Vec::len),
+        Some(6),
+        "{report}"
+    );
+    let merged_json = dir.path().join("m.json");
+    let merged_html = dir.path().join("m.html");
+    let j = json.to_str().unwrap();
+    let out = bot(&[
+        "merge",
+        j,
+        j,
+        "--report-json",
+        merged_json.to_str().unwrap(),
+        "--report-html",
+        merged_html.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("merged 2 reports"), "{stdout}");
+    let merged: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&merged_json).unwrap()).unwrap();
+    assert_eq!(merged["bots"]["connected"], 12, "{merged}");
+    assert_eq!(
+        merged["snapshots_per_s_per_bot"], report["snapshots_per_s_per_bot"],
+        "{merged}"
+    );
+    assert_eq!(merged["rtt_ms"], report["rtt_ms"], "{merged}");
+    assert!(
+        std::fs::read_to_string(&merged_html)
+            .unwrap()
+            .contains("<svg")
+    );
+    // A file that is not a report is named.
+    let out = bot(&["merge", j, html.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is not a tickwire-bot report"), "{stderr}");
 }
 
 /// With a key file the demo's server admits only seat tokens and each bot mints its own:

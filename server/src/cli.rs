@@ -31,7 +31,9 @@ use crate::{ConfigLayers, Room, Server, ServerConfig, TickStats};
 #[derive(Debug, Parser)]
 #[command(name = "tickwire-server", version, max_term_width = 100)]
 pub struct Args {
-    /// A TOML file overlaid on the embedded default; only the keys it names change.
+    /// A TOML file overlaid on the embedded default; only the keys it names change. Without
+    /// this flag, the file the TICKWIRE_CONFIG environment variable names, if any (a
+    /// container image's mounted config).
     #[arg(short, long, value_name = "PATH")]
     config: Option<PathBuf>,
 
@@ -251,7 +253,15 @@ fn run_command(command: &Command) -> Result<()> {
 /// The embedded default, then --config or --check-config, then the single-key flags.
 fn layers(args: &Args) -> Result<ConfigLayers> {
     let mut layers = ConfigLayers::new();
-    if let Some(path) = args.check_config.as_ref().or(args.config.as_ref()) {
+    let from_env = std::env::var_os("TICKWIRE_CONFIG")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from);
+    if let Some(path) = args
+        .check_config
+        .as_ref()
+        .or(args.config.as_ref())
+        .or(from_env.as_ref())
+    {
         layers.file(path)?;
     }
     for assignment in &args.set {

@@ -10,8 +10,13 @@
 //! budget's worth at a time, as bots starved of CPU are). Reports the tick-time distribution,
 //! heap allocations per tick once warm (a counting allocator wraps the system one), and the
 //! heap the room holds per client.
+//!
+//! `--agones` adds what a server in an Agones fleet does per tick: the tick thread beats the
+//! health [`Heartbeat`] (inside the timed region), and a health task waits for the pings it
+//! asks for. Run with and without, alternately, to see what fleet health costs a tick.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -23,6 +28,7 @@ use tickwire_netcode::Tick;
 use tickwire_netcode::game::Game;
 use tickwire_netcode::protocol::{InputDatagram, InputFrame, encode_input};
 use tickwire_server::ConfigLayers;
+use tickwire_server::agones::Heartbeat;
 use tickwire_server::room_core::{ClientId, RoomCore};
 use tickwire_sim::arena::Arena;
 use tickwire_sim::arena::replication::WireInput;
@@ -71,6 +77,10 @@ struct Args {
     /// Only this game's cases (arena or cubes3d).
     #[arg(long, value_name = "NAME")]
     game: Option<String>,
+    /// Beat an Agones health heartbeat after every tick (timed), with a task taking its
+    /// pings, as a server in a fleet does.
+    #[arg(long)]
+    agones: bool,
 }
 
 /// A game the bench can drive: what client `i` sends at tick `n`.
@@ -150,6 +160,25 @@ struct Case {
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    let heartbeat = args
+        .agones
+        .then(|| Arc::new(Heartbeat::new(1, std::time::Duration::from_secs(1))));
+    // The health task: waits for the pings the beats ask for, as the server's does.
+    let pings = Arc::new(AtomicU64::new(0));
+    if let Some(heartbeat) = &heartbeat {
+        let (heartbeat, pings) = (Arc::clone(heartbeat), Arc::clone(&pings));
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().build();
+            if let Ok(runtime) = runtime {
+                runtime.block_on(async {
+                    loop {
+                        heartbeat.ping_wanted().await;
+                        pings.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+            }
+        });
+    }
     let cases = [
         (
             "64p-1000e-60hz",
@@ -177,6 +206,7 @@ fn main() -> Result<()> {
             (hz, snap),
             ack_ms,
             args.ticks,
+            heartbeat.as_deref(),
         )?);
     }
     // Cubes3d: 901 cubes and the pushers shoving them about, every tick a snapshot.
@@ -194,6 +224,7 @@ fn main() -> Result<()> {
             (60, 60),
             ack_ms,
             args.ticks,
+            heartbeat.as_deref(),
         )?);
     }
     let rows: Vec<Vec<String>> = results
@@ -234,8 +265,17 @@ fn main() -> Result<()> {
         ],
         &rows,
     );
+    if args.agones {
+        println!(
+            "(--agones: every tick beat the fleet health heartbeat; {} health pings asked for)",
+            pings.load(Ordering::Relaxed)
+        );
+    }
     if args.json {
-        println!("{}", serde_json::json!({ "cases": results }));
+        println!(
+            "{}",
+            serde_json::json!({ "agones": args.agones, "cases": results })
+        );
     }
     Ok(())
 }
@@ -247,6 +287,7 @@ fn run<G: BenchGame>(
     (hz, snapshot_hz): (u32, u32),
     ack_ms: (u32, u32),
     ticks: u32,
+    heartbeat: Option<&Heartbeat>,
 ) -> Result<Case> {
     let mut layers = ConfigLayers::new();
     for set in [
@@ -301,6 +342,9 @@ fn run<G: BenchGame>(
         let before = ALLOCATIONS.load(Ordering::Relaxed);
         let started = Instant::now();
         room.tick(&mut |_, d| bytes += d.len() as u64);
+        if let Some(heartbeat) = heartbeat {
+            heartbeat.beat(0, Instant::now());
+        }
         let took = started.elapsed();
         if let Some((client, e)) = room.send_failures().first() {
             anyhow::bail!("snapshot for client {} failed: {e}", client.0);
