@@ -315,14 +315,19 @@ fn run<G: Game>(config: &ServerConfig<G::Config>, args: &Args) -> Result<()> {
         if config.tls.cert.is_empty() {
             // Only the self-signed certificate is written out, for local clients to trust.
             let cert_path = std::env::temp_dir().join("tickwire-dev-cert.der");
-            if let Some(leaf) = server.identity().leaf() {
-                std::fs::write(&cert_path, leaf.as_ref()).with_context(|| {
-                    format!("cannot write the certificate to {}", cert_path.display())
-                })?;
-            }
+            let written = server
+                .identity()
+                .leaf()
+                .map(|leaf| std::fs::write(&cert_path, leaf.as_ref()));
+            let place = match written {
+                Some(Ok(())) => cert_path.display().to_string(),
+                // A read-only or foreign temp directory (a locked-down container) costs
+                // local clients the file, not the server: they can pin the fingerprint.
+                Some(Err(e)) => format!("not written to {} ({e})", cert_path.display()),
+                None => "none".to_owned(),
+            };
             eprintln!(
-                "development certificate (self-signed): {} (SHA-256 {})",
-                cert_path.display(),
+                "development certificate (self-signed): {place} (SHA-256 {})",
                 server.identity().fingerprint()
             );
         } else {
