@@ -193,3 +193,52 @@ async fn an_allocated_match_ends_when_its_last_player_leaves_if_asked_to() {
     server.shutdown("the match is over").await;
     assert_eq!(sdk.game_server().await.unwrap().status.state, "Shutdown");
 }
+
+/// No sidecar at all (Agones on, nothing listening): the server starts, serves players and
+/// ticks on time, while it logs, counts and retries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_sidecar_costs_logs_and_retries_never_a_tick() {
+    // A port nothing listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = config_with(&[
+        "server.bind=127.0.0.1:0",
+        "server.admin=127.0.0.1:0",
+        "game.prop_count=20",
+        "agones.enabled=true",
+        &format!("agones.sdk_http_port={port}"),
+    ]);
+    let server = Server::start::<Arena>(&config).await.unwrap();
+    assert!(server.in_fleet());
+    let endpoint = client_endpoint(server.identity().leaf().unwrap());
+    let hello = Hello {
+        version: PROTOCOL_VERSION,
+        name: "p".into(),
+        room: None,
+        token: None,
+    };
+    let player =
+        tickwire_netcode::quic::join(&endpoint, server.game_addr().unwrap(), "localhost", hello)
+            .await
+            .unwrap();
+    let mut client = tickwire_tests::harness::client_for(&player.welcome);
+    tickwire_tests::harness::play(&player.connection, &mut client, Duration::from_secs(3)).await;
+    // 30 snapshots a second, all of them.
+    let snapshots = client.stats().snapshots;
+    assert!(snapshots >= 85, "{snapshots} snapshots in 3 s");
+    let summary = server.rooms()[0].summary();
+    assert_eq!(summary.skipped, 0);
+    assert!(summary.late_us_p99 < 5000.0, "{summary:?}");
+    // It kept trying: Ready is retried every second.
+    let metrics = tickwire_server::recorder::prometheus().unwrap().render();
+    let failures = tickwire_tests::harness::metric_sum(
+        &metrics,
+        "tickwire_agones_failures_total",
+        "call=\"ready\"",
+    );
+    assert!(failures >= 2.0, "{failures} failed Ready calls:\n{metrics}");
+    server.shutdown("test over").await;
+}
