@@ -282,10 +282,10 @@ impl Watcher {
                 "Agones: allocated"
             );
             let _ = self.fleet.send(FleetEvent::Allocated(settings));
-        } else if !allocated && state == "Ready" {
-            // Back in the fleet's pool: the next allocation is a new match.
-            self.allocated.store(false, Ordering::Relaxed);
         }
+        // Once allocated, a server stays its match's: it never calls Ready again, so a
+        // `Ready` seen afterwards is an older update arriving late (the watch stream replays
+        // what queued up before the first read), not a new match.
     }
 }
 
