@@ -146,6 +146,13 @@ impl<I: Clone + Default + DeserializeOwned> ServerNetcode<I> {
         &self.schema
     }
 
+    /// The newest world recorded for snapshots (what every client's snapshot was coded
+    /// from) and its tick: what a spectator draws.
+    #[must_use]
+    pub fn latest_world(&self) -> Option<(Tick, &[NetEntity])> {
+        self.history.latest()
+    }
+
     /// How long (ticks) clients must keep complete snapshots as baselines.
     #[must_use]
     pub fn window_ticks(&self) -> u32 {

@@ -128,10 +128,15 @@ impl Server {
             Arc::clone(&admission),
             presence,
         )?;
-        let admin = crate::admin::serve(
+        let token = match config.server.admin_token_file.as_str() {
+            "" => None,
+            path => Some(crate::admin::read_token(path.as_ref())?),
+        };
+        let admin = crate::admin::serve_with_token(
             config.server.admin,
             Arc::clone(&rooms),
             endpoint.udp_drops(),
+            token,
         )
         .await?;
         let (fleet, fleet_events) = tokio::sync::mpsc::unbounded_channel();

@@ -152,6 +152,12 @@ impl<G: Game> RoomCore<G> {
         self.net.schema()
     }
 
+    /// The newest world its snapshots were coded from, and its tick (a spectator's view).
+    #[must_use]
+    pub fn latest_world(&self) -> Option<(tickwire_netcode::Tick, &[NetEntity])> {
+        self.net.latest_world()
+    }
+
     /// Figures so far.
     #[must_use]
     pub fn stats(&self) -> RoomStats {

@@ -80,6 +80,29 @@ impl TickStats {
     }
 }
 
+impl TickStats {
+    /// The figures of the ticks recorded since `earlier` (an older copy of these same
+    /// stats): a window, exact, as the difference of the two histograms.
+    #[must_use]
+    pub fn since(&self, earlier: &Self) -> TickSummary {
+        let mut window = self.clone();
+        window.ticks = self.ticks.saturating_sub(earlier.ticks);
+        window.skipped = self.skipped.saturating_sub(earlier.skipped);
+        // Fails only if `earlier` is not an older copy (a bucket would go negative): then the
+        // window is everything.
+        let _ = window.duration_ns.subtract(&earlier.duration_ns);
+        let _ = window.lateness_ns.subtract(&earlier.lateness_ns);
+        if window.duration_ns.is_empty() {
+            return TickSummary {
+                ticks: window.ticks,
+                skipped: window.skipped,
+                ..TickSummary::default()
+            };
+        }
+        window.summary()
+    }
+}
+
 fn clamp_ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos())
         .unwrap_or(u64::MAX)
@@ -87,7 +110,7 @@ fn clamp_ns(d: Duration) -> u64 {
 }
 
 /// Tick figures in microseconds.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct TickSummary {
     /// Ticks simulated.
     pub ticks: u64,
@@ -112,6 +135,27 @@ pub struct TickSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_window_since_an_older_copy_has_only_the_newer_ticks() {
+        let mut stats = TickStats::new();
+        for _ in 0..1000 {
+            stats.record(Duration::from_micros(100), Duration::from_micros(5), 0);
+        }
+        let earlier = stats.clone();
+        for _ in 0..60 {
+            stats.record(Duration::from_micros(2000), Duration::from_micros(400), 0);
+        }
+        let all = stats.summary();
+        let window = stats.since(&earlier);
+        assert_eq!(window.ticks, 60);
+        // Since start, the slow second hides under the p50 and barely moves p99 …
+        assert!(all.tick_us_p50 < 101.0, "{all:?}");
+        // … in its own window it is the whole distribution.
+        assert!((window.tick_us_p50 - 2000.0).abs() < 5.0, "{window:?}");
+        assert!((window.late_us_p99 - 400.0).abs() < 1.0, "{window:?}");
+        assert_eq!(stats.since(&stats).ticks, 0);
+    }
 
     #[test]
     fn summary_reports_quantiles_in_microseconds() {

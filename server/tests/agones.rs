@@ -95,7 +95,7 @@ async fn status_players(admin: &str) -> BTreeSet<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(admin).await.unwrap();
     stream
-        .write_all(b"GET /status HTTP/1.1\r\nhost: tickwire\r\n\r\n")
+        .write_all(b"GET /status HTTP/1.1\r\nhost: tickwire\r\nconnection: close\r\n\r\n")
         .await
         .unwrap();
     let mut response = String::new();

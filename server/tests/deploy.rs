@@ -129,6 +129,15 @@ fn the_game_server_matches_the_server_it_runs() {
         "{}",
         config.auth.key_file
     );
+    // The admin address, open to the cluster, is guarded by a token from the Secret.
+    assert!(
+        config
+            .server
+            .admin_token_file
+            .starts_with(&format!("{}/", mount_of(pod, "keys"))),
+        "{}",
+        config.server.admin_token_file
+    );
     // The admin port the container exposes is the one the config binds.
     let admin = &pod["containers"][0]["ports"][0];
     assert_eq!(

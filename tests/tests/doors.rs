@@ -291,7 +291,10 @@ async fn an_operator_kicks_a_player_who_is_told_why() {
     let post = |path: String| async move {
         let mut stream = tokio::net::TcpStream::connect(admin).await.unwrap();
         stream
-            .write_all(format!("POST {path} HTTP/1.1\r\nhost: tickwire\r\n\r\n").as_bytes())
+            .write_all(
+                format!("POST {path} HTTP/1.1\r\nhost: tickwire\r\nconnection: close\r\n\r\n")
+                    .as_bytes(),
+            )
             .await
             .unwrap();
         let mut response = String::new();

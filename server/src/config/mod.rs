@@ -159,8 +159,11 @@ pub struct ServerSection {
     pub game: String,
     /// UDP address of the QUIC game endpoint.
     pub bind: SocketAddr,
-    /// HTTP address of `/metrics` and `/status`.
+    /// HTTP address of the monitor, `/metrics` and `/status`.
     pub admin: SocketAddr,
+    /// A file holding the bearer token the admin address requires; empty for none (only
+    /// allowed on loopback).
+    pub admin_token_file: String,
     /// Rooms started at launch.
     pub rooms: u32,
     /// Players one room accepts.
@@ -269,6 +272,14 @@ impl<C: GameConfig> ServerConfig<C> {
                 ));
             }
             _ => {}
+        }
+        if server.admin_token_file.is_empty() && !server.admin.ip().is_loopback() {
+            return Err(ConfigError::invalid(
+                "server.admin",
+                server.admin,
+                "reachable from other machines, so it needs a bearer token: set \
+                 server.admin_token_file to a file holding one (or bind it to 127.0.0.1)",
+            ));
         }
         check_range("server.rooms", server.rooms, 1..=64)?;
         check_range(

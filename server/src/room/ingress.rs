@@ -27,6 +27,8 @@ pub(super) struct Link {
     pub(super) user: Option<String>,
     /// The name it said hello with.
     pub(super) name: String,
+    /// Its player's entity index.
+    pub(super) entity: u32,
 }
 
 /// Hands one datagram to the room; says what the client did wrong when it has sent too

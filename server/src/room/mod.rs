@@ -17,7 +17,7 @@ mod ingress;
 mod metrics;
 mod tick_thread;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use tickwire_netcode::game::{Game, GameConfig};
 use tickwire_netcode::protocol::{RejectReason, ServerControl, Welcome};
+use tickwire_netcode::schema::{NetEntity, SchemaDescription};
 use tickwire_netcode::{ConfigError, Tick};
 
 use crate::agones::Heartbeat;
@@ -96,6 +97,37 @@ pub struct ClientView {
     /// Bytes of datagrams waiting in QUIC's send queue for it (bounded by the transport's
     /// datagram send buffer).
     pub send_queue_bytes: usize,
+    /// The network index of its player's entity (what a spectator labels with its name).
+    pub entity: u32,
+    /// UDP bytes sent to it so far, QUIC included.
+    pub bytes_down: u64,
+    /// UDP bytes received from it so far, QUIC included.
+    pub bytes_up: u64,
+}
+
+/// The world a room's snapshots were last coded from, for spectators: copied by the tick
+/// thread at most [`WORLD_EVERY`] apart, and only while someone watches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorldFrame {
+    /// Counts the copies: a reader holding the same version has this frame already.
+    pub version: u64,
+    /// The tick the world is at.
+    pub tick: u32,
+    /// Every replicated entity, quantized as the schema says, ascending by index.
+    pub entities: Vec<NetEntity>,
+}
+
+/// How often at most a watched room copies its world for spectators (20 Hz).
+pub const WORLD_EVERY: Duration = Duration::from_millis(50);
+
+/// While held, the room copies its world for spectators ([`Room::world`]).
+#[derive(Debug)]
+pub struct Watching(Arc<Shared>);
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        self.0.watchers.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// A request to a room from a connection task.
@@ -159,6 +191,9 @@ struct Shared {
     stop: AtomicBool,
     /// Where the tick thread beats after each tick (Agones health), and as which room.
     heartbeat: OnceLock<(Arc<Heartbeat>, usize)>,
+    /// Spectators watching: while any do, the tick thread copies its world into `world`.
+    watchers: AtomicUsize,
+    world: Mutex<WorldFrame>,
     stats: Mutex<TickStats>,
     view: Mutex<RoomView>,
     clients: Mutex<Vec<ClientView>>,
@@ -169,6 +204,7 @@ struct Shared {
 pub struct Room {
     name: String,
     game: &'static str,
+    schema: SchemaDescription,
     shared: Arc<Shared>,
     commands: SyncSender<RoomCommand>,
     thread: Option<JoinHandle<()>>,
@@ -200,6 +236,7 @@ impl Room {
             tracing::warn!(error = %e, "metrics recorder unavailable; /metrics will be empty");
         }
         let core = RoomCore::<G>::new(name, config)?;
+        let schema = core.schema().describe();
         let rate = config.tick_rate()?;
         let clock = SystemClock::new(config.spin());
         let max_catch_up = config.tick.max_catch_up_ticks;
@@ -230,6 +267,7 @@ impl Room {
         Ok(Self {
             name: name.to_owned(),
             game: G::NAME,
+            schema,
             shared,
             commands,
             thread: Some(thread),
@@ -246,6 +284,38 @@ impl Room {
     #[must_use]
     pub fn game(&self) -> &'static str {
         self.game
+    }
+
+    /// The replication schema, described as clients receive it: how to read a
+    /// [`WorldFrame`]'s fields.
+    #[must_use]
+    pub fn schema(&self) -> &SchemaDescription {
+        &self.schema
+    }
+
+    /// Starts watching the room: until the guard drops, the tick thread copies its world
+    /// for [`world`](Self::world) about 20 times a second (unwatched, it copies nothing).
+    #[must_use]
+    pub fn watch(&self) -> Watching {
+        self.shared.watchers.fetch_add(1, Ordering::Relaxed);
+        Watching(Arc::clone(&self.shared))
+    }
+
+    /// Copies the room's world into `out` if the room has a newer one than `out` holds
+    /// (needs a [`watch`](Self::watch) held); says whether it did.
+    pub fn world(&self, out: &mut WorldFrame) -> bool {
+        let frame = self
+            .shared
+            .world
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if frame.version == out.version {
+            return false;
+        }
+        out.version = frame.version;
+        out.tick = frame.tick;
+        out.entities.clone_from(&frame.entities);
+        true
     }
 
     /// Has the tick thread beat `heartbeat` as room `index` after every tick, from now on

@@ -13,7 +13,7 @@ use tickwire_netcode::protocol::{GoodbyeReason, ServerControl};
 
 use super::ingress::{Ingress, Link, client_datagram_limit, disconnect, read_datagrams};
 use super::metrics::RoomMetrics;
-use super::{ClientView, MAX_COMMANDS_PER_TICK, RoomCommand, RoomView, Shared};
+use super::{ClientView, MAX_COMMANDS_PER_TICK, RoomCommand, RoomView, Shared, WORLD_EVERY};
 use crate::clock::Clock;
 use crate::rate_limit::RateLimit;
 use crate::room_core::{ClientId, RoomCore};
@@ -36,6 +36,8 @@ pub(super) fn run<G: Game>(
     let mut unpublished = Vec::with_capacity(UNPUBLISHED_TICKS);
     let metrics = RoomMetrics::new(core.name());
     let mut ingress = Ingress::new(core.name());
+    // When the world was last copied for spectators, and of which tick.
+    let mut world_copied: Option<(std::time::Instant, tickwire_netcode::Tick)> = None;
     while !shared.stop.load(Ordering::Relaxed) {
         let start = schedule.wait(clock);
         if start.skipped > 0 {
@@ -85,6 +87,9 @@ pub(super) fn run<G: Game>(
         if let Some((heartbeat, index)) = shared.heartbeat.get() {
             heartbeat.beat(*index, ended);
         }
+        if shared.watchers.load(Ordering::Relaxed) > 0 {
+            copy_world(&core, shared, ended, &mut world_copied);
+        }
         unpublished.push((took, start.lateness, start.skipped));
         publish(&shared.stats, &mut unpublished);
         metrics.tick_duration.record(took.as_secs_f64());
@@ -106,11 +111,13 @@ pub(super) fn run<G: Game>(
                     dropped,
                     user,
                     name,
+                    entity,
                     ..
                 },
             ) in &connections
             {
-                let path = connection.stats().path;
+                let stats = connection.stats();
+                let path = stats.path;
                 let inputs = core.input_stats(*id).unwrap_or_default();
                 metrics.rtt.record(connection.rtt().as_secs_f64());
                 clients.push(ClientView {
@@ -124,10 +131,37 @@ pub(super) fn run<G: Game>(
                     datagrams_dropped: *dropped,
                     send_queue_bytes: send_buffer
                         .saturating_sub(connection.datagram_send_buffer_space()),
+                    entity: *entity,
+                    bytes_down: stats.udp_tx.bytes,
+                    bytes_up: stats.udp_rx.bytes,
                 });
             }
             clients.sort_unstable_by_key(|c| c.id);
         }
+    }
+}
+
+/// Copies the world the snapshots were coded from for spectators, at most every
+/// [`WORLD_EVERY`] and never waiting: a reader holding the lock costs this copy, not a tick.
+/// The frame's buffer is reused (no allocation once it has held a full world).
+fn copy_world<G: Game>(
+    core: &RoomCore<G>,
+    shared: &Shared,
+    now: std::time::Instant,
+    copied: &mut Option<(std::time::Instant, tickwire_netcode::Tick)>,
+) {
+    let Some((tick, entities)) = core.latest_world() else {
+        return;
+    };
+    if copied.is_some_and(|(at, t)| t == tick || now.saturating_duration_since(at) < WORLD_EVERY) {
+        return;
+    }
+    if let Ok(mut frame) = shared.world.try_lock() {
+        frame.version += 1;
+        frame.tick = tick.get();
+        frame.entities.clear();
+        frame.entities.extend_from_slice(entities);
+        *copied = Some((now, tick));
     }
 }
 
@@ -210,6 +244,9 @@ fn handle<G: Game>(
                     remote = %connection.remote_address(),
                     "client joined"
                 );
+                let entity = result
+                    .as_ref()
+                    .map_or(0, |(_, welcome)| welcome.entity_index);
                 connections.insert(
                     id,
                     Link {
@@ -219,6 +256,7 @@ fn handle<G: Game>(
                         dropped: 0,
                         user,
                         name,
+                        entity,
                     },
                 );
             }
