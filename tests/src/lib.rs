@@ -2,6 +2,7 @@
 //! they share.
 #![forbid(unsafe_code)]
 
+pub mod browser;
 pub mod harness;
 
 use tickwire_netcode::game::GameConfig;

@@ -2,7 +2,8 @@
 //!
 //! The feed, as JSON text messages:
 //! - `hello` once: the game and each room's replication schema (as a welcome describes it,
-//!   so the page draws any game's entities from their fields, scales and offsets);
+//!   so the page draws any game's entities from their fields, scales and offsets) and its
+//!   `[game]` values (the world's size);
 //! - `status` once a second: the `/status` document, plus each room's tick duration and
 //!   lateness over the last second alone (`window`: p50, p99, max), exact, from the
 //!   difference of the room's histograms a second apart;
@@ -63,6 +64,7 @@ async fn feed(mut socket: WebSocket, state: Arc<AdminState>) {
         "rooms": state.rooms.iter().map(|r| serde_json::json!({
             "name": r.name(),
             "schema": r.schema(),
+            "game_config": r.game_config(),
         })).collect::<Vec<_>>(),
     });
     if socket

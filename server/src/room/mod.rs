@@ -205,6 +205,7 @@ pub struct Room {
     name: String,
     game: &'static str,
     schema: SchemaDescription,
+    game_config: serde_json::Value,
     shared: Arc<Shared>,
     commands: SyncSender<RoomCommand>,
     thread: Option<JoinHandle<()>>,
@@ -237,6 +238,7 @@ impl Room {
         }
         let core = RoomCore::<G>::new(name, config)?;
         let schema = core.schema().describe();
+        let game_config = serde_json::to_value(&config.game).unwrap_or_default();
         let rate = config.tick_rate()?;
         let clock = SystemClock::new(config.spin());
         let max_catch_up = config.tick.max_catch_up_ticks;
@@ -268,6 +270,7 @@ impl Room {
             name: name.to_owned(),
             game: G::NAME,
             schema,
+            game_config,
             shared,
             commands,
             thread: Some(thread),
@@ -291,6 +294,13 @@ impl Room {
     #[must_use]
     pub fn schema(&self) -> &SchemaDescription {
         &self.schema
+    }
+
+    /// The `[game]` values the room started with, as JSON (the world's size among them,
+    /// for a spectator's view).
+    #[must_use]
+    pub fn game_config(&self) -> &serde_json::Value {
+        &self.game_config
     }
 
     /// Starts watching the room: until the guard drops, the tick thread copies its world

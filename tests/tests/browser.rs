@@ -1,0 +1,108 @@
+//! The live monitor in a real browser (the machine's headless Chromium, over the DevTools
+//! protocol): the page lists the rooms and the bots playing, and its spectator canvas draws
+//! the watched room's entities with the players labelled. Saves a screenshot to
+//! `target/screenshots/monitor.png`. Skips, saying why, where there is no Chromium.
+
+// Test code: a panic is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use tickwire_bot::swarm::{Swarm, SwarmConfig};
+use tickwire_netcode::quic::{GameTransport, ServerTrust, parse_fingerprint};
+use tickwire_server::Server;
+use tickwire_sim::arena::Arena;
+use tickwire_tests::browser::{self, Browser};
+
+fn screenshots() -> std::path::PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_monitor_lists_the_room_and_its_bots_and_draws_them() {
+    let chromium = match browser::find() {
+        Ok(path) => path,
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    let config = tickwire_tests::config_with(&[
+        "server.bind=127.0.0.1:0",
+        "server.admin=127.0.0.1:0",
+        "server.rooms=2",
+        "game.prop_count=60",
+    ]);
+    let server = Server::start::<Arena>(&config).await.unwrap();
+    let swarm = SwarmConfig {
+        server: server.game_addr().unwrap(),
+        server_name: "localhost".to_owned(),
+        trust: ServerTrust::Fingerprint(
+            parse_fingerprint(&server.identity().fingerprint()).unwrap(),
+        ),
+        bots: 6,
+        ramp: Duration::from_millis(300),
+        room: Some("room-0".to_owned()),
+        seed: 3,
+        links: None,
+        fps: 60,
+        transport: GameTransport::default(),
+        token_key: None,
+    };
+    let bots = Swarm::start::<Arena>(&swarm).unwrap();
+
+    let mut page = Browser::launch(&chromium).await;
+    page.goto(&format!("http://{}/?room=room-0", server.admin_addr()))
+        .await;
+    // Both rooms listed, the six bots among the clients, with figures.
+    page.wait_for(
+        "document.querySelectorAll('#rooms tbody tr').length === 2",
+        Duration::from_secs(10),
+        "the rooms table",
+    )
+    .await;
+    page.wait_for(
+        "document.querySelectorAll('#clients tbody tr').length === 6",
+        Duration::from_secs(10),
+        "the six bots in the clients table",
+    )
+    .await;
+    // RTT and bandwidth cells filled in (kbit/s needs two status messages).
+    page.wait_for(
+        "[...document.querySelectorAll('#clients tbody tr')].every(r => parseFloat(r.cells[6].textContent) > 0)",
+        Duration::from_secs(10),
+        "every bot's kbit/s down",
+    )
+    .await;
+    // The spectator canvas draws the room: 60 props and 6 players, all six labelled.
+    page.wait_for(
+        "Number(document.getElementById('view').dataset.drawn) === 66 && Number(document.getElementById('view').dataset.labelled) === 6",
+        Duration::from_secs(10),
+        "the spectator view",
+    )
+    .await;
+    // Pixels, not just counts: the canvas is not blank.
+    let painted = page
+        .eval(
+            "(() => { const c = document.getElementById('view'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; })()",
+        )
+        .await;
+    assert!(painted.as_u64().unwrap() > 500, "{painted} painted pixels");
+    // The per-second charts are drawn with ticks on their axes.
+    page.wait_for(
+        "document.querySelectorAll('#tickchart svg path[data-series=\"p99\"]').length === 1 && document.querySelectorAll('#tickchart svg text').length > 6",
+        Duration::from_secs(10),
+        "the tick chart",
+    )
+    .await;
+    let shot = screenshots().join("monitor.png");
+    page.screenshot(&shot).await;
+    eprintln!("screenshot: {}", shot.display());
+    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
+    drop(page);
+    bots.stop().await;
+    server.shutdown("test over").await;
+}
