@@ -2,6 +2,14 @@
 //! remote interface) with the same WebSocket client the monitor tests use: open a page,
 //! evaluate script in it, wait for a condition, take a screenshot. No browser is
 //! downloaded: it is the machine's own (`chromium`, or `TICKWIRE_CHROMIUM`).
+// Test support: a failure is a failed test, with its message.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::missing_panics_doc,
+    clippy::panic
+)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
