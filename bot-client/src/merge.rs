@@ -251,6 +251,12 @@ fn worst_server<'a>(servers: impl Iterator<Item = &'a ServerFigures>) -> Option<
         rooms: a.rooms.max(b.rooms),
         shares_process_with_bots: a.shares_process_with_bots || b.shares_process_with_bots,
         udp_receive_drops: a.udp_receive_drops.max(b.udp_receive_drops),
+        // The worse tail: the distribution whose p99 is later.
+        tick_lateness_us_cdf: if b.tick_lateness_us.p99 > a.tick_lateness_us.p99 {
+            b.tick_lateness_us_cdf
+        } else {
+            a.tick_lateness_us_cdf
+        },
     })
 }
 
@@ -287,6 +293,11 @@ fn timeline(reports: &[Report]) -> Vec<Sample> {
                 corrections: samples.iter().map(|s| s.corrections).sum(),
                 server_tick_us_p99: worst(|s| s.server_tick_us_p99),
                 server_tick_lateness_us_p99: worst(|s| s.server_tick_lateness_us_p99),
+                server_tick_us_1s_p50: worst(|s| s.server_tick_us_1s_p50),
+                server_tick_us_1s_p99: worst(|s| s.server_tick_us_1s_p99),
+                server_tick_us_1s_max: worst(|s| s.server_tick_us_1s_max),
+                server_tick_lateness_us_1s_p99: worst(|s| s.server_tick_lateness_us_1s_p99),
+                server_tick_lateness_us_1s_max: worst(|s| s.server_tick_lateness_us_1s_max),
                 bots_cpu_cores: samples
                     .iter()
                     .filter_map(|s| s.bots_cpu_cores)

@@ -122,6 +122,11 @@ impl Monitor {
                 .sum(),
             server_tick_us_p99: server_f64("/tick_us/p99"),
             server_tick_lateness_us_p99: server_f64("/tick_lateness_us/p99"),
+            server_tick_us_1s_p50: server_f64("/last_second/tick_us/p50"),
+            server_tick_us_1s_p99: server_f64("/last_second/tick_us/p99"),
+            server_tick_us_1s_max: server_f64("/last_second/tick_us/max"),
+            server_tick_lateness_us_1s_p99: server_f64("/last_second/tick_lateness_us/p99"),
+            server_tick_lateness_us_1s_max: server_f64("/last_second/tick_lateness_us/max"),
             bots_cpu_cores: cpu_use.map(|u| u.process_cores),
             machine_busy_fraction: cpu_use.map(|u| u.machine_busy),
             server_rss_bytes: server
@@ -333,6 +338,10 @@ fn server_figures(status: &serde_json::Value) -> ServerFigures {
         udp_receive_drops: status
             .pointer("/udp_receive_drops")
             .and_then(serde_json::Value::as_u64),
+        tick_lateness_us_cdf: status
+            .pointer("/tick_lateness_us_cdf")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default(),
     }
 }
 

@@ -85,6 +85,10 @@ pub struct ServerFigures {
     /// Packets the kernel dropped on the server's game socket before the server read them
     /// (its receive buffer was full), since the server started; `null` where unknown.
     pub udp_receive_drops: Option<u64>,
+    /// The distribution of tick lateness since the server started, as `[µs, fraction of
+    /// ticks at or below]` points (for a CDF plot).
+    #[serde(default)]
+    pub tick_lateness_us_cdf: Vec<(f64, f64)>,
 }
 
 impl ServerFigures {
@@ -154,6 +158,21 @@ pub struct Sample {
     pub corrections: u64,
     /// The server's tick duration p99 since it started (µs), if it reports it.
     pub server_tick_us_p99: Option<f64>,
+    /// The server's tick duration over its last second alone (µs): p50.
+    #[serde(default)]
+    pub server_tick_us_1s_p50: Option<f64>,
+    /// See `server_tick_us_1s_p50`: p99.
+    #[serde(default)]
+    pub server_tick_us_1s_p99: Option<f64>,
+    /// See `server_tick_us_1s_p50`: the largest.
+    #[serde(default)]
+    pub server_tick_us_1s_max: Option<f64>,
+    /// The server's tick lateness over its last second alone (µs): p99.
+    #[serde(default)]
+    pub server_tick_lateness_us_1s_p99: Option<f64>,
+    /// See `server_tick_lateness_us_1s_p99`: the largest.
+    #[serde(default)]
+    pub server_tick_lateness_us_1s_max: Option<f64>,
     /// The server's tick lateness p99 since it started (µs).
     pub server_tick_lateness_us_p99: Option<f64>,
     /// Cores the bot process used over the last interval.
@@ -457,145 +476,101 @@ impl Report {
         out
     }
 
-    /// A self-contained HTML page: the headline figures and plots over time (bots,
-    /// bandwidth, RTT, server tick duration and lateness, CPU) as inline SVG.
+    /// A self-contained HTML page: the table, plots over time in one-second windows (bots,
+    /// bandwidth, snapshots, RTT, the server's tick duration and lateness each second, CPU)
+    /// and distributions (RTT, server tick lateness, bot frame lateness) as CDFs. Drawn in
+    /// the browser by the chart code the live monitor uses
+    /// ([`tickwire_server::admin::CHARTS_JS`]), from the report's own data embedded in it.
     #[must_use]
     pub fn html(&self) -> String {
-        let t: Vec<f64> = self.timeline.iter().map(|s| s.t_s).collect();
-        let series = |f: &dyn Fn(&Sample) -> Option<f64>| -> Vec<Option<f64>> {
+        let col = |f: &dyn Fn(&Sample) -> Option<f64>| -> Vec<Option<f64>> {
             self.timeline.iter().map(f).collect()
         };
-        let charts = [
-            chart(
-                "Bots connected",
-                "bots",
-                &t,
-                &[("connected", series(&|s| Some(s.bots_connected as f64)))],
-            ),
-            chart(
-                "Bandwidth per bot",
-                "kbit/s",
-                &t,
-                &[
-                    ("down", series(&|s| Some(s.down_kbit_per_s_per_bot))),
-                    ("up", series(&|s| Some(s.up_kbit_per_s_per_bot))),
-                ],
-            ),
-            chart(
-                "Snapshots per second per bot",
-                "snapshots/s",
-                &t,
-                &[("received", series(&|s| Some(s.snapshots_per_s_per_bot)))],
-            ),
-            chart(
-                "Round-trip time",
-                "ms",
-                &t,
-                &[
-                    ("p50", series(&|s| Some(s.rtt_ms_p50))),
-                    ("p99", series(&|s| Some(s.rtt_ms_p99))),
-                ],
-            ),
-            chart(
-                "Server tick duration p99 (since start)",
-                "µs",
-                &t,
-                &[("tick p99", series(&|s| s.server_tick_us_p99))],
-            ),
-            chart(
-                "Server tick lateness p99 (since start)",
-                "µs",
-                &t,
-                &[("lateness p99", series(&|s| s.server_tick_lateness_us_p99))],
-            ),
-            chart(
-                "CPU: the machine busy, the bots' process",
-                "%",
-                &t,
-                &[
-                    (
-                        "machine busy",
-                        series(&|s| s.machine_busy_fraction.map(|b| b * 100.0)),
-                    ),
-                    (
-                        "bots (% of one core)",
-                        series(&|s| s.bots_cpu_cores.map(|c| c * 100.0)),
-                    ),
-                ],
-            ),
-        ];
+        let ms = |h: &RecordedHistogram| -> Vec<(f64, u64)> {
+            h.counts
+                .iter()
+                .map(|&(v, n)| (v as f64 / 1000.0, n))
+                .collect()
+        };
+        let data = serde_json::json!({
+            "t": col(&|s| Some(s.t_s)),
+            "bots": col(&|s| Some(s.bots_connected as f64)),
+            "down": col(&|s| Some(s.down_kbit_per_s_per_bot)),
+            "up": col(&|s| Some(s.up_kbit_per_s_per_bot)),
+            "snapshots": col(&|s| Some(s.snapshots_per_s_per_bot)),
+            "rtt_p50": col(&|s| Some(s.rtt_ms_p50)),
+            "rtt_p99": col(&|s| Some(s.rtt_ms_p99)),
+            "tick_p50": col(&|s| s.server_tick_us_1s_p50),
+            "tick_p99": col(&|s| s.server_tick_us_1s_p99),
+            "tick_max": col(&|s| s.server_tick_us_1s_max),
+            "late_p99": col(&|s| s.server_tick_lateness_us_1s_p99),
+            "late_max": col(&|s| s.server_tick_lateness_us_1s_max),
+            "machine": col(&|s| s.machine_busy_fraction.map(|b| b * 100.0)),
+            "bots_cpu": col(&|s| s.bots_cpu_cores.map(|c| c * 100.0)),
+            "rtt_ms": ms(&self.distributions.rtt_us),
+            "frame_lateness_ms": ms(&self.distributions.frame_lateness_us),
+            "server_lateness_us": self.server.as_ref().map(|s| s.tick_lateness_us_cdf.clone()).unwrap_or_default(),
+        });
+        // Inside a <script>, "</" would end it.
+        let data = data.to_string().replace("</", "<\\/");
         let mut page = String::new();
-        let _ = writeln!(
+        let _ = write!(
             page,
             "<!doctype html><html><head><meta charset=\"utf-8\"><title>Tickwire load test</title>\
              <style>body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}\
-             pre{{background:#f6f6f6;padding:1em}}.charts{{display:flex;flex-wrap:wrap;gap:1.5em}}\
-             svg text{{font-size:11px}}</style></head><body><h1>Tickwire load test</h1><pre>{}</pre>\
-             <div class=\"charts\">{}</div></body></html>",
-            escape(&self.table()),
-            charts.join("")
+             pre{{background:#f6f6f6;padding:1em}}.charts{{display:flex;flex-wrap:wrap;gap:1em}}\
+             .chart{{background:#fff;border:1px solid #e4e4e4}}h2{{font-size:15px}}</style></head>\
+             <body><h1>Tickwire load test</h1><pre>{table}</pre>\
+             <h2>Over time (each point one second)</h2><div class=\"charts\">{over_time}</div>\
+             <h2>Distributions</h2><div class=\"charts\">{distributions}</div>\
+             <script>{charts}</script><script>const R = {data};\n{draw}</script></body></html>",
+            table = escape(&self.table()),
+            over_time = [
+                "bots",
+                "bandwidth",
+                "snapshots",
+                "rtt",
+                "tick",
+                "lateness",
+                "cpu"
+            ]
+            .map(|id| format!("<div id=\"{id}\"></div>"))
+            .concat(),
+            distributions = ["rtt-cdf", "lateness-cdf", "frames-cdf"]
+                .map(|id| format!("<div id=\"{id}\"></div>"))
+                .concat(),
+            charts = tickwire_server::admin::CHARTS_JS,
+            draw = REPORT_SCRIPT,
         );
         page
     }
 }
 
+/// Draws the report's charts from its data (`R`) with the shared chart code.
+const REPORT_SCRIPT: &str = r##"
+const C = ["#1f77b4", "#ff7f0e", "#d62728", "#2ca02c", "#9467bd"];
+const pts = (k) => R.t.map((t, i) => [t, R[k][i]]).filter((p) => p[1] !== null);
+const line = (id, title, unit, names) => TickwireCharts.line(document.getElementById(id), {
+  title, unit, series: names.map(([k, name], i) => ({ name, color: C[i], points: pts(k) })) });
+line("bots", "Bots connected", "bots", [["bots", "connected"]]);
+line("bandwidth", "Bandwidth per bot", "kbit/s", [["down", "down"], ["up", "up"]]);
+line("snapshots", "Snapshots per second per bot", "snapshots/s", [["snapshots", "received"]]);
+line("rtt", "Round-trip time", "ms", [["rtt_p50", "p50"], ["rtt_p99", "p99"]]);
+line("tick", "Server tick duration, each second", "µs", [["tick_p50", "p50"], ["tick_p99", "p99"], ["tick_max", "max"]]);
+line("lateness", "Server tick lateness, each second", "µs", [["late_p99", "p99"], ["late_max", "max"]]);
+line("cpu", "CPU: the machine busy, the bots' process", "%", [["machine", "machine busy"], ["bots_cpu", "bots (% of a core)"]]);
+TickwireCharts.cdf(document.getElementById("rtt-cdf"), { title: "Round-trip time (every bot, every second)", unit: "ms",
+  series: [{ name: "RTT", color: C[0], buckets: R.rtt_ms }] });
+TickwireCharts.cdf(document.getElementById("lateness-cdf"), { title: "Server tick lateness (since start)", unit: "µs", log: true,
+  series: [{ name: "lateness", color: C[2], points: R.server_lateness_us }] });
+TickwireCharts.cdf(document.getElementById("frames-cdf"), { title: "Bot frame lateness", unit: "ms",
+  series: [{ name: "frames", color: C[3], buckets: R.frame_lateness_ms }] });
+"##;
+
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
-}
-
-const COLOURS: [&str; 3] = ["#1f77b4", "#d62728", "#2ca02c"];
-
-/// One line chart of `lines` over `t` (seconds) as inline SVG.
-fn chart(title: &str, unit: &str, t: &[f64], lines: &[(&str, Vec<Option<f64>>)]) -> String {
-    let (w, h, left, bottom, top) = (460.0, 220.0, 52.0, 28.0, 24.0);
-    let t_max = t.iter().copied().fold(1.0, f64::max);
-    let y_max = lines
-        .iter()
-        .flat_map(|(_, v)| v.iter().flatten().copied())
-        .fold(0.0, f64::max)
-        .max(1e-9)
-        * 1.1;
-    let x = |v: f64| left + (v / t_max) * (w - left - 10.0);
-    let y = |v: f64| top + (1.0 - v / y_max) * (h - top - bottom);
-    let mut svg = format!(
-        "<svg width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"{title}\">\
-         <text x=\"{left}\" y=\"14\" font-weight=\"bold\">{title}</text>\
-         <line x1=\"{left}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#999\"/>\
-         <line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{}\" stroke=\"#999\"/>\
-         <text x=\"4\" y=\"{}\">{:.0}</text><text x=\"4\" y=\"{}\">0</text>\
-         <text x=\"4\" y=\"{}\">{unit}</text>\
-         <text x=\"{}\" y=\"{}\" text-anchor=\"end\">{t_max:.0} s</text>",
-        h - bottom,
-        w - 10.0,
-        h - bottom,
-        h - bottom,
-        top + 4.0,
-        y_max / 1.1,
-        h - bottom,
-        top + 40.0,
-        w - 10.0,
-        h - 8.0,
-    );
-    for (i, (name, values)) in lines.iter().enumerate() {
-        let colour = COLOURS.get(i).copied().unwrap_or("#555");
-        let points: Vec<String> = t
-            .iter()
-            .zip(values)
-            .filter_map(|(t, v)| v.map(|v| format!("{:.1},{:.1}", x(*t), y(v))))
-            .collect();
-        let _ = write!(
-            svg,
-            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\" points=\"{}\"/>\
-             <text x=\"{}\" y=\"{}\" fill=\"{colour}\">{name}</text>",
-            points.join(" "),
-            left + 10.0 + 90.0 * i as f64,
-            top + 12.0,
-        );
-    }
-    svg.push_str("</svg>");
-    svg
 }
 
 #[cfg(test)]
@@ -664,21 +639,31 @@ mod tests {
     }
 
     #[test]
-    fn the_page_plots_every_series() {
+    fn the_page_carries_its_data_and_the_shared_chart_code() {
         let report = Report {
             timeline: (0..5)
                 .map(|i| Sample {
                     t_s: f64::from(i),
                     bots_connected: 3,
-                    server_tick_us_p99: Some(100.0),
+                    server_tick_us_1s_p99: Some(100.0 + f64::from(i)),
                     ..Sample::default()
                 })
                 .collect(),
             ..Report::default()
         };
         let page = report.html();
-        assert_eq!(page.matches("<svg").count(), 7);
-        assert!(page.contains("<polyline"));
         assert!(page.contains("Tickwire load test"));
+        assert!(page.contains(tickwire_server::admin::CHARTS_JS));
+        // Ten charts: seven over time, three distributions.
+        assert_eq!(page.matches("<div id=").count(), 10);
+        // The per-second tick figures are in the data, one per sample.
+        assert!(
+            page.contains("\"tick_p99\":[100.0,101.0,102.0,103.0,104.0]"),
+            "{page}"
+        );
+        // Nothing in the data can close the script early.
+        let mut hostile = report.clone();
+        hostile.profile = "</script><b>".to_owned();
+        assert!(!hostile.html().contains("</script><b>"));
     }
 }

@@ -81,6 +81,47 @@ impl TickStats {
 }
 
 impl TickStats {
+    /// Stats for a short window (a second of ticks): two significant digits instead of
+    /// three, so resetting and summarizing them is cheap enough for a tick thread.
+    #[must_use]
+    #[allow(clippy::expect_used)] // constant, valid bounds
+    pub fn coarse() -> Self {
+        let histogram =
+            || Histogram::new_with_bounds(1, MAX_TRACKED_NS, 2).expect("valid histogram bounds");
+        Self {
+            ticks: 0,
+            skipped: 0,
+            duration_ns: histogram(),
+            lateness_ns: histogram(),
+        }
+    }
+
+    /// Empties the stats, keeping their buffers.
+    pub fn reset(&mut self) {
+        self.ticks = 0;
+        self.skipped = 0;
+        self.duration_ns.reset();
+        self.lateness_ns.reset();
+    }
+
+    /// The lateness distribution as `[microseconds, fraction of ticks at or below]` points,
+    /// a few per halving of the tail: what a CDF plot draws.
+    #[must_use]
+    pub fn lateness_cdf_us(&self) -> Vec<(f64, f64)> {
+        if self.lateness_ns.is_empty() {
+            return Vec::new();
+        }
+        self.lateness_ns
+            .iter_quantiles(4)
+            .map(|v| {
+                (
+                    v.value_iterated_to() as f64 / 1000.0,
+                    v.quantile_iterated_to(),
+                )
+            })
+            .collect()
+    }
+
     /// The figures of the ticks recorded since `earlier` (an older copy of these same
     /// stats): a window, exact, as the difference of the two histograms.
     #[must_use]

@@ -106,3 +106,102 @@ async fn the_monitor_lists_the_room_and_its_bots_and_draws_them() {
     bots.stop().await;
     server.shutdown("test over").await;
 }
+
+/// The bot report's page in a real browser: every chart drawn by the shared chart code, the
+/// server's tick figures as one-second windows, the CDFs with their curves. Saves
+/// `target/screenshots/report.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_report_draws_per_second_windows_and_distributions() {
+    let chromium = match browser::find() {
+        Ok(path) => path,
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    let config = tickwire_tests::config_with(&[
+        "server.bind=127.0.0.1:0",
+        "server.admin=127.0.0.1:0",
+        "game.prop_count=40",
+    ]);
+    let server = Server::start::<Arena>(&config).await.unwrap();
+    let swarm = SwarmConfig {
+        server: server.game_addr().unwrap(),
+        server_name: "localhost".to_owned(),
+        trust: ServerTrust::Fingerprint(
+            parse_fingerprint(&server.identity().fingerprint()).unwrap(),
+        ),
+        bots: 8,
+        ramp: Duration::from_millis(300),
+        room: None,
+        seed: 5,
+        links: None,
+        fps: 60,
+        transport: GameTransport::default(),
+        token_key: None,
+    };
+    let plan = tickwire_bot::load_test::Plan {
+        duration: Duration::from_secs(6),
+        admin: Some(server.admin_addr()),
+        profile: "browser".to_owned(),
+        sample_every: Duration::from_secs(1),
+    };
+    let report = tickwire_bot::load_test::run::<Arena>(&swarm, &plan, &mut |_, _| {})
+        .await
+        .unwrap();
+    server.shutdown("test over").await;
+    // The samples carry the server's last second, not only its figures since start.
+    assert!(
+        report
+            .timeline
+            .iter()
+            .filter(|s| s.server_tick_us_1s_p99.is_some_and(|v| v > 0.0))
+            .count()
+            >= 3,
+        "{:?}",
+        report.timeline
+    );
+    assert!(report.server.as_ref().unwrap().tick_lateness_us_cdf.len() > 3);
+    let page_path = screenshots().join("report.html");
+    std::fs::write(&page_path, report.html()).unwrap();
+
+    let mut page = Browser::launch(&chromium).await;
+    page.goto(&format!(
+        "file://{}",
+        page_path.canonicalize().unwrap().display()
+    ))
+    .await;
+    page.wait_for(
+        "document.querySelectorAll('svg.chart').length === 10",
+        Duration::from_secs(10),
+        "ten charts",
+    )
+    .await;
+    for (chart, series) in [
+        ("tick", "max"),
+        ("lateness", "p99"),
+        ("rtt-cdf", "RTT"),
+        ("lateness-cdf", "lateness"),
+        ("frames-cdf", "frames"),
+    ] {
+        let drawn = page
+            .eval(&format!(
+                "(document.querySelector('#{chart} path[data-series=\"{series}\"]') || {{getAttribute: () => ''}}).getAttribute('d').length"
+            ))
+            .await;
+        assert!(drawn.as_u64().unwrap() > 20, "{chart}/{series}: {drawn}");
+    }
+    // Axes carry value ticks: more than the title and the two axis labels.
+    let texts = page
+        .eval("document.querySelectorAll('#tick svg text').length")
+        .await;
+    assert!(texts.as_u64().unwrap() > 8, "{texts}");
+    let shot = screenshots().join("report.png");
+    page.call(
+        "Emulation.setDeviceMetricsOverride",
+        serde_json::json!({"width": 1280, "height": 1900, "deviceScaleFactor": 1, "mobile": false}),
+    )
+    .await;
+    page.screenshot(&shot).await;
+    eprintln!("screenshot: {}", shot.display());
+}

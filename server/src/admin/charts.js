@@ -2,7 +2,8 @@
 // bot report's HTML page: plain JavaScript drawing SVG, no dependencies.
 //
 //   TickwireCharts.line(element, {title, unit, xUnit, series: [{name, color, points: [[x, y], …]}]})
-//   TickwireCharts.cdf(element, {title, unit, series: [{name, color, buckets: [[value, count], …]}]})
+//   TickwireCharts.cdf(element, {title, unit, log, series: [{name, color, buckets: [[value, count], …]
+//                                                              | points: [[value, fraction ≤], …]}]})
 //
 // Both draw axes with value ticks ("nice" 1-2-5 steps) and a legend, and replace what the
 // element held, so a live page redraws by calling them again.
@@ -34,7 +35,8 @@
   }
 
   // An SVG chart frame: axes, ticks on both, labels; `plot` returns the series' paths.
-  function frame(title, xs, ys, xLabel, yLabel, plot, legend) {
+  function frame(title, xs, ys, xLabel, yLabel, plot, legend, xFmt) {
+    xFmt = xFmt || fmt;
     const sx = (x) => L + ((x - xs[0]) / (xs[1] - xs[0] || 1)) * (W - L - R);
     const sy = (y) => H - B - ((y - ys[0]) / (ys[1] - ys[0] || 1)) * (H - T - B);
     let svg = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" class="chart">`;
@@ -45,18 +47,21 @@
     }
     for (const x of ticks(xs[0], xs[1])) {
       svg += `<line x1="${sx(x)}" x2="${sx(x)}" y1="${H - B}" y2="${H - B + 4}" stroke="#555"/>`;
-      svg += `<text x="${sx(x)}" y="${H - B + 15}" font-size="10" text-anchor="middle">${fmt(x)}</text>`;
+      svg += `<text x="${sx(x)}" y="${H - B + 15}" font-size="10" text-anchor="middle">${xFmt(x)}</text>`;
     }
     svg += `<line x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}" stroke="#555"/>`;
     svg += `<line x1="${L}" x2="${L}" y1="${T}" y2="${H - B}" stroke="#555"/>`;
     svg += `<text x="${(L + W - R) / 2}" y="${H - 4}" font-size="10" text-anchor="middle">${esc(xLabel)}</text>`;
     svg += `<text x="12" y="${(T + H - B) / 2}" font-size="10" text-anchor="middle" transform="rotate(-90 12 ${(T + H - B) / 2})">${esc(yLabel)}</text>`;
     svg += plot(sx, sy);
+    // The legend sits right of the title, or inside the plot's top when they would meet.
+    const width = legend.reduce((a, s) => a + 22 + s.name.length * 6, 0);
+    const ly = W - R - width < L + title.length * 7.5 ? T + 4 : 7;
     let lx = W - R;
     for (const s of legend.slice().reverse()) {
       const w = 14 + s.name.length * 6;
       lx -= w + 8;
-      svg += `<rect x="${lx}" y="7" width="10" height="10" fill="${s.color}"/><text x="${lx + 13}" y="16" font-size="11">${esc(s.name)}</text>`;
+      svg += `<rect x="${lx}" y="${ly}" width="10" height="10" fill="${s.color}"/><text x="${lx + 13}" y="${ly + 9}" font-size="11">${esc(s.name)}</text>`;
     }
     return svg + "</svg>";
   }
@@ -83,18 +88,29 @@
       }).join(""), c.series);
   }
 
-  // A cumulative distribution: the fraction of samples at or below each value.
+  // A series' CDF as [value, fraction at or below]: from `points` as given, or from
+  // histogram `buckets` ([value, count], ascending).
+  function cumulative(s) {
+    if (s.points) return s.points;
+    const total = (s.buckets || []).reduce((a, b) => a + b[1], 0);
+    let seen = 0;
+    return total ? s.buckets.map(([v, n]) => { seen += n; return [v, seen / total]; }) : [];
+  }
+
+  // A cumulative distribution: the fraction of samples at or below each value. `c.log`
+  // spreads a long tail (values ≥ 1) over a log axis.
   function cdf(el, c) {
-    const all = c.series.flatMap((s) => s.buckets.map((b) => b[0]));
-    const xs = bounds(all, true);
-    el.innerHTML = frame(c.title, xs, [0, 1], c.unit, "fraction ≤ x", (sx, sy) =>
-      c.series.map((s) => {
-        const total = s.buckets.reduce((a, b) => a + b[1], 0);
-        if (!total) return "";
-        let seen = 0, d = `M${sx(s.buckets[0][0]).toFixed(1)},${sy(0).toFixed(1)}`;
-        for (const [v, n] of s.buckets) { seen += n; d += `L${sx(v).toFixed(1)},${sy(seen / total).toFixed(1)}`; }
+    const curves = c.series.map((s) => ({ s, pts: cumulative(s) }));
+    const tx = c.log ? (v) => Math.log10(Math.max(v, 1e-3)) : (v) => v;
+    const xs = bounds(curves.flatMap((k) => k.pts.map((p) => tx(p[0]))), !c.log);
+    const label = c.log ? c.unit + " (log scale)" : c.unit;
+    el.innerHTML = frame(c.title, xs, [0, 1], label, "fraction ≤ x", (sx, sy) =>
+      curves.map(({ s, pts }) => {
+        if (!pts.length) return "";
+        let d = `M${sx(tx(pts[0][0])).toFixed(1)},${sy(0).toFixed(1)}`;
+        for (const [v, f] of pts) d += `L${sx(tx(v)).toFixed(1)},${sy(f).toFixed(1)}`;
         return `<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.5" data-series="${esc(s.name)}"/>`;
-      }).join(""), c.series);
+      }).join(""), c.series, c.log ? (v) => fmt(Math.pow(10, v)) : fmt);
   }
 
   global.TickwireCharts = { line, cdf, ticks, nice };

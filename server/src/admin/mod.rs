@@ -289,6 +289,7 @@ pub fn status_json(
                 "tick_lateness_us": {"p50": tick.late_us_p50, "p99": tick.late_us_p99, "p999": tick.late_us_p999, "max": tick.late_us_max},
                 "ticks": tick.ticks,
                 "ticks_skipped": tick.skipped,
+                "last_second": window_json(&room.last_second()),
                 "shots": view.stats.shots,
                 "datagrams_out": view.stats.datagrams_out,
                 "bytes_out": view.stats.bytes_out,
@@ -312,9 +313,11 @@ pub fn status_json(
         })
         .collect();
     let mut all = crate::stats::TickStats::new();
+    let mut second = crate::stats::TickStats::coarse();
     let mut clients = 0;
     for room in rooms {
         room.merge_into(&mut all);
+        room.merge_last_second_into(&mut second);
         clients += room.view().clients;
     }
     let tick = all.summary();
@@ -329,7 +332,20 @@ pub fn status_json(
         "tick_lateness_us": {"p50": tick.late_us_p50, "p99": tick.late_us_p99, "p999": tick.late_us_p999, "max": tick.late_us_max},
         "ticks": tick.ticks,
         "ticks_skipped": tick.skipped,
+        // Every room's last second alone: a spike shows in the second it happened.
+        "last_second": window_json(&second.summary()),
+        // The distribution of tick lateness since start, as [µs, fraction at or below].
+        "tick_lateness_us_cdf": all.lateness_cdf_us(),
         "rooms": room_list,
+    })
+}
+
+/// A window's figures as `/status` writes them.
+fn window_json(w: &crate::stats::TickSummary) -> serde_json::Value {
+    serde_json::json!({
+        "ticks": w.ticks,
+        "tick_us": {"p50": w.tick_us_p50, "p99": w.tick_us_p99, "max": w.tick_us_max},
+        "tick_lateness_us": {"p50": w.late_us_p50, "p99": w.late_us_p99, "max": w.late_us_max},
     })
 }
 

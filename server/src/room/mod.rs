@@ -189,6 +189,9 @@ impl RetuneConfig {
 #[derive(Debug, Default)]
 struct Shared {
     stop: AtomicBool,
+    /// The tick figures of the last whole second (swapped in by the tick thread once a
+    /// second, when nobody holds the lock).
+    last_second: Mutex<TickStats>,
     /// Where the tick thread beats after each tick (Agones health), and as which room.
     heartbeat: OnceLock<(Arc<Heartbeat>, usize)>,
     /// Spectators watching: while any do, the tick thread copies its world into `world`.
@@ -244,7 +247,10 @@ impl Room {
         let max_catch_up = config.tick.max_catch_up_ticks;
         let priority = config.tick.realtime_priority;
         let send_buffer = config.transport().datagram_send_buffer_bytes;
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared {
+            last_second: Mutex::new(TickStats::coarse()),
+            ..Shared::default()
+        });
         let (commands, inbox) = sync_channel(COMMAND_QUEUE);
         let thread = std::thread::Builder::new()
             .name(format!("room-{name}"))
@@ -369,6 +375,28 @@ impl Room {
             &self
                 .shared
                 .stats
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+    }
+
+    /// The tick figures of the last second alone (not since start: a spike shows in the
+    /// second it happened).
+    #[must_use]
+    pub fn last_second(&self) -> TickSummary {
+        self.shared
+            .last_second
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .summary()
+    }
+
+    /// Adds this room's last-second figures to `total`.
+    pub fn merge_last_second_into(&self, total: &mut TickStats) {
+        total.merge(
+            &self
+                .shared
+                .last_second
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner),
         );

@@ -32,6 +32,8 @@ pub(super) fn run<G: Game>(
 ) {
     let mut connections: HashMap<ClientId, Link> = HashMap::new();
     let mut since_view = 0;
+    // This second's tick figures, handed to readers once a second.
+    let mut second = TickStats::coarse();
     // Tick figures not yet in the shared stats (a reader held their lock).
     let mut unpublished = Vec::with_capacity(UNPUBLISHED_TICKS);
     let metrics = RoomMetrics::new(core.name());
@@ -91,6 +93,7 @@ pub(super) fn run<G: Game>(
             copy_world(&core, shared, ended, &mut world_copied);
         }
         unpublished.push((took, start.lateness, start.skipped));
+        second.record(took, start.lateness, start.skipped);
         publish(&shared.stats, &mut unpublished);
         metrics.tick_duration.record(took.as_secs_f64());
         metrics.tick_lateness.record(start.lateness.as_secs_f64());
@@ -98,6 +101,12 @@ pub(super) fn run<G: Game>(
         since_view += 1;
         if since_view >= view_every {
             since_view = 0;
+            // Readers never make the tick wait: if one holds the last second, this one
+            // grows by another second.
+            if let Ok(mut last) = shared.last_second.try_lock() {
+                std::mem::swap(&mut *last, &mut second);
+                second.reset();
+            }
             *shared.view.lock().unwrap_or_else(PoisonError::into_inner) = view_of(&core);
             let mut clients = shared
                 .clients
