@@ -662,7 +662,7 @@ mod tests {
             "{page}"
         );
         // Nothing in the data can close the script early.
-        let mut hostile = report.clone();
+        let mut hostile = report;
         hostile.profile = "</script><b>".to_owned();
         assert!(!hostile.html().contains("</script><b>"));
     }
