@@ -274,9 +274,10 @@ pub fn try_read_datagram(
 /// # Errors
 /// [`QuicError::Stream`] if the stream fails, [`QuicError::Encode`] on an encoding bug.
 pub async fn send_control<T: Serialize>(
-    stream: &mut quinn::SendStream,
+    stream: &mut (impl tokio::io::AsyncWrite + Unpin + ?Sized),
     message: &T,
 ) -> Result<(), QuicError> {
+    use tokio::io::AsyncWriteExt as _;
     let mut frame = Vec::new();
     encode_control(message, &mut frame)?;
     stream
@@ -291,20 +292,26 @@ pub async fn send_control<T: Serialize>(
 /// [`QuicError::Stream`] if the stream fails, [`QuicError::Protocol`] if the frame is too long
 /// or does not decode (close the connection: nothing after it can be trusted).
 pub async fn recv_control<T: DeserializeOwned + Validate>(
-    stream: &mut quinn::RecvStream,
+    stream: &mut (impl tokio::io::AsyncRead + Unpin + ?Sized),
 ) -> Result<Option<T>, QuicError> {
+    use tokio::io::AsyncReadExt as _;
+    let stream_error = |e: std::io::Error| QuicError::Stream(e.to_string());
     let mut header = [0u8; 4];
-    match stream.read_exact(&mut header).await {
-        Ok(()) => {}
-        Err(quinn::ReadExactError::FinishedEarly(0)) => return Ok(None),
-        Err(e) => return Err(QuicError::Stream(e.to_string())),
+    // A stream finished before a frame starts ends cleanly; one cut inside a frame fails.
+    let first = stream
+        .read(header.get_mut(..1).unwrap_or_default())
+        .await
+        .map_err(stream_error)?;
+    if first == 0 {
+        return Ok(None);
     }
+    stream
+        .read_exact(header.get_mut(1..).unwrap_or_default())
+        .await
+        .map_err(stream_error)?;
     let len = control_frame_len(header)?;
     let mut body = vec![0u8; len];
-    stream
-        .read_exact(&mut body)
-        .await
-        .map_err(|e| QuicError::Stream(e.to_string()))?;
+    stream.read_exact(&mut body).await.map_err(stream_error)?;
     Ok(Some(decode_control(&body)?))
 }
 

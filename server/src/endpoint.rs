@@ -17,10 +17,11 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tickwire_netcode::protocol::{
     ClientControl, GoodbyeReason, PROTOCOL_VERSION, RejectReason, ServerControl, close,
 };
-use tickwire_netcode::quic::{GameTransport, QuicError, recv_control, send_control, server_config};
+use tickwire_netcode::quic::{GameTransport, QuicError, recv_control, server_config};
 use tickwire_netcode::udp::Drops;
 
 use crate::auth::{Admission, Admitted};
+use crate::link::{ControlRecv, ControlSend, PlayerConnection};
 use crate::presence::Presence;
 use crate::room::{Room, RoomCommand};
 use crate::room_core::ClientId;
@@ -278,24 +279,46 @@ async fn serve(
 ) -> anyhow::Result<()> {
     let connection = incoming.await?;
     let remote = connection.remote_address();
-    let (mut send, mut recv) =
-        match tokio::time::timeout(HELLO_TIMEOUT, connection.accept_bi()).await {
-            Ok(Ok(streams)) => streams,
-            // It closed before saying anything (a load tester's reachability probe).
-            Ok(Err(e)) => {
-                tracing::debug!(%remote, error = %e, "closed before a control stream");
-                return Ok(());
-            }
-            Err(_) => {
-                tracing::info!(%remote, "closed: no control stream within {HELLO_TIMEOUT:?}");
-                count_disconnect("no_hello");
-                connection.close(
-                    quinn::VarInt::from_u32(close::TIMED_OUT),
-                    b"no control stream opened in time",
-                );
-                return Ok(());
-            }
-        };
+    let (send, recv) = match tokio::time::timeout(HELLO_TIMEOUT, connection.accept_bi()).await {
+        Ok(Ok(streams)) => streams,
+        // It closed before saying anything (a load tester's reachability probe).
+        Ok(Err(e)) => {
+            tracing::debug!(%remote, error = %e, "closed before a control stream");
+            return Ok(());
+        }
+        Err(_) => {
+            tracing::info!(%remote, "closed: no control stream within {HELLO_TIMEOUT:?}");
+            count_disconnect("no_hello");
+            connection.close(
+                quinn::VarInt::from_u32(close::TIMED_OUT),
+                b"no control stream opened in time",
+            );
+            return Ok(());
+        }
+    };
+    let connection = PlayerConnection::Quic(connection);
+    let send = ControlSend::Quic(send);
+    let recv: ControlRecv = Box::new(recv);
+    serve_player(
+        connection, send, recv, remote, &rooms, &admission, &presence, stopping, retuned,
+    )
+    .await
+}
+
+/// A player's connection, native or WebTransport, from its hello to its goodbye: the hello
+/// and its checks, joining a room, then forwarding until the end.
+#[allow(clippy::too_many_arguments)] // the connection's parts and the server's shared parts
+pub(crate) async fn serve_player(
+    connection: PlayerConnection,
+    mut send: ControlSend,
+    mut recv: ControlRecv,
+    remote: SocketAddr,
+    rooms: &[Room],
+    admission: &Admission,
+    presence: &Presence,
+    stopping: tokio::sync::watch::Receiver<Option<String>>,
+    retuned: tokio::sync::watch::Receiver<Option<ServerControl>>,
+) -> anyhow::Result<()> {
     let hello =
         match tokio::time::timeout(HELLO_TIMEOUT, recv_control::<ClientControl>(&mut recv)).await {
             Ok(Ok(Some(ClientControl::Hello(hello)))) => hello,
@@ -339,7 +362,7 @@ async fn serve(
     };
     let (events, mut events_out) = tokio::sync::mpsc::channel(EVENT_QUEUE);
     let (room, client, welcome) =
-        match join(&rooms, &connection, &hello.name, &admitted, &events).await {
+        match join(rooms, &connection, &hello.name, &admitted, &events).await {
             Ok(joined) => joined,
             Err(refusal) => {
                 admission.release(&admitted);
@@ -348,7 +371,7 @@ async fn serve(
         };
     let user = admitted.user();
     let player = Presence::player_name(room.name(), client.0, user);
-    if let Err(e) = send_control(&mut send, &ServerControl::Welcome(welcome)).await {
+    if let Err(e) = send.send(&ServerControl::Welcome(welcome)).await {
         let _ = room.send(RoomCommand::Leave { client });
         return Err(e.into());
     }
@@ -383,7 +406,7 @@ async fn serve(
         }
         Ending::Left(why) => {
             tracing::info!(%remote, client = client.0, user, why, "client left");
-            connection.close(quinn::VarInt::from_u32(close::NORMAL), b"goodbye");
+            connection.close(close::NORMAL, b"goodbye");
         }
         Ending::Lost(e) => {
             tracing::info!(%remote, client = client.0, user, error = %e, "client connection lost");
@@ -420,7 +443,7 @@ impl Refusal {
 /// space.
 async fn join<'r>(
     rooms: &'r [Room],
-    connection: &quinn::Connection,
+    connection: &PlayerConnection,
     name: &str,
     admitted: &Admitted,
     events: &tokio::sync::mpsc::Sender<ServerControl>,
@@ -520,8 +543,8 @@ impl Ending {
 /// Forwards events and tunables to the client until it leaves, the room or the server
 /// ends it, or the connection is lost. (Its datagrams are read by the room's tick thread.)
 async fn forward(
-    connection: &quinn::Connection,
-    send: &mut quinn::SendStream,
+    connection: &PlayerConnection,
+    send: &mut ControlSend,
     channels: Channels<'_>,
 ) -> Ending {
     let Channels {
@@ -545,14 +568,14 @@ async fn forward(
                 if let ServerControl::Goodbye { reason, message } = event {
                     return Ending::Goodbye(reason, message);
                 }
-                if let Err(e) = send_control(send, &event).await {
+                if let Err(e) = send.send(&event).await {
                     return lost(e);
                 }
             }
             Ok(()) = retuned.changed() => {
                 let message = retuned.borrow_and_update().clone();
                 if let Some(message) = message {
-                    if let Err(e) = send_control(send, &message).await {
+                    if let Err(e) = send.send(&message).await {
                         return lost(e);
                     }
                 }
@@ -579,8 +602,8 @@ async fn forward(
 
 /// Writes a goodbye, then closes with the reason's close code and the message.
 async fn say_goodbye(
-    send: &mut quinn::SendStream,
-    connection: &quinn::Connection,
+    send: &mut ControlSend,
+    connection: &PlayerConnection,
     reason: GoodbyeReason,
     message: &str,
 ) {
@@ -593,8 +616,8 @@ async fn say_goodbye(
 
 /// Tells the client why it is refused, then closes the connection.
 async fn refuse(
-    send: &mut quinn::SendStream,
-    connection: &quinn::Connection,
+    send: &mut ControlSend,
+    connection: &PlayerConnection,
     remote: SocketAddr,
     refusal: Refusal,
 ) -> anyhow::Result<()> {
@@ -617,18 +640,17 @@ async fn refuse(
 /// the client to have it — a close that overtook it would lose it — and closes with `code`
 /// and `message` as the close frame's phrase.
 async fn last_word(
-    send: &mut quinn::SendStream,
-    connection: &quinn::Connection,
+    send: &mut ControlSend,
+    connection: &PlayerConnection,
     last: &ServerControl,
     code: u32,
     message: &str,
 ) {
     let wait = Duration::from_millis(400);
-    if let Ok(Ok(())) = tokio::time::timeout(wait, send_control(send, last)).await {
-        let _ = send.finish();
-        let _ = tokio::time::timeout(wait, send.stopped()).await;
+    if let Ok(Ok(())) = tokio::time::timeout(wait, send.send(last)).await {
+        let _ = tokio::time::timeout(wait, send.finish_and_wait()).await;
     }
-    connection.close(quinn::VarInt::from_u32(code), message.as_bytes());
+    connection.close(code, message.as_bytes());
 }
 
 /// The `reason` label of `tickwire_rejects_total`.

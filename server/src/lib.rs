@@ -14,6 +14,7 @@
 //! - [`auth`]: who may join (open, or seat tokens).
 //! - [`recorder`]: the Prometheus recorder and what each metric means.
 //! - [`admin`]: the admin HTTP address (`/metrics`, `/status`, kicking).
+//! - [`link`]: a player's connection, native QUIC or WebTransport, as rooms use it.
 //! - [`presence`]: who is connected, for rosters outside the rooms.
 //! - [`agones`]: running as a GameServer of an Agones fleet (Ready, health, players,
 //!   allocation, shutdown).
@@ -31,6 +32,7 @@ pub mod clock;
 pub mod config;
 pub mod endpoint;
 pub mod launch;
+pub mod link;
 pub mod presence;
 pub mod rate_limit;
 pub mod recorder;

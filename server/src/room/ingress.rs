@@ -1,6 +1,7 @@
 //! Reading a room's clients' datagrams on its tick thread, under each client's size and
 //! rate limit, and disconnecting — with a goodbye saying why — those that misbehave.
 
+use crate::link::PlayerConnection;
 use std::collections::HashMap;
 
 use tickwire_netcode::protocol::{GoodbyeReason, ServerControl};
@@ -15,7 +16,7 @@ use crate::room_core::{ClientId, RoomCore};
 /// A client's connection as the tick thread holds it.
 #[derive(Debug)]
 pub(super) struct Link {
-    pub(super) connection: quinn::Connection,
+    pub(super) connection: PlayerConnection,
     /// Its incoming datagrams' size and rate limit.
     pub(super) limit: RateLimit,
     /// Reliable events for the client's control stream (bounded: a client that does not
@@ -65,7 +66,7 @@ pub(super) fn disconnect<G: Game>(
         "disconnecting"
     );
     if let Some(link) = connections.remove(&client) {
-        let code = quinn::VarInt::from_u32(reason.close_code());
+        let code = reason.close_code();
         let goodbye = ServerControl::Goodbye {
             reason,
             message: message.clone(),
@@ -110,7 +111,7 @@ pub(super) fn read_datagrams<G: Game>(
 ) {
     for (&id, link) in connections.iter_mut() {
         for _ in 0..MAX_DATAGRAMS_PER_CLIENT_TICK {
-            let bytes = match tickwire_netcode::quic::try_read_datagram(&link.connection) {
+            let bytes = match link.connection.try_read_datagram() {
                 None => break,
                 Some(Err(_)) => {
                     // Lost: its connection task says why and sends Leave as well.
@@ -162,7 +163,7 @@ const PATH_DATAGRAM_BYTES: usize = 1100;
 /// The largest snapshot datagram a client can take: what its transport parameters and the
 /// path allow (`None` when it enabled no datagrams), less quinn's receive bookkeeping when
 /// the client's own limit is the one that binds.
-pub(super) fn client_datagram_limit(connection: &quinn::Connection) -> Option<usize> {
+pub(super) fn client_datagram_limit(connection: &PlayerConnection) -> Option<usize> {
     connection.max_datagram_size().map(|max| {
         if max < PATH_DATAGRAM_BYTES {
             max.saturating_sub(RECEIVER_BOOKKEEPING_BYTES)

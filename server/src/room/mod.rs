@@ -136,7 +136,7 @@ pub enum RoomCommand {
     /// Admit a client; the reply carries its id and welcome, or why not.
     Join {
         /// The client's connection (snapshots are sent on it).
-        connection: quinn::Connection,
+        connection: crate::link::PlayerConnection,
         /// Who the player is: the user id of its seat token (`None` on an open server).
         user: Option<String>,
         /// The name it said hello with.

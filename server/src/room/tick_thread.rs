@@ -125,15 +125,15 @@ pub(super) fn run<G: Game>(
                 },
             ) in &connections
             {
-                let stats = connection.stats();
+                let stats = connection.quic().stats();
                 let path = stats.path;
                 let inputs = core.input_stats(*id).unwrap_or_default();
-                metrics.rtt.record(connection.rtt().as_secs_f64());
+                metrics.rtt.record(connection.quic().rtt().as_secs_f64());
                 clients.push(ClientView {
                     id: id.0,
                     user: user.clone(),
                     name: name.clone(),
-                    rtt_ms: connection.rtt().as_secs_f64() * 1000.0,
+                    rtt_ms: connection.quic().rtt().as_secs_f64() * 1000.0,
                     loss: path.lost_packets as f64 / path.sent_packets.max(1) as f64,
                     inputs_late: inputs.late,
                     inputs_missing: inputs.missing,
