@@ -12,8 +12,9 @@ use bytes::Bytes;
 pub enum PlayerConnection {
     /// A native client over the game endpoint (ALPN `tickwire/3`).
     Quic(quinn::Connection),
-    /// A browser over the WebTransport endpoint (HTTP/3).
-    WebTransport(web_transport_quinn::Session),
+    /// A browser over the WebTransport endpoint (HTTP/3). Boxed: a session carries its
+    /// HTTP/3 state, a QUIC connection is one pointer.
+    WebTransport(Box<web_transport_quinn::Session>),
 }
 
 impl PlayerConnection {
