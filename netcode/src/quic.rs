@@ -98,16 +98,37 @@ pub fn server_config(
     key: PrivateKeyDer<'static>,
     transport: &GameTransport,
 ) -> Result<quinn::ServerConfig, QuicError> {
+    server_config_for(cert_chain, key, transport, alpn())
+}
+
+/// As [`server_config`], for another application protocol: `h3` serves WebTransport (the
+/// same game protocol inside HTTP/3 sessions, for browsers).
+///
+/// # Errors
+/// As [`server_config`].
+pub fn server_config_for(
+    cert_chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    transport: &GameTransport,
+    alpn: Vec<u8>,
+) -> Result<quinn::ServerConfig, QuicError> {
     let mut tls = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|e| QuicError::Tls(e.to_string()))?
         .with_no_client_auth()
         .with_single_cert(cert_chain, key)
         .map_err(|e| QuicError::Tls(e.to_string()))?;
-    tls.alpn_protocols = vec![alpn()];
+    let mut transport = transport.build();
+    if alpn.as_slice() == b"h3" {
+        // HTTP/3 under WebTransport: the client's control and QPACK streams (one-way), the
+        // session's CONNECT stream and then the game's control stream inside the session.
+        transport.max_concurrent_uni_streams(4u8.into());
+        transport.max_concurrent_bidi_streams(2u8.into());
+    }
+    tls.alpn_protocols = vec![alpn];
     let crypto = QuicServerConfig::try_from(tls).map_err(|e| QuicError::Tls(e.to_string()))?;
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-    config.transport_config(Arc::new(transport.build()));
+    config.transport_config(Arc::new(transport));
     Ok(config)
 }
 

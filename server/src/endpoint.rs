@@ -110,6 +110,29 @@ impl Identity {
         })
     }
 
+    /// A fresh self-signed ECDSA P-256 certificate valid for 13 days, for `localhost`,
+    /// `127.0.0.1` and `::1`: what a browser accepts by its hash
+    /// (`serverCertificateHashes`) for a WebTransport server in development.
+    ///
+    /// # Errors
+    /// [`IdentityError::SelfSigned`] if generation fails.
+    pub fn self_signed_for_browsers() -> Result<Self, IdentityError> {
+        let fail = |e: rcgen::Error| IdentityError::SelfSigned(e.to_string());
+        let names = ["localhost", "127.0.0.1", "::1"]
+            .map(str::to_owned)
+            .to_vec();
+        let mut params = rcgen::CertificateParams::new(names).map_err(fail)?;
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now - time::Duration::hours(1);
+        params.not_after = now + time::Duration::days(13);
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(fail)?;
+        let cert = params.self_signed(&key).map_err(fail)?;
+        Ok(Self {
+            cert_chain: vec![cert.der().clone()],
+            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        })
+    }
+
     /// The certificate chain and key in the PEM files at `cert` and `key` (as `tls.cert`
     /// and `tls.key` name them).
     ///
@@ -231,6 +254,20 @@ impl GameEndpoint {
             shutdown,
             tunables,
         })
+    }
+
+    /// What every connection task listens to: the shutdown's reason and new tunables (for
+    /// another endpoint serving the same rooms, the WebTransport one).
+    #[must_use]
+    pub fn signals(
+        &self,
+    ) -> (
+        tokio::sync::watch::Receiver<Option<String>>,
+        tokio::sync::watch::Receiver<Option<ServerControl>>,
+    ) {
+        let mut retuned = self.tunables.subscribe();
+        retuned.mark_unchanged();
+        (self.shutdown.subscribe(), retuned)
     }
 
     /// Tells every connected client the new tunables (after the rooms took them).

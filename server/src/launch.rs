@@ -11,6 +11,7 @@ use crate::endpoint::{EndpointError, GameEndpoint, Identity, IdentityError};
 use crate::presence::Presence;
 use crate::room::{RetuneConfig, Room, RoomCommand};
 use crate::stats::TickStats;
+use crate::webtransport::{Signals, WebTransportEndpoint};
 use tickwire_netcode::game::{Game, GameConfig};
 use tickwire_netcode::protocol::ServerControl;
 
@@ -57,6 +58,8 @@ pub struct Server {
     admission: Arc<Admission>,
     /// The Agones sidecar's side, when running in a fleet.
     agones: Option<Agones>,
+    /// Where browsers play, when `server.webtransport` is set.
+    webtransport: Option<WebTransportEndpoint>,
     /// What the fleet asks (allocations, a match over), until the binary takes it.
     fleet_events: Option<tokio::sync::mpsc::UnboundedReceiver<FleetEvent>>,
 }
@@ -126,17 +129,56 @@ impl Server {
             &config.transport(),
             Arc::clone(&rooms),
             Arc::clone(&admission),
-            presence,
+            presence.clone(),
         )?;
+        let webtransport = match config.webtransport_addr() {
+            Some(addr) => {
+                // A real certificate serves browsers too; without one, a short-lived one
+                // they pin by its hash.
+                let identity = if config.tls.cert.is_empty() {
+                    Identity::self_signed_for_browsers()?
+                } else {
+                    Identity {
+                        cert_chain: identity.cert_chain.clone(),
+                        key: identity.key.clone_key(),
+                    }
+                };
+                let (stopping, retuned) = endpoint.signals();
+                Some(WebTransportEndpoint::start(
+                    addr,
+                    &identity,
+                    &config.transport(),
+                    Arc::clone(&rooms),
+                    Arc::clone(&admission),
+                    presence.clone(),
+                    Signals { stopping, retuned },
+                )?)
+            }
+            None => None,
+        };
         let token = match config.server.admin_token_file.as_str() {
             "" => None,
             path => Some(crate::admin::read_token(path.as_ref())?),
         };
-        let admin = crate::admin::serve_with_token(
+        let play = match &webtransport {
+            Some(web) => Some(crate::admin::Play {
+                port: web
+                    .local_addr()
+                    .map_err(|error| EndpointError::Bind {
+                        addr: config.server.bind,
+                        error,
+                    })?
+                    .port(),
+                certificate_hash: config.tls.cert.is_empty().then(|| web.certificate_hash()),
+                game: G::NAME,
+            }),
+            None => None,
+        };
+        let admin = crate::admin::serve_with(
             config.server.admin,
             Arc::clone(&rooms),
             endpoint.udp_drops(),
-            token,
+            crate::admin::AdminOptions { token, play },
         )
         .await?;
         let (fleet, fleet_events) = tokio::sync::mpsc::unbounded_channel();
@@ -157,6 +199,7 @@ impl Server {
             admission,
             fleet_events: agones.is_some().then_some(fleet_events),
             agones,
+            webtransport,
         })
     }
 
@@ -184,6 +227,12 @@ impl Server {
     /// If the socket is gone.
     pub fn game_addr(&self) -> std::io::Result<SocketAddr> {
         self.endpoint.local_addr()
+    }
+
+    /// The WebTransport endpoint browsers play through, if it is on.
+    #[must_use]
+    pub fn webtransport(&self) -> Option<&WebTransportEndpoint> {
+        self.webtransport.as_ref()
     }
 
     /// The admin HTTP address actually bound.
@@ -257,6 +306,9 @@ impl Server {
     /// rooms stop when the last handle drops).
     pub async fn shutdown(self, reason: &str) -> Vec<(String, TickStats)> {
         self.endpoint.shutdown(reason).await;
+        if let Some(web) = &self.webtransport {
+            web.shutdown(reason).await;
+        }
         if let Some(agones) = &self.agones {
             agones.shutdown().await;
         }

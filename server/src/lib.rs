@@ -11,6 +11,7 @@
 //! - [`rate_limit`]: each client's datagram size and rate limit.
 //! - [`stats`]: tick duration and lateness distributions.
 //! - [`endpoint`]: the QUIC endpoint: TLS identity, accepting connections, each one's task.
+//! - [`webtransport`]: the WebTransport endpoint browsers play through.
 //! - [`auth`]: who may join (open, or seat tokens).
 //! - [`recorder`]: the Prometheus recorder and what each metric means.
 //! - [`admin`]: the admin HTTP address (`/metrics`, `/status`, kicking).
@@ -40,6 +41,7 @@ pub mod room;
 pub mod room_core;
 pub mod stats;
 pub mod tick_loop;
+pub mod webtransport;
 
 pub use launch::Server;
 pub use room::{Room, RoomError, RoomView};

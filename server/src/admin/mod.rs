@@ -82,6 +82,28 @@ pub fn read_token(path: &std::path::Path) -> Result<String, AdminError> {
     Ok(token.to_owned())
 }
 
+/// Where the game page at `/play` connects: the WebTransport endpoint's port (on the host
+/// the page was loaded from) and, for a self-signed development certificate, its hash.
+#[derive(Debug, Clone)]
+pub struct Play {
+    /// The WebTransport endpoint's UDP port.
+    pub port: u16,
+    /// SHA-256 of its certificate when browsers must pin it (self-signed); `None` when it
+    /// has a certificate they trust.
+    pub certificate_hash: Option<[u8; 32]>,
+    /// The game played (the page knows how to draw and drive `arena`).
+    pub game: &'static str,
+}
+
+/// How the admin address is served.
+#[derive(Debug, Clone, Default)]
+pub struct AdminOptions {
+    /// The bearer token every request must carry; required off loopback.
+    pub token: Option<String>,
+    /// Where `/play` connects; `None`: no browser players.
+    pub play: Option<Play>,
+}
+
 /// What the handlers share.
 #[derive(Debug)]
 pub(crate) struct AdminState {
@@ -90,6 +112,7 @@ pub(crate) struct AdminState {
     pub(crate) started: Instant,
     pub(crate) udp_drops: Option<Drops>,
     token: Option<String>,
+    pub(crate) play: Option<Play>,
 }
 
 /// Serves the admin address on `addr` (loopback: no token) until the runtime stops;
@@ -117,6 +140,20 @@ pub async fn serve_with_token(
     udp_drops: Option<Drops>,
     token: Option<String>,
 ) -> Result<SocketAddr, AdminError> {
+    serve_with(addr, rooms, udp_drops, AdminOptions { token, play: None }).await
+}
+
+/// As [`serve`], with `options`: a bearer token, and where the game page connects.
+///
+/// # Errors
+/// As [`serve_with_token`].
+pub async fn serve_with(
+    addr: SocketAddr,
+    rooms: Arc<Vec<Room>>,
+    udp_drops: Option<Drops>,
+    options: AdminOptions,
+) -> Result<SocketAddr, AdminError> {
+    let AdminOptions { token, play } = options;
     if token.is_none() && !addr.ip().is_loopback() {
         return Err(AdminError::NeedsToken { addr });
     }
@@ -130,12 +167,14 @@ pub async fn serve_with_token(
         started: Instant::now(),
         udp_drops,
         token,
+        play,
     });
     let app = Router::new()
         .route("/", get(monitor_page))
         .route("/ws", get(monitor::upgrade))
         .route("/metrics", get(metrics_text))
         .route("/status", get(status))
+        .route("/play.json", get(play_json))
         .route("/rooms/{room}/clients/{id}/kick", post(kick))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
@@ -195,6 +234,26 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 
 async fn monitor_page() -> Html<&'static str> {
     Html(monitor::page())
+}
+
+/// `GET /play.json`: where a browser plays — the WebTransport URL's port and path on this
+/// host, the certificate hash to pin (development), and the game — or 404 when browsers
+/// cannot play here.
+async fn play_json(State(state): State<Arc<AdminState>>) -> Response {
+    let Some(play) = &state.play else {
+        return (
+            StatusCode::NOT_FOUND,
+            "browser players are off: set server.webtransport\n",
+        )
+            .into_response();
+    };
+    axum::Json(serde_json::json!({
+        "port": play.port,
+        "path": crate::webtransport::PATH,
+        "certificate_sha256": play.certificate_hash.map(|h| h.to_vec()),
+        "game": play.game,
+    }))
+    .into_response()
 }
 
 async fn not_found() -> (StatusCode, &'static str) {

@@ -164,6 +164,8 @@ pub struct ServerSection {
     /// A file holding the bearer token the admin address requires; empty for none (only
     /// allowed on loopback).
     pub admin_token_file: String,
+    /// UDP address of the WebTransport endpoint for browser players; empty turns it off.
+    pub webtransport: String,
     /// Rooms started at launch.
     pub rooms: u32,
     /// Players one room accepts.
@@ -281,6 +283,15 @@ impl<C: GameConfig> ServerConfig<C> {
                  server.admin_token_file to a file holding one (or bind it to 127.0.0.1)",
             ));
         }
+        if !server.webtransport.is_empty() {
+            server.webtransport.parse::<SocketAddr>().map_err(|_| {
+                ConfigError::invalid(
+                    "server.webtransport",
+                    format!("{:?}", server.webtransport),
+                    "a UDP address like \"0.0.0.0:4434\", or \"\" for no browser players",
+                )
+            })?;
+        }
         check_range("server.rooms", server.rooms, 1..=64)?;
         check_range(
             "server.max_clients_per_room",
@@ -336,6 +347,12 @@ impl<C: GameConfig> ServerConfig<C> {
             65_536..=268_435_456,
         )?;
         game.validate().map_err(|e| e.in_section("game"))
+    }
+
+    /// The WebTransport endpoint's address, if browsers may play (validated).
+    #[must_use]
+    pub fn webtransport_addr(&self) -> Option<SocketAddr> {
+        self.server.webtransport.parse().ok()
     }
 
     /// The simulation's tick rate.
