@@ -10,7 +10,9 @@
 //!    [`visual_offset`](ClientNetcode::visual_offset)).
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use web_time::Instant;
 
 use serde::Serialize;
 

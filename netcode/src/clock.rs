@@ -16,7 +16,9 @@
 //! the steering done while they were in flight, so steering does not overshoot.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use web_time::Instant;
 
 use crate::tick::{Tick, TickTime};
 

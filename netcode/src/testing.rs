@@ -1,6 +1,6 @@
 //! Helpers for tests that drive the sans-IO core on simulated time.
 
-use std::time::Instant;
+use web_time::Instant;
 
 /// A fixed starting instant for simulated time. Tests add durations to it; nothing waits.
 #[must_use]

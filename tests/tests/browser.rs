@@ -205,3 +205,123 @@ async fn the_bot_report_draws_per_second_windows_and_distributions() {
     page.screenshot(&shot).await;
     eprintln!("screenshot: {}", shot.display());
 }
+
+/// The browser client in a real browser: `/play` joins at once over WebTransport with the
+/// client netcode compiled to WebAssembly, sees the bots, moves with WASD, and is not
+/// corrected on a clean link; the server's `/status` confirms the browser player moved.
+/// Saves `target/screenshots/play.png`. Skips, saying why, without Chromium or without the
+/// built client (`netcode/web/build.sh`, which `.ci/run` runs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_browser_client_joins_moves_and_sees_the_bots() {
+    let chromium = match browser::find() {
+        Ok(path) => path,
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    let pkg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../netcode/web/pkg/tickwire_web_bg.wasm");
+    if !pkg.exists() {
+        eprintln!(
+            "skipped: the browser client is not built ({}): run netcode/web/build.sh",
+            pkg.display()
+        );
+        return;
+    }
+    let config = tickwire_tests::config_with(&[
+        "server.bind=127.0.0.1:0",
+        "server.admin=127.0.0.1:0",
+        "game.prop_count=30",
+        // The bots do shoot the browser player; weak shots keep it alive (and in place)
+        // while the test checks where it walked.
+        "game.weapon_damage=1",
+    ]);
+    let server = Server::start::<Arena>(&config).await.unwrap();
+    let swarm = SwarmConfig {
+        server: server.game_addr().unwrap(),
+        server_name: "localhost".to_owned(),
+        trust: ServerTrust::Fingerprint(
+            parse_fingerprint(&server.identity().fingerprint()).unwrap(),
+        ),
+        bots: 4,
+        ramp: Duration::from_millis(200),
+        room: Some("room-0".to_owned()),
+        seed: 9,
+        links: None,
+        fps: 60,
+        transport: GameTransport::default(),
+        token_key: None,
+    };
+    let bots = Swarm::start::<Arena>(&swarm).unwrap();
+
+    let mut page = Browser::launch(&chromium).await;
+    page.goto(&format!("http://{}/play?name=webby", server.admin_addr()))
+        .await;
+    page.wait_for(
+        "window.tickwire && window.tickwire.status === 'playing' && window.tickwire.state && window.tickwire.state.synced && window.tickwire.state.stats.snapshots > 30",
+        Duration::from_secs(15),
+        "joined and synced over WebTransport",
+    )
+    .await;
+    // It sees the four bots.
+    page.wait_for(
+        "window.tickwire.state.players.length === 4",
+        Duration::from_secs(5),
+        "the bots on screen",
+    )
+    .await;
+    let status_x = |status: &serde_json::Value| {
+        status["rooms"][0]["clients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "webby")
+            .and_then(|c| c["state"]["x"].as_f64())
+    };
+    let status = || async {
+        let (_, body) = tickwire_tests::harness::http_get(server.admin_addr(), "/status").await;
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()
+    };
+    // /status refreshes once a second: wait for the player's state, then move right.
+    let mut before = None;
+    for _ in 0..30 {
+        before = status_x(&status().await);
+        if before.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let before = before.expect("the browser player's state in /status");
+    let seen = status().await;
+    let me = seen["rooms"][0]["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "webby")
+        .unwrap()
+        .clone();
+    assert_eq!(me["transport"], "webtransport", "{me}");
+    page.key("d", true).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    page.key("d", false).await;
+    let mut after = before;
+    for _ in 0..30 {
+        after = status_x(&status().await).unwrap_or(before);
+        if after > before + 2.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(after > before + 2.0, "x {before} → {after}");
+    // The client predicted every step the server took: no corrections on a clean link.
+    let corrections = page.eval("window.tickwire.state.stats.corrections").await;
+    let checked = page.eval("window.tickwire.state.stats.checked").await;
+    assert_eq!(corrections, 0, "checked {checked}");
+    assert!(checked.as_u64().unwrap() > 30, "{checked}");
+    let shot = screenshots().join("play.png");
+    page.screenshot(&shot).await;
+    eprintln!("screenshot: {}", shot.display());
+    drop(page);
+    bots.stop().await;
+    server.shutdown("test over").await;
+}

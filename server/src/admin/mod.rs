@@ -175,6 +175,8 @@ pub async fn serve_with(
         .route("/metrics", get(metrics_text))
         .route("/status", get(status))
         .route("/play.json", get(play_json))
+        .route("/play", get(play_page))
+        .route("/play/pkg/{file}", get(play_pkg))
         .route("/rooms/{room}/clients/{id}/kick", post(kick))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
@@ -234,6 +236,61 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 
 async fn monitor_page() -> Html<&'static str> {
     Html(monitor::page())
+}
+
+/// The game page's script and WebAssembly (`tickwire-web`, built by
+/// `netcode/web/build.sh`): from `TICKWIRE_PLAY_PKG`, else the source tree's
+/// `netcode/web/pkg`.
+fn play_pkg_dir() -> std::path::PathBuf {
+    std::env::var_os("TICKWIRE_PLAY_PKG").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../netcode/web/pkg"),
+        std::path::PathBuf::from,
+    )
+}
+
+/// `GET /play`: the game page (arena), which joins at once.
+async fn play_page(State(state): State<Arc<AdminState>>) -> Response {
+    match &state.play {
+        Some(play) if play.game == "arena" => Html(include_str!("play.html")).into_response(),
+        Some(play) => (
+            StatusCode::NOT_FOUND,
+            format!(
+                "the browser client plays the arena; this server hosts {}\n",
+                play.game
+            ),
+        )
+            .into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            "browser players are off: set server.webtransport\n",
+        )
+            .into_response(),
+    }
+}
+
+/// `GET /play/pkg/{file}`: the browser client's script and WebAssembly.
+async fn play_pkg(Path(file): Path<String>) -> Response {
+    let kind = match file.as_str() {
+        "tickwire_web.js" => "text/javascript",
+        "tickwire_web_bg.wasm" => "application/wasm",
+        _ => return (StatusCode::NOT_FOUND, "no such file\n").into_response(),
+    };
+    let path = play_pkg_dir().join(&file);
+    let read = {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || std::fs::read(path)).await
+    };
+    match read.unwrap_or_else(|e| Err(std::io::Error::other(e))) {
+        Ok(bytes) => ([(header::CONTENT_TYPE, kind)], bytes).into_response(),
+        Err(e) => (
+            StatusCode::NOT_FOUND,
+            format!(
+                "the browser client is not built ({}: {e}): run netcode/web/build.sh\n",
+                path.display()
+            ),
+        )
+            .into_response(),
+    }
 }
 
 /// `GET /play.json`: where a browser plays — the WebTransport URL's port and path on this
@@ -367,6 +424,8 @@ pub fn status_json(
                     "entity": c.entity,
                     "bytes_down": c.bytes_down,
                     "bytes_up": c.bytes_up,
+                    "transport": c.transport,
+                    "state": c.state.map(|s| entity_json(room.schema(), &s)),
                 })).collect::<Vec<_>>(),
             })
         })
@@ -397,6 +456,26 @@ pub fn status_json(
         "tick_lateness_us_cdf": all.lateness_cdf_us(),
         "rooms": room_list,
     })
+}
+
+/// An entity's replicated fields by name, decoded as the schema says (value × scale +
+/// offset): what `/status` shows of each player.
+fn entity_json(
+    schema: &tickwire_netcode::schema::SchemaDescription,
+    state: &tickwire_netcode::schema::EntityState,
+) -> serde_json::Value {
+    let Some(kind) = schema.kinds.get(usize::from(state.kind)) else {
+        return serde_json::Value::Null;
+    };
+    let mut fields = serde_json::Map::new();
+    fields.insert("kind".to_owned(), kind.name.clone().into());
+    for (field, &value) in kind.fields.iter().zip(&state.fields) {
+        fields.insert(
+            field.name.clone(),
+            (f64::from(value) * field.scale + field.offset).into(),
+        );
+    }
+    fields.into()
 }
 
 /// A window's figures as `/status` writes them.

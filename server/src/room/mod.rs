@@ -103,6 +103,11 @@ pub struct ClientView {
     pub bytes_down: u64,
     /// UDP bytes received from it so far, QUIC included.
     pub bytes_up: u64,
+    /// How it connected: `quic` (native) or `webtransport` (a browser).
+    pub transport: &'static str,
+    /// Its player's entity as last replicated: kind and quantized fields (read them with
+    /// [`Room::schema`]); `None` before its first snapshot.
+    pub state: Option<tickwire_netcode::schema::EntityState>,
 }
 
 /// The world a room's snapshots were last coded from, for spectators: copied by the tick

@@ -143,6 +143,14 @@ pub(super) fn run<G: Game>(
                     entity: *entity,
                     bytes_down: stats.udp_tx.bytes,
                     bytes_up: stats.udp_rx.bytes,
+                    transport: connection.transport(),
+                    state: core.latest_world().and_then(|(_, world)| {
+                        world
+                            .binary_search_by_key(entity, |e| e.index)
+                            .ok()
+                            .and_then(|at| world.get(at))
+                            .map(|e| e.state)
+                    }),
                 });
             }
             clients.sort_unstable_by_key(|c| c.id);
