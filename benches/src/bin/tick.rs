@@ -81,6 +81,10 @@ struct Args {
     /// pings, as a server in a fleet does.
     #[arg(long)]
     agones: bool,
+    /// Copy the world for a watching spectator (the live monitor) at 20 Hz, inside the
+    /// timed region, as the tick thread does while someone watches.
+    #[arg(long)]
+    watched: bool,
 }
 
 /// A game the bench can drive: what client `i` sends at tick `n`.
@@ -207,6 +211,7 @@ fn main() -> Result<()> {
             ack_ms,
             args.ticks,
             heartbeat.as_deref(),
+            args.watched,
         )?);
     }
     // Cubes3d: 901 cubes and the pushers shoving them about, every tick a snapshot.
@@ -225,6 +230,7 @@ fn main() -> Result<()> {
             ack_ms,
             args.ticks,
             heartbeat.as_deref(),
+            args.watched,
         )?);
     }
     let rows: Vec<Vec<String>> = results
@@ -271,10 +277,13 @@ fn main() -> Result<()> {
             pings.load(Ordering::Relaxed)
         );
     }
+    if args.watched {
+        println!("(--watched: every case copied its world for a spectator at 20 Hz)");
+    }
     if args.json {
         println!(
             "{}",
-            serde_json::json!({ "agones": args.agones, "cases": results })
+            serde_json::json!({ "agones": args.agones, "watched": args.watched, "cases": results })
         );
     }
     Ok(())
@@ -288,6 +297,7 @@ fn run<G: BenchGame>(
     ack_ms: (u32, u32),
     ticks: u32,
     heartbeat: Option<&Heartbeat>,
+    watched: bool,
 ) -> Result<Case> {
     let mut layers = ConfigLayers::new();
     for set in [
@@ -315,6 +325,7 @@ fn run<G: BenchGame>(
     };
     let interval = hz / snapshot_hz;
     let mut histogram = timing_histogram();
+    let mut spectator = Vec::new();
     let (mut allocations, mut bytes, mut datagram) = (0u64, 0u64, Vec::with_capacity(256));
     let warmup = hz * 5;
     for n in 0..warmup + ticks {
@@ -344,6 +355,14 @@ fn run<G: BenchGame>(
         room.tick(&mut |_, d| bytes += d.len() as u64);
         if let Some(heartbeat) = heartbeat {
             heartbeat.beat(0, Instant::now());
+        }
+        // 20 Hz of a 60 Hz tick: every third tick, what the tick thread copies for the
+        // monitor into the buffer it reuses.
+        if watched && n % (hz / 20).max(1) == 0 {
+            if let Some((_, world)) = room.latest_world() {
+                spectator.clear();
+                spectator.extend_from_slice(world);
+            }
         }
         let took = started.elapsed();
         if let Some((client, e)) = room.send_failures().first() {
