@@ -212,3 +212,49 @@ async fn off_loopback_the_admin_address_needs_its_bearer_token() {
         .unwrap();
     assert_eq!(next_json(&mut ws).await["type"], "hello");
 }
+
+/// The feed knows no game: a cubes3d room is described by its own schema, and its world
+/// (901 cubes and the pushers) streams the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feed_serves_any_game_from_its_schema() {
+    use tickwire_sim::cubes3d::{Cubes3d, CubesConfig};
+    let config = tickwire_tests::game_config_with::<CubesConfig>(&[
+        "server.game=cubes3d",
+        "server.bind=127.0.0.1:0",
+        "server.admin=127.0.0.1:0",
+    ]);
+    let server = tickwire_server::Server::start::<Cubes3d>(&config)
+        .await
+        .unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", server.admin_addr()))
+        .await
+        .unwrap();
+    let hello = next_json(&mut ws).await;
+    assert_eq!(hello["game"], "cubes3d");
+    let schema: SchemaDescription =
+        serde_json::from_value(hello["rooms"][0]["schema"].clone()).unwrap();
+    let kinds: Vec<&str> = schema.kinds.iter().map(|k| k.name.as_str()).collect();
+    assert_eq!(kinds, ["pusher", "cube"]);
+    assert!(
+        hello["rooms"][0]["game_config"]["floor_width_m"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    ws.send(Message::Text(r#"{"watch":"room-0"}"#.into()))
+        .await
+        .unwrap();
+    let world = next_of(&mut ws, "world").await;
+    let entities = world["entities"].as_array().unwrap();
+    assert_eq!(
+        entities.len(),
+        usize::try_from(CubesConfig::default().cube_count).unwrap()
+    );
+    // Each cube: index, kind, x, y, z and its rotation's four fields.
+    assert!(
+        entities
+            .iter()
+            .all(|e| e.as_array().unwrap().len() == 2 + 7)
+    );
+    server.shutdown("test over").await;
+}
