@@ -210,8 +210,10 @@ fn main() -> Result<()> {
             (hz, snap),
             ack_ms,
             args.ticks,
-            heartbeat.as_deref(),
-            args.watched,
+            Extras {
+                heartbeat: heartbeat.as_deref(),
+                watched: args.watched,
+            },
         )?);
     }
     // Cubes3d: 901 cubes and the pushers shoving them about, every tick a snapshot.
@@ -229,8 +231,10 @@ fn main() -> Result<()> {
             (60, 60),
             ack_ms,
             args.ticks,
-            heartbeat.as_deref(),
-            args.watched,
+            Extras {
+                heartbeat: heartbeat.as_deref(),
+                watched: args.watched,
+            },
         )?);
     }
     let rows: Vec<Vec<String>> = results
@@ -289,6 +293,15 @@ fn main() -> Result<()> {
     Ok(())
 }
 
+/// What a server adds to each tick besides `RoomCore::tick`, timed with it when asked.
+#[derive(Debug, Clone, Copy)]
+struct Extras<'a> {
+    /// Beat this Agones health heartbeat (`--agones`).
+    heartbeat: Option<&'a Heartbeat>,
+    /// Copy the world for a spectator at 20 Hz (`--watched`).
+    watched: bool,
+}
+
 fn run<G: BenchGame>(
     name: &'static str,
     clients: usize,
@@ -296,8 +309,7 @@ fn run<G: BenchGame>(
     (hz, snapshot_hz): (u32, u32),
     ack_ms: (u32, u32),
     ticks: u32,
-    heartbeat: Option<&Heartbeat>,
-    watched: bool,
+    Extras { heartbeat, watched }: Extras<'_>,
 ) -> Result<Case> {
     let mut layers = ConfigLayers::new();
     for set in [
