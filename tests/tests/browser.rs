@@ -318,6 +318,24 @@ async fn the_browser_client_joins_moves_and_sees_the_bots() {
     let checked = page.eval("window.tickwire.state.stats.checked").await;
     assert_eq!(corrections, 0, "checked {checked}");
     assert!(checked.as_u64().unwrap() > 30, "{checked}");
+    // The bots shoot it like anyone (lag compensation judging each shot): its health, as
+    // the server replicates it, drops.
+    let mut hit = false;
+    for _ in 0..200 {
+        let seen = status().await;
+        hit = seen["rooms"][0]["clients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "webby")
+            .and_then(|c| c["state"]["health"].as_f64())
+            .is_some_and(|h| h < 100.0);
+        if hit {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(hit, "no bot hit the browser player in 20 s");
     let shot = screenshots().join("play.png");
     page.screenshot(&shot).await;
     eprintln!("screenshot: {}", shot.display());
