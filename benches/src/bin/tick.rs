@@ -7,12 +7,19 @@
 //! server's lag threshold), 150-600 ms spread over the clients (`overloaded`: each holds
 //! its own baseline, so none of the coding is shared), and 1500 ms (`stalled`: older than
 //! every baseline the server keeps, so each client is sent the world from nothing, a
-//! budget's worth at a time, as bots starved of CPU are). Reports the tick-time distribution,
-//! heap allocations per tick once warm (a counting allocator wraps the system one), and the
-//! heap the room holds per client.
+//! budget's worth at a time, as bots starved of CPU are). Reports, once warm:
+//! - `tick µs`: `RoomCore::tick` alone — the sim step, the lag-compensation record and every
+//!   client's snapshot encoding — and its heap allocations (a counting allocator wraps the
+//!   system one);
+//! - `step µs`: the tick thread's whole step around it — every client's input datagram
+//!   decoded, the tick, each snapshot datagram copied into `Bytes` for quinn, events encoded
+//!   (and the `--agones` / `--watched` extras) — and its allocations, the `Bytes` copies among
+//!   them. Only the socket I/O (quinn's own send and receive) is outside it;
+//! - the heap the room holds per client (the bench's own buffers are made before the
+//!   baseline is read).
 //!
 //! `--agones` adds what a server in an Agones fleet does per tick: the tick thread beats the
-//! health [`Heartbeat`] (inside the timed region), and a health task waits for the pings it
+//! health [`Heartbeat`] (inside the timed step), and a health task waits for the pings it
 //! asks for. Run with and without, alternately, to see what fleet health costs a tick.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -82,7 +89,7 @@ struct Args {
     #[arg(long)]
     agones: bool,
     /// Copy the world for a watching spectator (the live monitor) at 20 Hz, inside the
-    /// timed region, as the tick thread does while someone watches.
+    /// timed step, as the tick thread does while someone watches.
     #[arg(long)]
     watched: bool,
 }
@@ -156,6 +163,14 @@ struct Case {
     tick_us_p99: f64,
     tick_us_max: f64,
     alloc_per_tick: f64,
+    /// The tick thread's whole step (µs): input datagrams decoded, `RoomCore::tick`, each
+    /// snapshot datagram copied into `Bytes` for quinn, events encoded, and the `--agones` /
+    /// `--watched` extras. Not the socket I/O itself (quinn's send and receive).
+    step_us_p50: f64,
+    step_us_p99: f64,
+    step_us_max: f64,
+    /// Heap allocations per step (the `Bytes` copies among them: one per datagram).
+    step_alloc_per_tick: f64,
     snapshot_bytes_per_client_per_s: f64,
     /// Heap the room holds per client once warm (its player entity, its snapshot sender,
     /// input buffer …): the room's live heap with the clients less the same room's without.
@@ -254,6 +269,8 @@ fn main() -> Result<()> {
                 format!("{:.1}", c.tick_us_p99),
                 format!("{:.1}", c.tick_us_max),
                 format!("{:.2}", c.alloc_per_tick),
+                format!("{:.1}", c.step_us_p99),
+                format!("{:.2}", c.step_alloc_per_tick),
                 format!("{:.0}", c.snapshot_bytes_per_client_per_s),
                 format!("{:.1}", c.heap_bytes_per_client / 1024.0),
             ]
@@ -270,6 +287,8 @@ fn main() -> Result<()> {
             "p99",
             "max",
             "allocs/tick",
+            "step µs p99",
+            "step allocs",
             "B/s/client",
             "heap KiB/client",
         ],
@@ -323,6 +342,11 @@ fn run<G: BenchGame>(
         layers.set(&set, "bench")?;
     }
     let config = layers.load::<G::Config>()?;
+    // The bench's own buffers first, so the heap the room holds is measured alone.
+    let mut histogram = timing_histogram();
+    let mut step_histogram = timing_histogram();
+    let mut spectator = Vec::new();
+    let mut inputs: Vec<Vec<u8>> = (0..clients).map(|_| Vec::with_capacity(256)).collect();
     let live_before = LIVE.load(Ordering::Relaxed);
     let mut room = RoomCore::<G>::new("bench", &config)?;
     let ids: Vec<_> = (0..clients)
@@ -336,14 +360,13 @@ fn run<G: BenchGame>(
         hz * (ack_ms.0 + spread) / 1000
     };
     let interval = hz / snapshot_hz;
-    let mut histogram = timing_histogram();
-    let mut spectator = Vec::new();
-    let (mut allocations, mut bytes, mut datagram) = (0u64, 0u64, Vec::with_capacity(256));
+    let (mut allocations, mut step_allocations, mut bytes) = (0u64, 0u64, 0u64);
     let warmup = hz * 5;
     for n in 0..warmup + ticks {
         let tick = room.tick_now();
-        // Each client's input for this tick, acking the snapshot sent `ack_delay` ago.
-        for (i, &id) in ids.iter().enumerate() {
+        // Each client's input for this tick, acking the snapshot sent `ack_delay` ago (the
+        // clients' side: encoded before the timed step).
+        for ((i, &id), datagram) in ids.iter().enumerate().zip(inputs.iter_mut()) {
             let acked = tick.get().saturating_sub(ack_delay(i)) / interval * interval;
             let input = G::input(&room, id, i, n);
             datagram.clear();
@@ -358,13 +381,32 @@ fn run<G: BenchGame>(
                     newest: tick,
                     inputs: vec![frame],
                 },
-                &mut datagram,
+                datagram,
             )?;
-            room.handle_datagram(id, &datagram)?;
+        }
+        let step_before = ALLOCATIONS.load(Ordering::Relaxed);
+        let step_started = Instant::now();
+        // The tick thread's step: decode every input datagram …
+        for (&id, datagram) in ids.iter().zip(&inputs) {
+            room.handle_datagram(id, datagram)?;
         }
         let before = ALLOCATIONS.load(Ordering::Relaxed);
         let started = Instant::now();
-        room.tick(&mut |_, d| bytes += d.len() as u64);
+        // … run the tick, each snapshot datagram copied into `Bytes` for quinn as the tick
+        // thread does (the copies' allocations are the step's, not `RoomCore::tick`'s) …
+        let mut copy_allocations = 0;
+        room.tick(&mut |_, d| {
+            bytes += d.len() as u64;
+            let at = ALLOCATIONS.load(Ordering::Relaxed);
+            std::hint::black_box(bytes::Bytes::copy_from_slice(d));
+            copy_allocations += ALLOCATIONS.load(Ordering::Relaxed) - at;
+        });
+        let took = started.elapsed();
+        let allocated = ALLOCATIONS.load(Ordering::Relaxed) - before - copy_allocations;
+        // … and encode the events for the control streams.
+        for (_, event) in room.events() {
+            std::hint::black_box(tickwire_netcode::codec::encode(event).ok());
+        }
         if let Some(heartbeat) = heartbeat {
             heartbeat.beat(0, Instant::now());
         }
@@ -376,14 +418,20 @@ fn run<G: BenchGame>(
                 spectator.extend_from_slice(world);
             }
         }
-        let took = started.elapsed();
+        let step_took = step_started.elapsed();
+        let step_allocated = ALLOCATIONS.load(Ordering::Relaxed) - step_before;
         if let Some((client, e)) = room.send_failures().first() {
             anyhow::bail!("snapshot for client {} failed: {e}", client.0);
         }
-        let allocated = ALLOCATIONS.load(Ordering::Relaxed) - before;
         if n >= warmup {
             histogram.saturating_record(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX).max(1));
+            step_histogram.saturating_record(
+                u64::try_from(step_took.as_nanos())
+                    .unwrap_or(u64::MAX)
+                    .max(1),
+            );
             allocations += allocated;
+            step_allocations += step_allocated;
         } else {
             bytes = 0;
         }
@@ -411,6 +459,10 @@ fn run<G: BenchGame>(
         tick_us_p99: quantile_us(&histogram, 0.99),
         tick_us_max: histogram.max() as f64 / 1000.0,
         alloc_per_tick: allocations as f64 / f64::from(ticks),
+        step_us_p50: quantile_us(&step_histogram, 0.5),
+        step_us_p99: quantile_us(&step_histogram, 0.99),
+        step_us_max: step_histogram.max() as f64 / 1000.0,
+        step_alloc_per_tick: step_allocations as f64 / f64::from(ticks),
         snapshot_bytes_per_client_per_s: bytes as f64
             / clients as f64
             / (f64::from(ticks) / f64::from(hz)),

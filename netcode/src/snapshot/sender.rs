@@ -337,6 +337,38 @@ impl SnapshotSender {
         self.heard.map(|h| now.since(h).max(0).unsigned_abs())
     }
 
+    /// What the client holds once it has decoded the snapshot of `tick` (the world then,
+    /// less what the budget held back or what it never got): every entity as `(index,
+    /// state)`, ascending, into `out`. `false` when `tick` is no longer kept. For checking a
+    /// decoder against the sender in tests and benchmarks, budget-limited snapshots included.
+    pub fn client_view(
+        &self,
+        history: &WorldHistory,
+        tick: Tick,
+        out: &mut Vec<(u32, crate::schema::EntityState)>,
+    ) -> bool {
+        out.clear();
+        let Some(view) = view_at(&self.records, history, Some(tick)) else {
+            return false;
+        };
+        let mut indices: Vec<u32> = view
+            .world
+            .entities()
+            .iter()
+            .map(|e| e.index)
+            .chain(view.overrides.indices())
+            .collect();
+        indices.sort_unstable();
+        indices.dedup();
+        let mut walk = Default::default();
+        for index in indices {
+            if let Some(entity) = view.get_ascending(index, &mut walk) {
+                out.push((index, entity.state));
+            }
+        }
+        true
+    }
+
     /// The datagrams of the last [`encode`](Self::encode), in part order.
     pub fn datagrams(&self) -> impl Iterator<Item = &[u8]> {
         self.out

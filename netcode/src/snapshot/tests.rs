@@ -375,6 +375,7 @@ fn a_tight_budget_starves_nobody() {
     let mut receiver = SnapshotReceiver::new(schema.clone(), 64, Tick::new(0));
     let mut t = 0;
     let mut sent_bytes = 0;
+    let (mut view, mut held_back) = (Vec::new(), 0);
     // Keep the world moving for a while, then let it settle: the client must converge.
     for phase_ticks in [300, 400] {
         for _ in 0..phase_ticks {
@@ -386,11 +387,20 @@ fn a_tight_budget_starves_nobody() {
             let report = plain(&mut sender, &schema, &history, Tick::new(t));
             sent_bytes += report.bytes;
             deliver(&sender, &mut receiver);
+            // Every snapshot, however much the budget held back, is what the sender says
+            // the client holds.
+            assert!(sender.client_view(&history, Tick::new(t), &mut view));
+            assert_eq!(receiver.latest().unwrap().entities, view, "tick {t}");
+            held_back += usize::from(report.sent < report.changed);
             if let Some(ack) = receiver.ack() {
                 sender.on_ack(ack);
             }
         }
     }
+    assert!(
+        held_back > 100,
+        "the budget held entities back {held_back} times"
+    );
     assert!(
         sent_bytes / t as usize <= 75,
         "average {} bytes per snapshot",
