@@ -287,7 +287,7 @@ fn demo_config<G: BotGame>(args: &DemoArgs) -> Result<(ServerConfig<G::Config>, 
 /// Says where the demo's server is (`place`: how it runs) and returns the bots' target.
 fn announce<C>(listening: Listening, config: &ServerConfig<C>, place: &str) -> TargetArgs {
     eprintln!(
-        "server{place}: {} {} room(s), {} Hz tick, {} Hz snapshots, QUIC {}, admin http://{}/status",
+        "server{place}: {} {} room(s), {} Hz tick, {} Hz snapshots, QUIC {}; watch it live at http://{}/ (status: /status)",
         config.server.rooms,
         config.server.game,
         config.tick.tick_hz,
