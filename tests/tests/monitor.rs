@@ -122,8 +122,8 @@ async fn the_feed_describes_the_rooms_and_streams_the_watched_world_and_each_sec
     assert!(client["bytes_down"].as_u64().unwrap() > 0, "{client}");
     let entity = client["entity"].as_u64().unwrap();
     assert!(entities.iter().any(|e| e[0].as_u64() == Some(entity)));
-    let window = &status["windows"][0];
-    assert_eq!(window["room"], "red");
+    let window = &red["last_second"];
+    assert_eq!(red["name"], "red");
     // A second of a 60 Hz room, give or take the timer's edges.
     let ticks = window["ticks"].as_u64().unwrap();
     assert!((50..=70).contains(&ticks), "{window}");

@@ -4,15 +4,15 @@
 //! - `hello` once: the game and each room's replication schema (as a welcome describes it,
 //!   so the page draws any game's entities from their fields, scales and offsets) and its
 //!   `[game]` values (the world's size);
-//! - `status` once a second: the `/status` document, plus each room's tick duration and
-//!   lateness over the last second alone (`window`: p50, p99, max), exact, from the
-//!   difference of the room's histograms a second apart;
+//! - `status` once a second: the `/status` document, whose rooms carry their tick duration
+//!   and lateness over the last second alone (`last_second`: p50, p99, max), which each
+//!   room's tick thread keeps;
 //! - `world` up to 20 times a second for the room the page watches: `[index, kind, fields…]`
 //!   per entity, the quantized values the room's snapshots were coded from.
 //!
 //! The page says which room to watch with `{"watch": "room-0"}`. The world is copied by the
 //! room's tick thread only while someone watches, at most every 50 ms, and never waiting for
-//! a lock; everything else — copying it out, the JSON, the windows — happens here, on the
+//! a lock; everything else — copying it out, the JSON — happens here, on the
 //! async workers and blocking pool, never on a tick thread.
 
 use std::sync::Arc;
@@ -24,7 +24,6 @@ use axum::response::Response;
 
 use super::AdminState;
 use crate::room::{Watching, WorldFrame};
-use crate::stats::{TickStats, TickSummary};
 use tickwire_netcode::schema::SchemaDescription;
 
 /// The monitor page as written, with a marker where the shared chart code goes.
@@ -80,8 +79,6 @@ async fn feed(mut socket: WebSocket, state: Arc<AdminState>) {
     world_every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut status_every = tokio::time::interval(STATUS_EVERY);
     status_every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    // Each room's tick figures a second ago, for the per-second windows.
-    let mut previous: Vec<Option<TickStats>> = vec![None; state.rooms.len()];
     loop {
         tokio::select! {
             message = socket.recv() => {
@@ -113,14 +110,17 @@ async fn feed(mut socket: WebSocket, state: Arc<AdminState>) {
             }
             _ = status_every.tick() => {
                 let state = Arc::clone(&state);
-                let mut earlier = std::mem::take(&mut previous);
+                // It takes the rooms' locks and reads /proc: off the async workers.
                 let made = tokio::task::spawn_blocking(move || {
-                    let text = status_message(&state, &mut earlier);
-                    (text, earlier)
+                    let status = super::status_json(
+                        &state.rooms,
+                        state.started,
+                        state.udp_drops.and_then(|d| d.read()),
+                    );
+                    serde_json::json!({"type": "status", "status": status}).to_string()
                 })
                 .await;
-                let Ok((text, earlier)) = made else { return };
-                previous = earlier;
+                let Ok(text) = made else { return };
                 if socket.send(Message::Text(text.into())).await.is_err() {
                     return;
                 }
@@ -156,33 +156,4 @@ fn world_json(room: &str, schema: &SchemaDescription, frame: &WorldFrame) -> Str
     }
     out.push_str("]}");
     out
-}
-
-/// The `status` message: the `/status` document and each room's last-second window.
-fn status_message(state: &AdminState, previous: &mut Vec<Option<TickStats>>) -> String {
-    let status = super::status_json(
-        &state.rooms,
-        state.started,
-        state.udp_drops.and_then(|d| d.read()),
-    );
-    previous.resize(state.rooms.len(), None);
-    let windows: Vec<serde_json::Value> = state
-        .rooms
-        .iter()
-        .zip(previous.iter_mut())
-        .map(|(room, earlier)| {
-            let now = room.stats();
-            let window = earlier
-                .as_ref()
-                .map_or_else(TickSummary::default, |e| now.since(e));
-            *earlier = Some(now);
-            serde_json::json!({
-                "room": room.name(),
-                "ticks": window.ticks,
-                "tick_us": {"p50": window.tick_us_p50, "p99": window.tick_us_p99, "max": window.tick_us_max},
-                "tick_lateness_us": {"p50": window.late_us_p50, "p99": window.late_us_p99, "max": window.late_us_max},
-            })
-        })
-        .collect();
-    serde_json::json!({"type": "status", "status": status, "windows": windows}).to_string()
 }
