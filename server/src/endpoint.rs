@@ -216,17 +216,7 @@ impl GameEndpoint {
             transport,
         )?;
         let bind = |error| EndpointError::Bind { addr, error };
-        let socket =
-            tickwire_netcode::udp::socket(addr, transport.udp_buffer_bytes).map_err(bind)?;
-        let udp_drops = Drops::of(&socket);
-        let runtime = quinn::default_runtime().ok_or(EndpointError::NoRuntime)?;
-        let endpoint = Endpoint::new(
-            quinn::EndpointConfig::default(),
-            Some(config),
-            socket,
-            runtime,
-        )
-        .map_err(bind)?;
+        let (endpoint, udp_drops) = bind_endpoint(addr, config, transport)?;
         tracing::info!(addr = %endpoint.local_addr().map_err(bind)?, fingerprint = identity.fingerprint(), "listening");
         let accepting = endpoint.clone();
         let (shutdown, stopping) = tokio::sync::watch::channel(None);
@@ -294,15 +284,41 @@ impl GameEndpoint {
     /// (bounded) for the goodbyes to leave.
     pub async fn shutdown(&self, reason: &str) {
         let _ = self.shutdown.send(Some(reason.to_owned()));
-        // Give connection tasks a moment to write their goodbyes and finish their streams.
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
-        while self.endpoint.open_connections() > 0 && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        self.endpoint
-            .close(quinn::VarInt::from_u32(0), reason.as_bytes());
-        let _ = tokio::time::timeout(Duration::from_secs(2), self.endpoint.wait_idle()).await;
+        close_after_goodbyes(&self.endpoint, reason).await;
     }
+}
+
+/// A quinn endpoint serving `config` on `addr`, its UDP socket's buffers as `transport`
+/// asks, and the kernel's drop counter for that socket.
+pub(crate) fn bind_endpoint(
+    addr: SocketAddr,
+    config: quinn::ServerConfig,
+    transport: &GameTransport,
+) -> Result<(Endpoint, Option<Drops>), EndpointError> {
+    let bind = |error| EndpointError::Bind { addr, error };
+    let socket = tickwire_netcode::udp::socket(addr, transport.udp_buffer_bytes).map_err(bind)?;
+    let udp_drops = Drops::of(&socket);
+    let runtime = quinn::default_runtime().ok_or(EndpointError::NoRuntime)?;
+    let endpoint = Endpoint::new(
+        quinn::EndpointConfig::default(),
+        Some(config),
+        socket,
+        runtime,
+    )
+    .map_err(bind)?;
+    Ok((endpoint, udp_drops))
+}
+
+/// Gives the connection tasks a moment (at most 500 ms) to write their goodbyes and finish
+/// their streams — the caller told them to — then closes `endpoint` and waits (bounded) for
+/// it to go idle.
+pub(crate) async fn close_after_goodbyes(endpoint: &Endpoint, reason: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
+    while endpoint.open_connections() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    endpoint.close(quinn::VarInt::from_u32(0), reason.as_bytes());
+    let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
 }
 
 /// One connection, from hello to goodbye.

@@ -15,7 +15,7 @@ use tickwire_netcode::protocol::ServerControl;
 use tickwire_netcode::quic::{GameTransport, server_config_for};
 
 use crate::auth::Admission;
-use crate::endpoint::{EndpointError, Identity, serve_player};
+use crate::endpoint::{EndpointError, Identity, bind_endpoint, close_after_goodbyes, serve_player};
 use crate::link::{ControlRecv, ControlSend, PlayerConnection};
 use crate::presence::Presence;
 use crate::room::Room;
@@ -64,16 +64,7 @@ impl WebTransportEndpoint {
             web_transport_quinn::ALPN.as_bytes().to_vec(),
         )?;
         let bind = |error| EndpointError::Bind { addr, error };
-        let socket =
-            tickwire_netcode::udp::socket(addr, transport.udp_buffer_bytes).map_err(bind)?;
-        let runtime = quinn::default_runtime().ok_or(EndpointError::NoRuntime)?;
-        let endpoint = quinn::Endpoint::new(
-            quinn::EndpointConfig::default(),
-            Some(config),
-            socket,
-            runtime,
-        )
-        .map_err(bind)?;
+        let (endpoint, _) = bind_endpoint(addr, config, transport)?;
         let certificate_hash = identity
             .leaf()
             .map(|leaf| {
@@ -125,13 +116,7 @@ impl WebTransportEndpoint {
     /// Closes the endpoint once its sessions had their goodbyes (the game endpoint's
     /// shutdown signals them), waiting (bounded) for them to leave.
     pub async fn shutdown(&self, reason: &str) {
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
-        while self.endpoint.open_connections() > 0 && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        self.endpoint
-            .close(quinn::VarInt::from_u32(0), reason.as_bytes());
-        let _ = tokio::time::timeout(Duration::from_secs(2), self.endpoint.wait_idle()).await;
+        close_after_goodbyes(&self.endpoint, reason).await;
     }
 }
 

@@ -19,33 +19,6 @@ use tickwire_netcode::quic::{GameTransport, ServerTrust, client_config, join, pa
 use tickwire_server::agones::SdkClient;
 use tickwire_server::agones::local::{self, LocalSdkServer};
 
-/// A GameServer as a Fleet would make it, with what the local SDK server needs in `status`
-/// (in a cluster the controller fills it from the spec), and an allocation's annotations.
-const GAME_SERVER: &str = r#"apiVersion: agones.dev/v1
-kind: GameServer
-metadata:
-  name: tickwire-e2e
-  annotations:
-    tickwire.dev/match: match-42
-    tickwire.dev/set.game.weapon_damage: "40"
-spec:
-  health:
-    periodSeconds: 1
-  lists:
-    players:
-      capacity: 1000
-  template:
-    spec:
-      containers:
-      - name: tickwire
-        image: tickwire
-status:
-  state: Scheduled
-  lists:
-    players:
-      capacity: 1000
-"#;
-
 /// The server's stderr, line by line, kept with arrival times.
 #[derive(Clone, Default)]
 struct Log(Arc<Mutex<Vec<(Instant, String)>>>);
@@ -142,10 +115,16 @@ fn a_game_server_goes_ready_tracks_its_players_is_allocated_and_shuts_down_on_si
             return;
         }
     };
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("gameserver.yaml");
-    std::fs::write(&file, GAME_SERVER).unwrap();
-    let sdk_server = LocalSdkServer::start(&binary, &file).unwrap();
+    // A GameServer with an allocation's annotations: the match and one setting for it.
+    let game_server = local::game_server_yaml(
+        "tickwire-e2e",
+        1,
+        &[
+            ("tickwire.dev/match", "match-42"),
+            ("tickwire.dev/set.game.weapon_damage", "40"),
+        ],
+    );
+    let sdk_server = LocalSdkServer::start_with(&binary, &game_server).unwrap();
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_tickwire-server"))
         .args(["--bind", "127.0.0.1:0", "--admin", "127.0.0.1:0"])

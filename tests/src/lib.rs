@@ -38,3 +38,37 @@ pub fn game_config_with<C: GameConfig>(overrides: &[&str]) -> ServerConfig<C> {
     }
     layers.load().expect("test config is valid")
 }
+
+/// Bots for `server` as the end-to-end tests run them: `bots` of them joining over
+/// `ramp`, into `room` if it names one, seeded with `seed`; trusting the server by its
+/// certificate's fingerprint, 60 frames a second, clean links, no seat tokens (set
+/// `links` and `token_key` on the result for more).
+///
+/// # Panics
+/// If the server's address or fingerprint cannot be read: a bug in the test.
+#[must_use]
+#[allow(clippy::expect_used)] // test helper: the server was just started
+pub fn swarm_for(
+    server: &tickwire_server::Server,
+    bots: usize,
+    ramp: std::time::Duration,
+    room: Option<&str>,
+    seed: u64,
+) -> tickwire_bot::swarm::SwarmConfig {
+    use tickwire_netcode::quic::{GameTransport, ServerTrust, parse_fingerprint};
+    tickwire_bot::swarm::SwarmConfig {
+        server: server.game_addr().expect("the server's address"),
+        server_name: "localhost".to_owned(),
+        trust: ServerTrust::Fingerprint(
+            parse_fingerprint(&server.identity().fingerprint()).expect("its fingerprint"),
+        ),
+        bots,
+        ramp,
+        room: room.map(str::to_owned),
+        seed,
+        links: None,
+        fps: 60,
+        transport: GameTransport::default(),
+        token_key: None,
+    }
+}

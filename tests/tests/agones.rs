@@ -19,29 +19,9 @@ use tickwire_sim::arena::Arena;
 use tickwire_tests::config_with;
 use tickwire_tests::harness::client_endpoint;
 
-/// A GameServer with a one-second health period (what the local SDK server needs in
-/// `status` too), and an allocation's annotations.
-const GAME_SERVER: &str = r#"apiVersion: agones.dev/v1
-kind: GameServer
-metadata:
-  name: tickwire-stall
-  annotations:
-    tickwire.dev/match: match-7
-    tickwire.dev/set.net.interpolation_delay_ms: "80"
-spec:
-  health:
-    periodSeconds: 1
-  lists:
-    players:
-      capacity: 1000
-status:
-  state: Scheduled
-  lists:
-    players:
-      capacity: 1000
-"#;
-
-fn sdk_server() -> Option<(LocalSdkServer, tempfile::TempDir)> {
+/// The local SDK server with a GameServer of a one-second health period and an
+/// allocation's annotations; `None`, saying why, where there is none.
+fn sdk_server() -> Option<LocalSdkServer> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let binary = match local::find(&root) {
         Ok(binary) => binary,
@@ -50,10 +30,35 @@ fn sdk_server() -> Option<(LocalSdkServer, tempfile::TempDir)> {
             return None;
         }
     };
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("gameserver.yaml");
-    std::fs::write(&file, GAME_SERVER).unwrap();
-    Some((LocalSdkServer::start(&binary, &file).unwrap(), dir))
+    let game_server = local::game_server_yaml(
+        "tickwire-stall",
+        1,
+        &[
+            ("tickwire.dev/match", "match-7"),
+            ("tickwire.dev/set.net.interpolation_delay_ms", "80"),
+        ],
+    );
+    Some(LocalSdkServer::start_with(&binary, &game_server).unwrap())
+}
+
+/// A server on loopback in the fleet of `sdk_server` (20 props, `extra` settings) and what
+/// the fleet asks of it.
+async fn fleet_server(
+    sdk_server: &LocalSdkServer,
+    extra: &[&str],
+) -> (Server, tokio::sync::mpsc::UnboundedReceiver<FleetEvent>) {
+    let port = format!("agones.sdk_http_port={}", sdk_server.http_port);
+    let mut sets = vec![
+        "server.bind=127.0.0.1:0",
+        "server.admin=127.0.0.1:0",
+        "game.prop_count=20",
+        "agones.enabled=true",
+        port.as_str(),
+    ];
+    sets.extend(extra);
+    let mut server = Server::start::<Arena>(&config_with(&sets)).await.unwrap();
+    let fleet = server.take_fleet_events().unwrap();
+    (server, fleet)
 }
 
 /// Waits until the server told Agones it is Ready (a fleet allocates only Ready servers).
@@ -67,20 +72,10 @@ async fn ready(sdk: &SdkClient) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_room_stops_health_pings_within_two_periods_and_they_resume() {
-    let Some((sdk_server, _dir)) = sdk_server() else {
+    let Some(sdk_server) = sdk_server() else {
         return;
     };
-    let port = sdk_server.http_port.to_string();
-    let config = config_with(&[
-        "server.bind=127.0.0.1:0",
-        "server.admin=127.0.0.1:0",
-        "server.rooms=2",
-        "game.prop_count=20",
-        "agones.enabled=true",
-        &format!("agones.sdk_http_port={port}"),
-    ]);
-    let mut server = Server::start::<Arena>(&config).await.unwrap();
-    let mut fleet = server.take_fleet_events().unwrap();
+    let (server, mut fleet) = fleet_server(&sdk_server, &["server.rooms=2"]).await;
     let period = Duration::from_secs(1);
     let pings = || sdk_server.times_of("Health Ping Received");
 
@@ -143,20 +138,10 @@ async fn a_stalled_room_stops_health_pings_within_two_periods_and_they_resume() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_allocated_match_ends_when_its_last_player_leaves_if_asked_to() {
-    let Some((sdk_server, _dir)) = sdk_server() else {
+    let Some(sdk_server) = sdk_server() else {
         return;
     };
-    let port = sdk_server.http_port.to_string();
-    let config = config_with(&[
-        "server.bind=127.0.0.1:0",
-        "server.admin=127.0.0.1:0",
-        "game.prop_count=20",
-        "agones.enabled=true",
-        "agones.shutdown_when_empty=true",
-        &format!("agones.sdk_http_port={port}"),
-    ]);
-    let mut server = Server::start::<Arena>(&config).await.unwrap();
-    let mut fleet = server.take_fleet_events().unwrap();
+    let (server, mut fleet) = fleet_server(&sdk_server, &["agones.shutdown_when_empty=true"]).await;
     let sdk = SdkClient::new(sdk_server.http_port);
     ready(&sdk).await;
     sdk.allocate().await.unwrap();

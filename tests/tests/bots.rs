@@ -11,7 +11,6 @@ use tickwire_bot::load_test::{self, Plan};
 use tickwire_bot::report::Report;
 use tickwire_bot::swarm::SwarmConfig;
 use tickwire_netcode::link_conditioner::LinkConfig;
-use tickwire_netcode::quic::{GameTransport, ServerTrust, parse_fingerprint};
 use tickwire_netcode::token::KeySet;
 use tickwire_server::Server;
 use tickwire_sim::arena::Arena;
@@ -56,19 +55,9 @@ async fn load_test_of<G: tickwire_bot::BotGame>(
     let config = tickwire_tests::game_config_with::<G::Config>(&sets);
     let server = Server::start::<G>(&config).await.unwrap();
     let swarm = SwarmConfig {
-        server: server.game_addr().unwrap(),
-        server_name: "localhost".to_owned(),
-        trust: ServerTrust::Fingerprint(
-            parse_fingerprint(&server.identity().fingerprint()).unwrap(),
-        ),
-        bots,
-        ramp: Duration::from_millis(500),
-        room: None,
-        seed: 7,
         links,
-        fps: 60,
-        transport: GameTransport::default(),
         token_key: tokens.then(|| Arc::new(key)),
+        ..tickwire_tests::swarm_for(&server, bots, Duration::from_millis(500), None, 7)
     };
     let plan = Plan {
         duration,
@@ -220,21 +209,7 @@ async fn bots_of_another_game_are_told_which_game_the_server_plays() {
         "game.prop_count=10",
     ]);
     let server = Server::start::<Arena>(&config).await.unwrap();
-    let swarm = SwarmConfig {
-        server: server.game_addr().unwrap(),
-        server_name: "localhost".to_owned(),
-        trust: ServerTrust::Fingerprint(
-            parse_fingerprint(&server.identity().fingerprint()).unwrap(),
-        ),
-        bots: 2,
-        ramp: Duration::ZERO,
-        room: None,
-        seed: 1,
-        links: None,
-        fps: 60,
-        transport: GameTransport::default(),
-        token_key: None,
-    };
+    let swarm = tickwire_tests::swarm_for(&server, 2, Duration::ZERO, None, 1);
     let plan = Plan {
         duration: Duration::from_secs(2),
         admin: None,

@@ -9,8 +9,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use tickwire_bot::swarm::{Swarm, SwarmConfig};
-use tickwire_netcode::quic::{GameTransport, ServerTrust, parse_fingerprint};
+use tickwire_bot::swarm::Swarm;
 use tickwire_server::Server;
 use tickwire_sim::arena::Arena;
 use tickwire_tests::browser::{self, Browser};
@@ -37,21 +36,8 @@ async fn the_monitor_lists_the_room_and_its_bots_and_draws_them() {
         "game.prop_count=60",
     ]);
     let server = Server::start::<Arena>(&config).await.unwrap();
-    let swarm = SwarmConfig {
-        server: server.game_addr().unwrap(),
-        server_name: "localhost".to_owned(),
-        trust: ServerTrust::Fingerprint(
-            parse_fingerprint(&server.identity().fingerprint()).unwrap(),
-        ),
-        bots: 6,
-        ramp: Duration::from_millis(300),
-        room: Some("room-0".to_owned()),
-        seed: 3,
-        links: None,
-        fps: 60,
-        transport: GameTransport::default(),
-        token_key: None,
-    };
+    let swarm =
+        tickwire_tests::swarm_for(&server, 6, Duration::from_millis(300), Some("room-0"), 3);
     let bots = Swarm::start::<Arena>(&swarm).unwrap();
 
     let mut page = Browser::launch(&chromium).await;
@@ -125,21 +111,7 @@ async fn the_bot_report_draws_per_second_windows_and_distributions() {
         "game.prop_count=40",
     ]);
     let server = Server::start::<Arena>(&config).await.unwrap();
-    let swarm = SwarmConfig {
-        server: server.game_addr().unwrap(),
-        server_name: "localhost".to_owned(),
-        trust: ServerTrust::Fingerprint(
-            parse_fingerprint(&server.identity().fingerprint()).unwrap(),
-        ),
-        bots: 8,
-        ramp: Duration::from_millis(300),
-        room: None,
-        seed: 5,
-        links: None,
-        fps: 60,
-        transport: GameTransport::default(),
-        token_key: None,
-    };
+    let swarm = tickwire_tests::swarm_for(&server, 8, Duration::from_millis(300), None, 5);
     let plan = tickwire_bot::load_test::Plan {
         duration: Duration::from_secs(6),
         admin: Some(server.admin_addr()),
@@ -237,21 +209,8 @@ async fn the_browser_client_joins_moves_and_sees_the_bots() {
         "game.weapon_damage=1",
     ]);
     let server = Server::start::<Arena>(&config).await.unwrap();
-    let swarm = SwarmConfig {
-        server: server.game_addr().unwrap(),
-        server_name: "localhost".to_owned(),
-        trust: ServerTrust::Fingerprint(
-            parse_fingerprint(&server.identity().fingerprint()).unwrap(),
-        ),
-        bots: 4,
-        ramp: Duration::from_millis(200),
-        room: Some("room-0".to_owned()),
-        seed: 9,
-        links: None,
-        fps: 60,
-        transport: GameTransport::default(),
-        token_key: None,
-    };
+    let swarm =
+        tickwire_tests::swarm_for(&server, 4, Duration::from_millis(200), Some("room-0"), 9);
     let bots = Swarm::start::<Arena>(&swarm).unwrap();
 
     let mut page = Browser::launch(&chromium).await;

@@ -31,9 +31,32 @@ pub fn find(workspace_root: &Path) -> Result<PathBuf, String> {
     }
 }
 
+/// A GameServer for the local SDK server: `name`, a health period of `health_period_s`, a
+/// `players` List of capacity 1000, and `annotations` (what an allocation would set), with
+/// the `status` local mode needs (in a cluster the controller fills it from the spec).
+#[must_use]
+pub fn game_server_yaml(name: &str, health_period_s: u32, annotations: &[(&str, &str)]) -> String {
+    use std::fmt::Write as _;
+    let mut yaml = format!(
+        "apiVersion: agones.dev/v1\nkind: GameServer\nmetadata:\n  name: {name}\n  annotations:\n"
+    );
+    for (key, value) in annotations {
+        let _ = writeln!(yaml, "    {key}: {value:?}");
+    }
+    let _ = write!(
+        yaml,
+        "spec:\n  health:\n    periodSeconds: {health_period_s}\n  lists:\n    players:\n      \
+         capacity: 1000\nstatus:\n  state: Scheduled\n  lists:\n    players:\n      \
+         capacity: 1000\n"
+    );
+    yaml
+}
+
 /// A running local SDK server; killed when dropped.
 #[derive(Debug)]
 pub struct LocalSdkServer {
+    /// The GameServer file it was started with, when it wrote it itself (removed on drop).
+    own_file: Option<PathBuf>,
     child: Child,
     /// Its HTTP/JSON gateway's port on 127.0.0.1 (`AGONES_SDK_HTTP_PORT`).
     pub http_port: u16,
@@ -75,6 +98,7 @@ impl LocalSdkServer {
             });
         }
         let server = Self {
+            own_file: None,
             child,
             http_port,
             grpc_port,
@@ -90,6 +114,28 @@ impl LocalSdkServer {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        Ok(server)
+    }
+
+    /// As [`start`](Self::start), with the GameServer given as YAML text (written to a file
+    /// of its own in the temp directory, removed when the server is dropped).
+    ///
+    /// # Errors
+    /// The file cannot be written, or as [`start`](Self::start).
+    pub fn start_with(binary: &Path, game_server_yaml: &str) -> std::io::Result<Self> {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let file = std::env::temp_dir().join(format!(
+            "tickwire-gameserver-{}-{}.yaml",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        std::fs::write(&file, game_server_yaml)?;
+        let started = Self::start(binary, &file);
+        if started.is_err() {
+            let _ = std::fs::remove_file(&file);
+        }
+        let mut server = started?;
+        server.own_file = Some(file);
         Ok(server)
     }
 
@@ -121,6 +167,9 @@ impl Drop for LocalSdkServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(file) = &self.own_file {
+            let _ = std::fs::remove_file(file);
+        }
     }
 }
 
