@@ -283,24 +283,11 @@ async fn only_invited_players_get_in_and_each_refusal_says_why() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_kicks_a_player_who_is_told_why() {
     use tickwire_netcode::protocol::{GoodbyeReason, close};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let h = start_server();
     let admin = h.admin().await;
     let mut player = joined(&h).await;
     let id = player.welcome.client_id;
-    let post = |path: String| async move {
-        let mut stream = tokio::net::TcpStream::connect(admin).await.unwrap();
-        stream
-            .write_all(
-                format!("POST {path} HTTP/1.1\r\nhost: tickwire\r\nconnection: close\r\n\r\n")
-                    .as_bytes(),
-            )
-            .await
-            .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).await.unwrap();
-        response
-    };
+    let post = |path: String| async move { http_request(admin, "POST", &path, &[]).await };
     let nobody = post("/rooms/room-0/clients/999999/kick".into()).await;
     assert!(nobody.starts_with("HTTP/1.1 202"), "{nobody}"); // the room finds no one
     let nowhere = post(format!("/rooms/room-9/clients/{id}/kick")).await;

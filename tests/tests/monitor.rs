@@ -184,22 +184,8 @@ async fn off_loopback_the_admin_address_needs_its_bearer_token() {
     let (head, body) = http_get(admin, &format!("/status?token={token}")).await;
     assert!(head.contains("200 OK"), "{head}");
     assert!(body.contains("\"rooms\""));
-    let with_header = {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut stream = tokio::net::TcpStream::connect(admin).await.unwrap();
-        stream
-            .write_all(
-                format!(
-                    "GET /metrics HTTP/1.1\r\nhost: t\r\nauthorization: Bearer {token}\r\nconnection: close\r\n\r\n"
-                )
-                .as_bytes(),
-            )
-            .await
-            .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).await.unwrap();
-        response
-    };
+    let authorization = format!("authorization: Bearer {token}");
+    let with_header = http_request(admin, "GET", "/metrics", &[&authorization]).await;
     assert!(with_header.starts_with("HTTP/1.1 200"), "{with_header}");
     // The monitor's WebSocket too.
     assert!(
