@@ -16,7 +16,7 @@ use tickwire_netcode::{ConfigError, TickTime};
 
 use crate::config::ServerConfig;
 
-pub use tickwire_netcode::server::ClientId;
+pub use tickwire_netcode::server::{ClientId, NetStats};
 
 /// Figures of a room (cumulative).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -25,21 +25,9 @@ pub struct RoomStats {
     pub shots: u64,
     /// Shots judged at the rewind limit because the shooter viewed an older moment.
     pub rewinds_clamped: u64,
-    /// Snapshot datagrams produced.
-    pub datagrams_out: u64,
-    /// Snapshot bytes produced.
-    pub bytes_out: u64,
-    /// Input datagrams that did not decode.
-    pub bad_datagrams: u64,
-    /// Inputs that arrived after their tick had run (all clients).
-    pub inputs_late: u64,
-    /// Ticks a client's input was missing and its last one repeated (all clients).
-    pub inputs_missing: u64,
-    /// Snapshots not sent to clients that stopped acknowledging (see the back-off).
-    pub snapshots_held_back: u64,
-    /// Snapshots that could not be encoded for a client (a server fault; the client is
-    /// disconnected, the others served).
-    pub send_failures: u64,
+    /// The netcode's side: datagrams and bytes out, bad datagrams, late and missing
+    /// inputs, snapshots held back, send failures.
+    pub net: NetStats,
 }
 
 /// One room: a game's world around the server half of its clients' netcode
@@ -161,17 +149,10 @@ impl<G: Game> RoomCore<G> {
     /// Figures so far.
     #[must_use]
     pub fn stats(&self) -> RoomStats {
-        let net = self.net.stats();
         RoomStats {
             shots: self.shots,
             rewinds_clamped: self.rewinds_clamped,
-            datagrams_out: net.datagrams_out,
-            bytes_out: net.bytes_out,
-            bad_datagrams: net.bad_datagrams,
-            inputs_late: net.inputs_late,
-            inputs_missing: net.inputs_missing,
-            snapshots_held_back: net.snapshots_held_back,
-            send_failures: net.send_failures,
+            net: self.net.stats(),
         }
     }
 

@@ -98,7 +98,7 @@ fn a_client_that_stops_acknowledging_is_sent_fewer_snapshots_until_it_does() {
         (30..=36).contains(&got_silent),
         "the silent client got {got_silent} of 90"
     );
-    assert!(room.stats().snapshots_held_back >= 50);
+    assert!(room.stats().net.snapshots_held_back >= 50);
 }
 
 #[test]

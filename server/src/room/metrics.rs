@@ -50,18 +50,18 @@ impl RoomMetrics {
     /// Counts what one tick (its commands and datagrams included) changed in the room's
     /// figures, from `before` to `after`, with `clients` playing now.
     pub(super) fn count(&self, before: &RoomStats, after: &RoomStats, clients: usize) {
+        let (b, a) = (&before.net, &after.net);
         self.datagrams_out
-            .increment(after.datagrams_out - before.datagrams_out);
-        self.bytes_out.increment(after.bytes_out - before.bytes_out);
+            .increment(a.datagrams_out - b.datagrams_out);
+        self.bytes_out.increment(a.bytes_out - b.bytes_out);
         self.decode_errors
-            .increment(after.bad_datagrams - before.bad_datagrams);
+            .increment(a.bad_datagrams - b.bad_datagrams);
         self.shots.increment(after.shots - before.shots);
-        self.inputs_late
-            .increment(after.inputs_late - before.inputs_late);
+        self.inputs_late.increment(a.inputs_late - b.inputs_late);
         self.inputs_missing
-            .increment(after.inputs_missing - before.inputs_missing);
+            .increment(a.inputs_missing - b.inputs_missing);
         self.held_back
-            .increment(after.snapshots_held_back - before.snapshots_held_back);
+            .increment(a.snapshots_held_back - b.snapshots_held_back);
         self.clients.set(clients as f64);
     }
 }
