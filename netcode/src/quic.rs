@@ -48,6 +48,10 @@ pub struct GameTransport {
     pub datagram_receive_buffer_bytes: usize,
     /// UDP socket buffer bytes asked of the kernel, each way, by [`crate::udp::socket`].
     pub udp_buffer_bytes: usize,
+    /// Streams the peer may open: bidirectional, then one-way. A game connection has its
+    /// one control stream and nothing else ([`GameTransport::HTTP3_STREAMS`] for
+    /// WebTransport).
+    pub peer_streams: (u8, u8),
 }
 
 impl Default for GameTransport {
@@ -59,11 +63,17 @@ impl Default for GameTransport {
             datagram_send_buffer_bytes: 16 * 1024,
             datagram_receive_buffer_bytes: 64 * 1024,
             udp_buffer_bytes: crate::udp::BUFFER_BYTES,
+            peer_streams: (1, 0),
         }
     }
 }
 
 impl GameTransport {
+    /// The streams an HTTP/3 client opens for a WebTransport session: its control and QPACK
+    /// streams (one-way), the session's CONNECT stream and then the game's control stream
+    /// inside the session (bidirectional).
+    pub const HTTP3_STREAMS: (u8, u8) = (2, 4);
+
     fn build(&self) -> quinn::TransportConfig {
         let mut t = quinn::TransportConfig::default();
         t.max_idle_timeout(quinn::IdleTimeout::try_from(self.idle_timeout).ok());
@@ -77,9 +87,9 @@ impl GameTransport {
         acks.ack_eliciting_threshold(quinn::VarInt::from_u32(4))
             .max_ack_delay(Some(Duration::from_millis(25)));
         t.ack_frequency_config(Some(acks));
-        // One control stream per client: nothing else may be opened.
-        t.max_concurrent_uni_streams(0u8.into());
-        t.max_concurrent_bidi_streams(1u8.into());
+        // The control stream (and, under WebTransport, HTTP/3's own): nothing else.
+        t.max_concurrent_bidi_streams(self.peer_streams.0.into());
+        t.max_concurrent_uni_streams(self.peer_streams.1.into());
         t
     }
 }
@@ -102,7 +112,8 @@ pub fn server_config(
 }
 
 /// As [`server_config`], for another application protocol: `h3` serves WebTransport (the
-/// same game protocol inside HTTP/3 sessions, for browsers).
+/// same game protocol inside HTTP/3 sessions, for browsers; give `transport` the
+/// [`GameTransport::HTTP3_STREAMS`] it needs).
 ///
 /// # Errors
 /// As [`server_config`].
@@ -118,17 +129,10 @@ pub fn server_config_for(
         .with_no_client_auth()
         .with_single_cert(cert_chain, key)
         .map_err(|e| QuicError::Tls(e.to_string()))?;
-    let mut transport = transport.build();
-    if alpn.as_slice() == b"h3" {
-        // HTTP/3 under WebTransport: the client's control and QPACK streams (one-way), the
-        // session's CONNECT stream and then the game's control stream inside the session.
-        transport.max_concurrent_uni_streams(4u8.into());
-        transport.max_concurrent_bidi_streams(2u8.into());
-    }
     tls.alpn_protocols = vec![alpn];
     let crypto = QuicServerConfig::try_from(tls).map_err(|e| QuicError::Tls(e.to_string()))?;
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-    config.transport_config(Arc::new(transport));
+    config.transport_config(Arc::new(transport.build()));
     Ok(config)
 }
 

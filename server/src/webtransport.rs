@@ -57,14 +57,18 @@ impl WebTransportEndpoint {
         presence: Presence,
         signals: Signals,
     ) -> Result<Self, EndpointError> {
+        let transport = GameTransport {
+            peer_streams: GameTransport::HTTP3_STREAMS,
+            ..*transport
+        };
         let config = server_config_for(
             identity.cert_chain.clone(),
             identity.key.clone_key(),
-            transport,
+            &transport,
             web_transport_quinn::ALPN.as_bytes().to_vec(),
         )?;
         let bind = |error| EndpointError::Bind { addr, error };
-        let (endpoint, _) = bind_endpoint(addr, config, transport)?;
+        let (endpoint, _) = bind_endpoint(addr, config, &transport)?;
         let certificate_hash = identity
             .leaf()
             .map(|leaf| {
