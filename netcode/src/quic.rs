@@ -285,11 +285,17 @@ pub fn client_config(
 pub fn try_read_datagram(
     connection: &quinn::Connection,
 ) -> Option<Result<bytes::Bytes, quinn::ConnectionError>> {
-    use std::future::Future as _;
-    let mut read = std::pin::pin!(connection.read_datagram());
+    poll_now(connection.read_datagram())
+}
+
+/// Polls `future` once, with a waker that does nothing: its output if it is ready now. For
+/// reading what a connection already holds without waiting (the future must be one that may
+/// be dropped unfinished, as quinn's and WebTransport's datagram reads may).
+pub fn poll_now<T>(future: impl Future<Output = T>) -> Option<T> {
+    let mut future = std::pin::pin!(future);
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    match read.as_mut().poll(&mut cx) {
-        std::task::Poll::Ready(result) => Some(result),
+    match future.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(value) => Some(value),
         std::task::Poll::Pending => None,
     }
 }

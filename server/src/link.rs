@@ -72,7 +72,9 @@ impl PlayerConnection {
     pub fn try_read_datagram(&self) -> Option<Result<Bytes, ()>> {
         match self {
             Self::Quic(c) => tickwire_netcode::quic::try_read_datagram(c).map(|r| r.map_err(drop)),
-            Self::WebTransport(s) => poll_once(s.read_datagram()).map(|r| r.map_err(drop)),
+            Self::WebTransport(s) => {
+                tickwire_netcode::quic::poll_now(s.read_datagram()).map(|r| r.map_err(drop))
+            }
         }
     }
 
@@ -108,16 +110,6 @@ impl PlayerConnection {
     #[must_use]
     pub fn remote_address(&self) -> SocketAddr {
         self.quic().remote_address()
-    }
-}
-
-/// Polls a future once with a waker that does nothing: its result if it is ready now.
-fn poll_once<T>(future: impl Future<Output = T>) -> Option<T> {
-    let mut future = std::pin::pin!(future);
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    match future.as_mut().poll(&mut cx) {
-        std::task::Poll::Ready(value) => Some(value),
-        std::task::Poll::Pending => None,
     }
 }
 
