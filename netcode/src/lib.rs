@@ -24,6 +24,7 @@
 //! - [`protocol`]: the control messages, input datagrams, reject and goodbye reasons, and
 //!   QUIC close codes.
 //! - [`bits`]: bit packing and Exp-Golomb codes for snapshots.
+//! - `range_coder`: the adaptive binary range coder of a snapshot part's entities.
 //! - [`schema`]: what a game replicates: entity kinds and their quantized fields.
 //! - [`snapshot`]: delta-compressed snapshots: the server's sender per client, the client's
 //!   receiver, the wire layout.
@@ -65,6 +66,7 @@ pub mod prediction;
 pub mod protocol;
 #[cfg(feature = "quic")]
 pub mod quic;
+mod range_coder;
 pub mod rng;
 pub mod rotation;
 pub mod schema;

@@ -21,7 +21,7 @@ use crate::tunables::{MAX_TUNABLES, Tunable};
 /// Version 3 describes the game in the welcome (its schema and tunables); version 2 added
 /// the `DatagramTooSmall` reject, the `ServerError` goodbye and seat tokens
 /// (`docs/protocol.md` lists the changes).
-pub const PROTOCOL_VERSION: u16 = 3;
+pub const PROTOCOL_VERSION: u16 = 4;
 /// First byte of an input datagram.
 pub const INPUT_TAG: u8 = 0x02;
 /// Most inputs one input datagram may carry (the newest plus redundant older ones).
@@ -554,7 +554,7 @@ mod tests {
 
     #[test]
     fn alpn_names_the_version() {
-        assert_eq!(alpn(), b"tickwire/3".to_vec());
+        assert_eq!(alpn(), b"tickwire/4".to_vec());
     }
 
     proptest! {

@@ -10,7 +10,7 @@ use bytes::Bytes;
 /// The connection a room sends a player's snapshots on and reads its inputs from.
 #[derive(Debug, Clone)]
 pub enum PlayerConnection {
-    /// A native client over the game endpoint (ALPN `tickwire/3`).
+    /// A native client over the game endpoint (ALPN `tickwire/4`).
     Quic(quinn::Connection),
     /// A browser over the WebTransport endpoint (HTTP/3). Boxed: a session carries its
     /// HTTP/3 state, a QUIC connection is one pointer.

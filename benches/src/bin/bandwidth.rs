@@ -178,7 +178,7 @@ fn measure(mut scene: impl BenchScene, seconds: u32) -> Result<SceneReport> {
         mut deltas,
         mut index_bits,
         mut entries,
-        mut mask_zero_bits,
+        mut passed_over_bits,
         mut unchanged,
     ) = (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
     let (mut changed, mut encode_ns, mut decode_ns, mut varint_bytes) =
@@ -247,7 +247,7 @@ fn measure(mut scene: impl BenchScene, seconds: u32) -> Result<SceneReport> {
             deltas += u64::from(report.bits.deltas);
             index_bits += u64::from(report.bits.index_bits);
             entries += u64::from(report.bits.deltas + report.bits.created);
-            mask_zero_bits += u64::from(report.bits.mask_zero_bits);
+            passed_over_bits += u64::from(report.bits.passed_over_bits);
             unchanged += (report.entities - report.changed) as u64;
             changed += report.changed;
             encode_ns += encode;
@@ -268,10 +268,10 @@ fn measure(mut scene: impl BenchScene, seconds: u32) -> Result<SceneReport> {
         }
     }
     let secs = f64::from(seconds);
-    // Index bits: a mask's zeros are what the unchanged entities it skips cost
-    // (`bits_per_unchanged_entity`); the rest locate the entries, shared out by count. Each
-    // index bit is counted once.
-    let locating_bits = index_bits.saturating_sub(mask_zero_bits);
+    // Index bits: what the walk spends passing over entities that did not change is what
+    // unchanged entities cost (`bits_per_unchanged_entity`); the rest locate the entries,
+    // shared out by count. Each index bit is counted once.
+    let locating_bits = index_bits;
     let delta_index_bits = if entries > 0 {
         locating_bits as f64 * deltas as f64 / entries as f64
     } else {
@@ -280,7 +280,7 @@ fn measure(mut scene: impl BenchScene, seconds: u32) -> Result<SceneReport> {
     let header_bits = (bytes - OVERHEAD_BYTES * datagrams) as f64 * 8.0
         - delta_bits as f64
         - delta_index_bits
-        - mask_zero_bits as f64;
+        - passed_over_bits as f64;
     Ok(SceneReport {
         name: scene.name(),
         entities: scene.entities(),
@@ -288,7 +288,7 @@ fn measure(mut scene: impl BenchScene, seconds: u32) -> Result<SceneReport> {
         tick_hz: scene.tick_hz(),
         snapshot_hz: scene.snapshot_hz(),
         bits_per_changed_entity: (delta_bits as f64 + delta_index_bits) / deltas.max(1) as f64,
-        bits_per_unchanged_entity: mask_zero_bits as f64 / unchanged.max(1) as f64,
+        bits_per_unchanged_entity: passed_over_bits as f64 / unchanged.max(1) as f64,
         full_snapshot_bytes,
         down_kbit_per_client_per_s: bytes as f64 * 8.0 / secs / 1000.0,
         max_datagram_bytes: max_datagram,

@@ -11,11 +11,13 @@
 //! The bit layout is in `wire` and specified in `docs/protocol.md`.
 
 mod budget;
+mod changed_set;
 mod history;
 mod overrides;
 mod parts;
 mod predict;
 mod receiver;
+mod section;
 mod sender;
 mod shared;
 mod wire;

@@ -1,24 +1,28 @@
 //! Splitting a snapshot into parts: the bounds a part's size is planned with, the smallest
 //! datagram that always holds one, and where each part's entries end.
 
-use crate::bits::exp_golomb_len;
+use crate::bits::{BitWriter, exp_golomb_len};
 use crate::schema::{FieldSpec, Schema};
 use crate::tick::Tick;
 
+use super::section::SectionWriter;
 use super::sender::SendError;
 use super::wire::{
-    Coded, Extras, Feedback, Header, KTable, MAX_INDEX, MAX_K, PartBits, extras_bits, gap,
-    header_bits, ktable_bits,
+    Coded, Extras, Feedback, Header, MAX_INDEX, PartBits, extras_bits, gap, header_bits,
+    section_head_bits, write_section,
 };
 
 /// Most parts one snapshot may have (parts `0..=63`).
 pub const MAX_PARTS: u32 = 64;
 
+/// Bytes a range-coded section may take beyond the information coded in it: what
+/// [`SectionWriter::len_bound`] adds for the bytes not yet settled.
+const SECTION_END_BYTES: u32 = 6;
+
 /// Bits a part spends besides its extras and entries, at most: the header of the last
-/// part a snapshot may have (baselines up to `window_ticks` ago), the entry count, the
-/// index coding's mode and order, and a k table for every kind. An upper bound of what
-/// the sender counts when it splits a snapshot.
-pub(super) fn part_overhead_bits(schema: &Schema, window_ticks: u32, entries: usize) -> u32 {
+/// part a snapshot may have (baselines up to `window_ticks` ago), the entry count and the
+/// walk's start. An upper bound of what the sender counts when it splits a snapshot.
+pub(super) fn part_overhead_bits(window_ticks: u32, entries: usize) -> u32 {
     let header = Header {
         tick: Tick::new(0),
         part: MAX_PARTS - 1,
@@ -26,16 +30,14 @@ pub(super) fn part_overhead_bits(schema: &Schema, window_ticks: u32, entries: us
         baseline_ago: window_ticks.max(1),
         predictor_ago: window_ticks,
     };
-    let all_kinds = (1u32 << schema.kinds().len()) - 1;
-    header_bits(&header)
-        + exp_golomb_len(u32::try_from(entries).unwrap_or(u32::MAX), 0)
-        + 5
-        + ktable_bits(schema, all_kinds)
+    header_bits(&header) + section_head_bits(entries.max(1), MAX_INDEX)
 }
 
-/// Bits of one entry at most, as the sender counts it when splitting: the largest index
-/// gap, the created bit, and the larger of a created body and a delta with the worst
-/// residuals of the kind.
+/// Bits of the first entry of a part at most (its section's end included): the walk to it
+/// (it is at the walk's start, so at most a passed decision, a before decision and a gap of
+/// zero), the created flag, and the larger of a created body and a delta with the worst
+/// residuals of the kind. Every decision of a fresh section costs one bit, so a residual
+/// costs what order-0 Exp-Golomb would.
 pub(super) fn max_entry_bits(schema: &Schema) -> u32 {
     let body = |fields: &[FieldSpec]| {
         let created = schema.kind_bits() + fields.iter().map(|s| u32::from(s.bits)).sum::<u32>();
@@ -45,10 +47,7 @@ pub(super) fn max_entry_bits(schema: &Schema) -> u32 {
                 // A residual lies within ±2^bits, so its zigzag below 2^(bits+1).
                 let worst =
                     u32::try_from((1u64 << (u32::from(s.bits) + 1)) - 1).unwrap_or(u32::MAX);
-                (0..=MAX_K)
-                    .map(|k| exp_golomb_len(worst, k))
-                    .max()
-                    .unwrap_or(0)
+                exp_golomb_len(worst, 0)
             })
             .sum();
         created.max(delta)
@@ -59,7 +58,7 @@ pub(super) fn max_entry_bits(schema: &Schema) -> u32 {
         .map(|spec| body(&spec.fields))
         .max()
         .unwrap_or(0);
-    exp_golomb_len(MAX_INDEX, 0) + 1 + largest
+    3 + 1 + largest + 8 * SECTION_END_BYTES
 }
 
 /// Bits of part 0's extras at most when it carries no removals: feedback with the largest
@@ -82,7 +81,7 @@ pub(super) fn max_extras_bits(schema: &Schema) -> u32 {
 /// `window_ticks` old. A client whose QUIC datagram limit is below it cannot be served.
 #[must_use]
 pub fn min_datagram_bytes(schema: &Schema, window_ticks: u32) -> usize {
-    let bits = part_overhead_bits(schema, window_ticks, MAX_INDEX as usize + 1)
+    let bits = part_overhead_bits(window_ticks, MAX_INDEX as usize + 1)
         + max_extras_bits(schema)
         + max_entry_bits(schema);
     bits.div_ceil(8) as usize
@@ -114,65 +113,96 @@ pub(super) fn removals_fitting(
     x.removals.len()
 }
 
-/// Where each part's entries end in `chosen` (into `part_ends`): as many as fit each part
-/// by the sender's count (an upper bound of what the writer spends), at most [`MAX_PARTS`]
-/// parts. Returns how many of `chosen` the parts carry.
-///
-/// # Errors
-/// [`SendError::DatagramTooSmall`] if a part cannot hold its header (and, past part 0,
-/// one entry).
-pub(super) fn split(
-    chosen: &[Coded],
-    part_ends: &mut Vec<usize>,
-    schema: &Schema,
-    header_base: &Header,
-    extras: &Extras<'_>,
-    k: &KTable,
-    max_bits: u32,
-) -> Result<usize, SendError> {
-    let all_kinds = (1u32 << schema.kinds().len()) - 1;
-    let too_small = || SendError::DatagramTooSmall((max_bits / 8) as usize);
-    part_ends.clear();
-    let mut start = 0;
-    loop {
-        let part = part_ends.len() as u32;
-        let mut bits = header_bits(&Header {
-            part,
-            ..*header_base
-        }) + exp_golomb_len(chosen.len() as u32, 0)
-            + 5
-            + ktable_bits(schema, all_kinds);
-        if part == 0 {
-            bits += extras_bits(schema, extras, header_base.tick);
-        }
-        let mut end = start;
-        let mut prev = None;
-        while let Some(c) = chosen.get(end) {
-            let gap = prev.map_or(c.index, |p: u32| c.index - p - 1);
-            let entry = exp_golomb_len(gap, 0) + 1 + c.body_bits(schema, k);
-            if bits + entry > max_bits {
-                break;
+/// A snapshot's entity sections, one per part, and the coder that writes them.
+#[derive(Debug, Default)]
+pub(super) struct Sections {
+    /// Each part's section (count, start, coded entries) and what its bits were spent on.
+    pub(super) parts: Vec<(BitWriter, PartBits)>,
+    /// Where each part's entries end in the chosen entries.
+    pub(super) ends: Vec<usize>,
+    pub(super) writer: SectionWriter,
+}
+
+impl Sections {
+    /// Codes `chosen` (ascending) into as many parts as it takes, each filled until the next
+    /// entry would overflow its datagram, at most [`MAX_PARTS`]. Returns how many of `chosen`
+    /// the parts carry.
+    ///
+    /// # Errors
+    /// [`SendError::DatagramTooSmall`] if a part cannot hold its header (and, past part 0,
+    /// one entry).
+    pub(super) fn split(
+        &mut self,
+        chosen: &[Coded],
+        changed: &[u32],
+        schema: &Schema,
+        header_base: &Header,
+        extras: &Extras<'_>,
+        max_bits: u32,
+    ) -> Result<usize, SendError> {
+        let too_small = || SendError::DatagramTooSmall((max_bits / 8) as usize);
+        self.ends.clear();
+        let mut start = 0;
+        loop {
+            let part = self.ends.len();
+            let mut head = header_bits(&Header {
+                part: part as u32,
+                ..*header_base
+            });
+            if part == 0 {
+                head += extras_bits(schema, extras, header_base.tick);
             }
-            bits += entry;
-            prev = Some(c.index);
-            end += 1;
+            // Part 0's walk starts at index 0; a later part's at its first entry.
+            let first = match chosen.get(start) {
+                Some(c) if part > 0 => c.index,
+                _ => 0,
+            };
+            let fixed = head + section_head_bits(chosen.len() - start, first);
+            if fixed > max_bits {
+                return Err(too_small());
+            }
+            let room = ((max_bits - fixed) / 8) as usize;
+            let w = &mut self.writer;
+            w.start(schema, first, changed);
+            let mut end = start;
+            while let Some(c) = chosen.get(end) {
+                w.push(schema, changed, c);
+                if w.len_bound() > room {
+                    // The coder cannot take an entry back: code the part again without it.
+                    w.start(schema, first, changed);
+                    for c in chosen.get(start..end).unwrap_or_default() {
+                        w.push(schema, changed, c);
+                    }
+                    break;
+                }
+                end += 1;
+            }
+            // Part 0 may hold only its extras; any other part holds at least one entry.
+            if end == start && start < chosen.len() && part > 0 {
+                return Err(too_small());
+            }
+            if self.parts.len() <= part {
+                self.parts.push(Default::default());
+            }
+            if let Some((section, bits)) = self.parts.get_mut(part) {
+                let (coded, spent) = w.finish();
+                section.clear();
+                write_section(section, end - start, first, coded);
+                *bits = spent;
+            }
+            self.ends.push(end);
+            if end >= chosen.len() || part as u32 + 1 >= MAX_PARTS {
+                return Ok(end);
+            }
+            start = end;
         }
-        // Part 0 may hold only its extras; any other part holds at least one entry.
-        if bits > max_bits || (end == start && start < chosen.len() && part > 0) {
-            return Err(too_small());
-        }
-        part_ends.push(end);
-        if end >= chosen.len() || part + 1 >= MAX_PARTS {
-            return Ok(end);
-        }
-        start = end;
     }
 }
 
 /// Adds one part's bit accounting to a snapshot's.
 pub(super) fn add_bits(total: &mut PartBits, part: &PartBits) {
     total.index_bits += part.index_bits;
-    total.mask_zero_bits += part.mask_zero_bits;
+    total.passed_over_bits += part.passed_over_bits;
     total.delta_bits += part.delta_bits;
     total.deltas += part.deltas;
     total.created_bits += part.created_bits;

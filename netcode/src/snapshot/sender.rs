@@ -16,11 +16,11 @@ use crate::tick::Tick;
 use super::budget::{Fill, fill, hold_back, prioritize};
 use super::history::WorldHistory;
 use super::overrides::Overrides;
-use super::parts::{MAX_PARTS, add_bits, part_overhead_bits, removals_fitting, split};
+use super::parts::{MAX_PARTS, Sections, add_bits, part_overhead_bits, removals_fitting};
 use super::shared::{GroupKey, SharedEncoding, View, Work};
 use super::wire::{
-    Coded, Extras, Feedback, Header, KTable, PartBits, extras_bits, header_bits, write_entries,
-    write_head, write_part,
+    Coded, Extras, Feedback, Header, KTable, PartBits, extras_bits, header_bits, write_head,
+    write_section,
 };
 
 /// Override lists kept for reuse per client, and the largest always kept (bytes): a client
@@ -32,7 +32,7 @@ const SPARE_OVERRIDE_LISTS: usize = 4;
 const SPARE_OVERRIDE_BYTES: usize = 16 * 1024;
 /// The predictor baseline is sought at least `NUM/DEN` of the baseline's age further back.
 const PREDICTOR_SPAN_NUM: i32 = 1;
-const PREDICTOR_SPAN_DEN: i32 = 3;
+const PREDICTOR_SPAN_DEN: i32 = 2;
 
 /// Sizes that shape one client's snapshots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,22 +122,22 @@ struct Code<'a> {
     header: &'a Header,
     /// Part 0's extras.
     extras: &'a Extras<'a>,
-    k: &'a KTable,
+    /// The changed set between the baselines, which the index walk follows.
+    changed: &'a [u32],
     /// The most bits a part may have.
     max_bits: u32,
 }
 
 impl Out {
-    /// Finds where each part's entries end (see [`split`]); returns how many of `chosen`
-    /// the parts carry.
+    /// Codes the chosen entries into parts (see [`Sections::split`]); returns how many of
+    /// `chosen` the parts carry.
     fn split(&mut self, code: &Code<'_>) -> Result<usize, SendError> {
-        split(
+        self.sections.split(
             &self.chosen,
-            &mut self.part_ends,
+            code.changed,
             code.schema,
             code.header,
             code.extras,
-            code.k,
             code.max_bits,
         )
     }
@@ -153,15 +153,14 @@ impl Out {
         report: &mut SendReport,
     ) -> Result<Option<usize>, SendError> {
         if shared.section(key).is_none() {
+            let w = &mut self.sections.writer;
+            w.start(code.schema, 0, code.changed);
+            for c in &self.chosen {
+                w.push(code.schema, code.changed, c);
+            }
+            let (coded, bits) = w.finish();
             self.section.clear();
-            let bits = write_entries(
-                &mut self.section,
-                code.schema,
-                code.header,
-                &self.chosen,
-                code.k,
-                &mut self.indices,
-            );
+            write_section(&mut self.section, self.chosen.len(), 0, coded);
             shared.store_section(key, &self.section, bits);
         }
         if self.parts.is_empty() {
@@ -184,16 +183,14 @@ impl Out {
         self.split(code).map(Some)
     }
 
-    /// Writes the parts `split` planned.
+    /// Writes the parts `split` coded: each one's head, then its section.
     fn write_parts(&mut self, code: &Code<'_>, report: &mut SendReport) {
-        let mut start = 0;
-        let parts = self.part_ends.len();
-        for (part, &end) in self.part_ends.iter().enumerate() {
+        let parts = self.sections.ends.len();
+        for (part, (section, bits)) in self.sections.parts.iter().take(parts).enumerate() {
             if self.parts.len() <= part {
                 self.parts
                     .push(BitWriter::with_capacity((code.max_bits / 8) as usize));
             }
-            let entries = self.chosen.get(start..end).unwrap_or(&[]);
             if let Some(w) = self.parts.get_mut(part) {
                 w.clear();
                 let header = Header {
@@ -201,19 +198,11 @@ impl Out {
                     last: part + 1 == parts,
                     ..*code.header
                 };
-                let part_bits = write_part(
-                    w,
-                    code.schema,
-                    &header,
-                    (part == 0).then_some(code.extras),
-                    entries,
-                    code.k,
-                    &mut self.indices,
-                );
+                write_head(w, code.schema, &header, (part == 0).then_some(code.extras));
+                w.append(section.as_bytes(), section.bit_len());
                 report.bytes += w.byte_len();
-                add_bits(&mut report.bits, &part_bits);
+                add_bits(&mut report.bits, bits);
             }
-            start = end;
         }
         self.used = parts;
     }
@@ -246,14 +235,13 @@ pub struct SnapshotSender {
 struct Out {
     /// The entries sent, in index order.
     chosen: Vec<Coded>,
-    /// Where each part's entries end in `chosen`.
-    part_ends: Vec<usize>,
+    /// Each part's entity section, coded.
+    sections: Sections,
     parts: Vec<BitWriter>,
     /// Parts of `parts` holding the last snapshot.
     used: usize,
     /// Scratch for a shared entity section.
     section: BitWriter,
-    indices: Vec<u32>,
 }
 
 /// The baselines one snapshot is coded against, as [`SnapshotSender::baselines`] chose them.
@@ -422,7 +410,6 @@ impl SnapshotSender {
         // world at both baselines share this work through `shared`.
         let key = (tick, base.b1, base.b2);
         let from_group = base.exact && shared.find(key).is_some();
-        let mut k = KTable::default();
         if !from_group {
             let view = |tick| view_at(&self.records, history, tick);
             let span = base.header.span();
@@ -435,30 +422,32 @@ impl SnapshotSender {
                 view(base.b2),
                 span,
             );
-            k = KTable::fit(schema, self.work.candidates.iter().map(|c| c.coded));
+            // The budget is planned with an estimate of each entry's size.
+            let k = KTable::fit(schema, self.work.candidates.iter().map(|c| c.coded));
             for c in &mut self.work.candidates {
                 c.bits = 1 + c.coded.body_bits(schema, &k);
             }
             if base.exact {
-                shared.insert(key, &self.work, k);
+                shared.insert(key, &self.work);
             }
         }
         // A group's candidates are read where they are (a lagging client's can be the whole
         // world: copying them per client cost more than coding them once).
-        let (candidates, k) = match shared.get(key).filter(|_| from_group) {
+        let candidates = match shared.get(key).filter(|_| from_group) {
             Some(group) => {
-                self.work.take_removals(group);
-                (group.candidates.as_slice(), group.k)
+                self.work.take_group(group);
+                group.candidates.as_slice()
             }
-            None => (self.work.candidates.as_slice(), k),
+            None => self.work.candidates.as_slice(),
         };
+        let changed = self.work.changed.as_slice();
         prioritize(&mut self.priority, &mut self.work.order, candidates, weight);
 
         // Part 0 carries the removals. Those that would leave it no room wait for a later
         // snapshot (the client keeps the entity until then), so any number fits.
         let max_bits =
             u32::try_from(self.config.max_datagram_bytes.saturating_mul(8)).unwrap_or(u32::MAX);
-        let overhead = part_overhead_bits(schema, self.config.window_ticks, candidates.len());
+        let overhead = part_overhead_bits(self.config.window_ticks, candidates.len());
         let Private { feedback, own } = private;
         let all_removals = &self.work.removals;
         let removals_sent = removals_fitting(
@@ -516,7 +505,7 @@ impl SnapshotSender {
             schema,
             header: &base.header,
             extras: &extras,
-            k: &k,
+            changed,
             max_bits,
         };
         if !shared_first {

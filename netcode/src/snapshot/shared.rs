@@ -6,10 +6,11 @@ use crate::bits::BitWriter;
 use crate::schema::{NetEntity, Schema};
 use crate::tick::Tick;
 
+use super::changed_set;
 use super::history::{WorldAt, WorldHistory};
 use super::overrides::{Overrides, Walk};
 use super::predict::Span;
-use super::wire::{Coded, KTable, PartBits};
+use super::wire::{Coded, PartBits};
 
 /// The client's view at one past snapshot: the world then, corrected by what it missed.
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +52,8 @@ pub(super) struct Work {
     pub(super) removals: Vec<u32>,
     /// What the client held at each of `removals` (kept if the removal must wait).
     pub(super) removed_held: Vec<NetEntity>,
+    /// The changed set between the client's two baselines, ascending.
+    pub(super) changed: Vec<u32>,
     pub(super) touched: Vec<u32>,
     /// Per index, the encode that last considered it (dedups `touched`).
     pub(super) seen: Vec<u32>,
@@ -58,8 +61,10 @@ pub(super) struct Work {
 }
 
 impl Work {
-    /// Takes a shared group's removals as this client's.
-    pub(super) fn take_removals(&mut self, group: &Group) {
+    /// Takes a shared group's removals and changed set as this client's.
+    pub(super) fn take_group(&mut self, group: &Group) {
+        self.changed.clear();
+        self.changed.extend_from_slice(&group.changed);
         self.removals.clear();
         self.removals.extend_from_slice(&group.removals);
         self.removed_held.clear();
@@ -150,7 +155,7 @@ impl Work {
                         .map(|(o, s)| (&o.state, s));
                     Coded::delta(schema, index, &entity.state, &h.state, older)
                 }
-                _ => Coded::created(schema, index, &entity.state),
+                _ => Coded::created(schema, index, &entity.state, held.is_some()),
             };
             self.candidates.push(Candidate {
                 coded,
@@ -158,6 +163,17 @@ impl Work {
                 entity,
                 bits: 0,
             });
+        }
+        match (view1, view2) {
+            (Some(v1), Some(v2)) if span.is_some() => changed_set::between_views(
+                schema,
+                history,
+                v1,
+                v2,
+                &mut self.touched,
+                &mut self.changed,
+            ),
+            _ => self.changed.clear(),
         }
     }
 }
@@ -180,7 +196,7 @@ pub(super) struct Group {
     pub(super) candidates: Vec<Candidate>,
     pub(super) removals: Vec<u32>,
     pub(super) removed_held: Vec<NetEntity>,
-    pub(super) k: KTable,
+    pub(super) changed: Vec<u32>,
     /// The entity section when every candidate is sent, written once (valid if `has_section`).
     pub(super) section: BitWriter,
     pub(super) section_bits: PartBits,
@@ -230,7 +246,7 @@ impl SharedEncoding {
         }
     }
 
-    pub(super) fn insert(&mut self, key: GroupKey, work: &Work, k: KTable) {
+    pub(super) fn insert(&mut self, key: GroupKey, work: &Work) {
         let mut group = self.spare.pop().unwrap_or_default();
         group.has_section = false;
         group.key = key;
@@ -240,7 +256,8 @@ impl SharedEncoding {
         group.removals.extend_from_slice(&work.removals);
         group.removed_held.clear();
         group.removed_held.extend_from_slice(&work.removed_held);
-        group.k = k;
+        group.changed.clear();
+        group.changed.extend_from_slice(&work.changed);
         self.groups.push(group);
     }
 }

@@ -1,23 +1,25 @@
-//! The bit layout of one snapshot part: writing and reading.
+//! The layout of one snapshot part: writing and reading.
 //!
 //! One snapshot is one or more parts, each a datagram that decodes on its own against the
-//! baselines it names. The layout, field by field, is specified in `docs/protocol.md`; this
-//! file is the one implementation of it.
+//! baselines it names. A part is a bit-packed head (header, part 0's extras, the entry count)
+//! and a range-coded entity section (`section`). The layout, field by field, is specified in
+//! `docs/protocol.md`; this file and `section` are the one implementation of it.
 
 use crate::bits::{BitError, BitReader, BitWriter, exp_golomb_len, unzigzag, zigzag};
+use crate::range_coder::RangeDecoder;
 use crate::schema::{EntityState, FieldSpec, MAX_FIELDS, MAX_KINDS, Schema};
 use crate::tick::Tick;
 
+use super::changed_set;
 use super::predict::{EntityPredictor, Span, apply, residual};
+use super::section::{Models, SectionReader};
 
 /// First byte of a snapshot-part datagram.
 pub const SNAPSHOT_TAG: u8 = 0x01;
 /// Largest entity index on the wire.
 pub const MAX_INDEX: u32 = (1 << 24) - 1;
-/// Width of an Exp-Golomb order in a header.
-const K_BITS: u32 = 4;
-/// Largest Exp-Golomb order a header may choose.
-pub(super) const MAX_K: u32 = (1 << K_BITS) - 1;
+/// Largest Exp-Golomb order the sender's size estimate considers.
+pub(super) const MAX_K: u32 = 15;
 
 /// A snapshot part that cannot be used. Every variant drops the one datagram.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,10 +54,11 @@ pub enum SnapshotError {
     /// A count larger than the part could possibly hold.
     #[error("count {0} exceeds what the part can hold")]
     BadCount(u64),
-    /// An index mask whose set bits disagree with the entry count.
-    #[error("index mask does not match the entry count")]
-    MaskMismatch,
-    /// Non-zero bits, or whole bytes, after the last entry.
+    /// The entity section did not end where the datagram did (cut short, or other bytes
+    /// after it).
+    #[error("the entity section does not end where the part does")]
+    SectionEnd,
+    /// Non-zero bits, or whole bytes, after a part without entities.
     #[error("trailing data after the last entry")]
     TrailingData,
 }
@@ -108,13 +111,17 @@ impl Header {
 pub(crate) struct Coded {
     pub index: u32,
     pub created: bool,
+    /// Whether the baseline holds this index (else the entry must be created and says
+    /// nothing more about it).
+    pub held: bool,
     pub kind: u8,
     pub values: [u32; MAX_FIELDS],
 }
 
 impl Coded {
-    /// Codes `current` as created (no usable baseline).
-    pub(crate) fn created(schema: &Schema, index: u32, current: &EntityState) -> Self {
+    /// Codes `current` as created (no usable baseline; `held` if the baseline holds another
+    /// entity at this index).
+    pub(crate) fn created(schema: &Schema, index: u32, current: &EntityState, held: bool) -> Self {
         let mut values = [0; MAX_FIELDS];
         for ((v, spec), cur) in values
             .iter_mut()
@@ -126,6 +133,7 @@ impl Coded {
         Self {
             index,
             created: true,
+            held,
             kind: current.kind,
             values,
         }
@@ -156,12 +164,15 @@ impl Coded {
         Self {
             index,
             created: false,
+            held: true,
             kind: base.kind,
             values,
         }
     }
 
-    /// Bits of the body (after the index and the created bit).
+    /// Estimated bits of the body (after the index and the created flag): what it would
+    /// cost with the Exp-Golomb orders `k`, which the range coder usually beats. The budget
+    /// is planned with it; parts are cut by what the coder really spends.
     pub(crate) fn body_bits(&self, schema: &Schema, k: &KTable) -> u32 {
         let specs = fields(schema, self.kind);
         if self.created {
@@ -179,7 +190,8 @@ fn fields(schema: &Schema, kind: u8) -> &[FieldSpec] {
     schema.fields(kind).unwrap_or(&[])
 }
 
-/// The Exp-Golomb order of every field slot (kinds × fields), chosen per snapshot.
+/// An Exp-Golomb order for every field slot (kinds × fields), fitted to one snapshot's
+/// residuals: the sender's estimate of what an entry costs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct KTable {
     k: [u8; MAX_KINDS * MAX_FIELDS],
@@ -290,82 +302,27 @@ pub(crate) fn extras_bits(schema: &Schema, x: &Extras<'_>, tick: Tick) -> u32 {
     bits
 }
 
-/// Bits of the k table for a part whose deltas use `kinds_present` (a bit per kind).
-pub(crate) fn ktable_bits(schema: &Schema, kinds_present: u32) -> u32 {
-    let mut bits = schema.kinds().len() as u32;
-    for (kind, spec) in schema.kinds().iter().enumerate() {
-        if kinds_present & (1 << kind) != 0 {
-            bits += K_BITS * spec.fields.len() as u32;
-        }
-    }
-    bits
-}
-
 pub(super) fn gap(prev: Option<u32>, index: u32) -> u32 {
     prev.map_or(index, |p| index.wrapping_sub(p).wrapping_sub(1))
 }
 
-/// How a part codes its entry indices.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum IndexMode {
-    /// Each index as the Exp-Golomb(k) gap from the previous one.
-    Gaps(u32),
-    /// A bitmap from the first index to the last.
-    Mask,
-}
-
-/// The cheaper index coding for `indices` (ascending), with its cost in bits.
-fn choose_index_mode(indices: &[u32]) -> (IndexMode, u32) {
-    let (Some(&first), Some(&last)) = (indices.first(), indices.last()) else {
-        return (IndexMode::Gaps(0), 0);
-    };
-    let mut best = (
-        IndexMode::Mask,
-        1 + exp_golomb_len(first, 0) + exp_golomb_len(last - first, 0) + (last - first),
-    );
-    for k in 0..=MAX_K {
-        let mut prev = None;
-        let mut cost = 1 + K_BITS;
-        for &i in indices {
-            cost += exp_golomb_len(gap(prev, i), k);
-            prev = Some(i);
-        }
-        if cost < best.1 {
-            best = (IndexMode::Gaps(k), cost);
-        }
-    }
-    best
-}
-
-/// Statistics of one written part, for benchmarks.
+/// Statistics of one written part, for benchmarks. Range-coded bits are counted as the
+/// information they carry (what each decision cost), rounded up per part.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PartBits {
-    /// Bits spent on entity indices.
+    /// Bits spent locating the entries (the index walk, less what `passed_over_bits` counts).
     pub index_bits: u32,
-    /// Entities the index coding skipped over (mask zeros), i.e. unchanged ones it paid for.
-    pub mask_zero_bits: u32,
-    /// Bits of delta entries' bodies and created bits.
+    /// Bits the index walk spent passing over entities of the changed set that did not
+    /// change this time: what unchanged entities cost.
+    pub passed_over_bits: u32,
+    /// Bits of delta entries' bodies and created flags.
     pub delta_bits: u32,
     /// Delta entries written.
     pub deltas: u32,
-    /// Bits of created entries' bodies and created bits.
+    /// Bits of created entries' bodies and created flags.
     pub created_bits: u32,
     /// Created entries written.
     pub created: u32,
-}
-
-/// Writes one part. `entries` must be ascending by index.
-pub(crate) fn write_part(
-    w: &mut BitWriter,
-    schema: &Schema,
-    header: &Header,
-    extras: Option<&Extras<'_>>,
-    entries: &[Coded],
-    k: &KTable,
-    indices: &mut Vec<u32>,
-) -> PartBits {
-    write_head(w, schema, header, extras);
-    write_entries(w, schema, header, entries, k, indices)
 }
 
 /// Writes the header and, for part 0, the extras: everything before the entity section.
@@ -411,93 +368,28 @@ pub(crate) fn write_head(
     }
 }
 
-/// Writes the entity section (count, index coding, k table, entries). It depends only on
-/// the entries, the orders and whether there is a baseline, so clients that get the same
-/// entities against the same baselines can share its bits.
-pub(crate) fn write_entries(
-    w: &mut BitWriter,
-    schema: &Schema,
-    header: &Header,
-    entries: &[Coded],
-    k: &KTable,
-    indices: &mut Vec<u32>,
-) -> PartBits {
-    let mut stats = PartBits::default();
-    w.exp_golomb(entries.len() as u32, 0);
-    if entries.is_empty() {
-        return stats;
+/// Writes an entity section: the entry count and, if there are entries, the index the
+/// walk starts at and the range-coded entries (`coded`, from a [`SectionWriter`]). It
+/// depends only on the entries and the baselines, so clients that get the same entities
+/// against the same baselines can share its bits.
+///
+/// [`SectionWriter`]: super::section::SectionWriter
+pub(crate) fn write_section(w: &mut BitWriter, count: usize, start: u32, coded: &[u8]) {
+    w.exp_golomb(u32::try_from(count).unwrap_or(u32::MAX), 0);
+    if count > 0 {
+        w.exp_golomb(start, 0);
+        w.append(coded, coded.len() * 8);
     }
-    indices.clear();
-    indices.extend(entries.iter().map(|e| e.index));
-    let (mode, cost) = choose_index_mode(indices);
-    stats.index_bits = cost;
-    match mode {
-        IndexMode::Gaps(k) => {
-            w.bit(false);
-            w.bits(u64::from(k), K_BITS);
-        }
-        IndexMode::Mask => {
-            w.bit(true);
-            let (first, last) = (
-                indices.first().copied().unwrap_or(0),
-                indices.last().copied().unwrap_or(0),
-            );
-            w.exp_golomb(first, 0);
-            w.exp_golomb(last - first, 0);
-            let mut members = indices.iter().skip(1).peekable();
-            for i in first + 1..=last {
-                let hit = members.next_if_eq(&&i).is_some();
-                stats.mask_zero_bits += u32::from(!hit);
-                w.bit(hit);
-            }
-        }
-    }
-    if header.baseline_ago > 0 {
-        let present = entries
-            .iter()
-            .filter(|e| !e.created)
-            .fold(0u32, |m, e| m | (1 << e.kind));
-        for (kind, spec) in schema.kinds().iter().enumerate() {
-            let here = present & (1 << kind) != 0;
-            w.bit(here);
-            if here {
-                let base = schema.slot_base(kind as u8);
-                for i in 0..spec.fields.len() {
-                    w.bits(u64::from(k.get(base + i)), K_BITS);
-                }
-            }
-        }
-    }
-    let mut prev = None;
-    for e in entries {
-        if let IndexMode::Gaps(k) = mode {
-            w.exp_golomb(gap(prev, e.index), k);
-        }
-        prev = Some(e.index);
-        let start = w.bit_len();
-        w.bit(e.created);
-        let specs = fields(schema, e.kind);
-        if e.created {
-            w.bits(u64::from(e.kind), schema.kind_bits());
-            for (spec, &v) in specs.iter().zip(&e.values) {
-                w.bits(u64::from(v), u32::from(spec.bits));
-            }
+}
+
+/// Bits of an entity section's count and start (before its range-coded bytes).
+pub(crate) fn section_head_bits(count: usize, start: u32) -> u32 {
+    exp_golomb_len(u32::try_from(count).unwrap_or(u32::MAX), 0)
+        + if count > 0 {
+            exp_golomb_len(start, 0)
         } else {
-            let base = schema.slot_base(e.kind);
-            for (i, &v) in e.values.iter().enumerate().take(specs.len()) {
-                w.exp_golomb(v, k.get(base + i));
-            }
+            0
         }
-        let bits = (w.bit_len() - start) as u32;
-        if e.created {
-            stats.created += 1;
-            stats.created_bits += bits;
-        } else {
-            stats.deltas += 1;
-            stats.delta_bits += bits;
-        }
-    }
-    stats
 }
 
 /// A part's contents after reading, resolved against its baselines. Buffers are reused.
@@ -508,7 +400,9 @@ pub(crate) struct DecodedPart {
     pub removals: Vec<u32>,
     /// Entities this part sets, ascending by index, with their full state.
     pub entries: Vec<(u32, EntityState)>,
-    indices: Vec<u32>,
+    /// The changed set between the part's baselines.
+    changed: Vec<u32>,
+    models: Models,
 }
 
 /// Reads a part's header; `reference` is a tick near the snapshot's (the newest one known),
@@ -580,7 +474,10 @@ pub(crate) fn read_body(
             }
             out.own = Some(own);
         }
-        let count = bounded_count(&mut r)?;
+        let count = r.exp_golomb(0)?;
+        if count as usize > r.remaining() {
+            return Err(SnapshotError::BadCount(u64::from(count)));
+        }
         let mut prev = None;
         for _ in 0..count {
             let index = next_index(prev, r.exp_golomb(0)?)?;
@@ -588,82 +485,53 @@ pub(crate) fn read_body(
             prev = Some(index);
         }
     }
-    let count = bounded_count(&mut r)?;
+    let count = r.exp_golomb(0)?;
     if count == 0 {
         return finish(&r);
     }
-    let mode = if r.bit()? {
-        IndexMode::Mask
-    } else {
-        IndexMode::Gaps(r.bits(K_BITS)? as u32)
-    };
-    out.indices.clear();
-    if mode == IndexMode::Mask {
-        let first = r.exp_golomb(0)?;
-        let span = r.exp_golomb(0)?;
-        if u64::from(first) + u64::from(span) > u64::from(MAX_INDEX)
-            || span as usize > r.remaining()
-        {
-            return Err(SnapshotError::BadIndex(u64::from(first) + u64::from(span)));
-        }
-        out.indices.push(first);
-        for i in first + 1..=first + span {
-            if r.bit()? {
-                out.indices.push(i);
-            }
-        }
-        if out.indices.len() != count || out.indices.last() != Some(&(first + span)) {
-            return Err(SnapshotError::MaskMismatch);
-        }
+    // A range-coded decision costs at least 1/94 of a bit (a model at its most certain).
+    if u64::from(count) > (r.remaining() as u64 + 64) * 94 || count > MAX_INDEX {
+        return Err(SnapshotError::BadCount(u64::from(count)));
     }
-    let mut k = KTable::default();
-    if header.baseline_ago > 0 {
-        for (kind, spec) in schema.kinds().iter().enumerate() {
-            if r.bit()? {
-                let base = schema.slot_base(kind as u8);
-                for i in 0..spec.fields.len() {
-                    if let Some(slot) = k.k.get_mut(base + i) {
-                        *slot = r.bits(K_BITS)? as u8;
-                    }
-                }
-            }
+    let start = r.exp_golomb(0)?;
+    match (base, older) {
+        (Some(b1), Some(b2)) if header.predictor_ago > 0 => {
+            changed_set::between_snapshots(schema, b1, b2, &mut out.changed);
         }
+        _ => out.changed.clear(),
     }
+    let DecodedPart {
+        entries,
+        changed,
+        models,
+        ..
+    } = out;
+    let mut section = SectionReader::new(RangeDecoder::new(r), models, schema, start, changed);
     let span = header.span();
-    let mut prev = None;
     // Entries come in ascending index order, so lookups in the baselines move forward:
     // galloping from the last hit touches a few neighbouring cache lines instead of a
     // binary search's worth of cold ones.
     let mut base = base.map(Cursor::new);
     let mut older = older.map(Cursor::new);
-    for n in 0..count {
-        let index = match mode {
-            IndexMode::Gaps(k) => next_index(prev, r.exp_golomb(k)?)?,
-            IndexMode::Mask => out
-                .indices
-                .get(n)
-                .copied()
-                .ok_or(SnapshotError::MaskMismatch)?,
-        };
-        prev = Some(index);
-        let state = if r.bit()? {
-            let kind = r.bits(schema.kind_bits())?;
+    for _ in 0..count {
+        let index = section.index(models, changed)?;
+        let b = base.as_mut().and_then(|b| b.seek(index));
+        let state = if section.created(models, b.is_some()) {
+            let kind = section.direct(schema.kind_bits());
             let specs = schema
                 .fields(kind as u8)
-                .ok_or(SnapshotError::UnknownKind(kind))?;
+                .ok_or_else(|| SnapshotError::UnknownKind(u64::from(kind)))?;
             let mut state = EntityState {
                 kind: kind as u8,
                 fields: [0; MAX_FIELDS],
             };
             for (slot, spec) in state.fields.iter_mut().zip(specs) {
-                *slot = (i64::from(spec.min) + r.bits(u32::from(spec.bits))? as i64) as i32;
+                *slot =
+                    (i64::from(spec.min) + i64::from(section.direct(u32::from(spec.bits)))) as i32;
             }
             state
         } else {
-            let b = base
-                .as_mut()
-                .and_then(|b| b.seek(index))
-                .ok_or(SnapshotError::DeltaWithoutBaseline(index))?;
+            let b = b.ok_or(SnapshotError::DeltaWithoutBaseline(index))?;
             let o = older
                 .as_mut()
                 .and_then(|o| o.seek(index))
@@ -677,7 +545,7 @@ pub(crate) fn read_body(
             let older = o.zip(span).map(|(o, s)| (&o.fields, s));
             let mut predictor = EntityPredictor::default();
             for (i, spec) in specs.iter().enumerate() {
-                let res = unzigzag(r.exp_golomb(k.get(slot_base + i))?);
+                let res = unzigzag(section.residual(models, slot_base + i)?);
                 // Fields before `i` are decoded already: what a rotation's frame needs.
                 let predicted = predictor.field(specs, i, &b.fields, older, &state.fields);
                 let value = apply(spec, predicted, res).ok_or(SnapshotError::OutOfRange {
@@ -690,18 +558,12 @@ pub(crate) fn read_body(
             }
             state
         };
-        out.entries.push((index, state));
+        entries.push((index, state));
     }
-    finish(&r)
-}
-
-/// An entity count, refused when it exceeds the bits left (each entry takes at least one).
-fn bounded_count(r: &mut BitReader<'_>) -> Result<usize, SnapshotError> {
-    let count = r.exp_golomb(0)?;
-    if count as usize > r.remaining() {
-        return Err(SnapshotError::BadCount(u64::from(count)));
+    if !section.ended_cleanly() {
+        return Err(SnapshotError::SectionEnd);
     }
-    Ok(count as usize)
+    Ok(())
 }
 
 fn next_index(prev: Option<u32>, gap: u32) -> Result<u32, SnapshotError> {
@@ -715,7 +577,8 @@ fn next_index(prev: Option<u32>, gap: u32) -> Result<u32, SnapshotError> {
         .ok_or(SnapshotError::BadIndex(index))
 }
 
-/// The padding after the last entry must be under a byte and all zeros.
+/// A part without entities ends at its count: the padding after it must be under a byte and
+/// all zeros.
 fn finish(r: &BitReader<'_>) -> Result<(), SnapshotError> {
     let left = r.remaining();
     let mut rest = r.clone();

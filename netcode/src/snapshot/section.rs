@@ -1,0 +1,265 @@
+//! A part's entity section: which entities it sets and their values, range-coded.
+//!
+//! Indices are coded as a walk through the index space guided by the *changed set* (the
+//! entities that differ between the two baselines, which both ends hold): an entity that
+//! was moving is usually still moving, so "the next changed one again" costs a fraction of
+//! a bit, and only entities that start to change pay for their place. Residuals are coded
+//! with an adaptive Exp-Golomb code per field. `docs/protocol.md` §6.4 and §6.6 specify the
+//! layout; this file is its one implementation.
+
+use crate::range_coder::{Model, RangeDecoder, RangeEncoder, ValueModel};
+use crate::schema::Schema;
+
+use super::wire::{Coded, MAX_INDEX, PartBits, SnapshotError};
+
+/// The models of one section, all at even odds at its start.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Models {
+    /// 1 = the entry is not the next changed index.
+    other: Model,
+    /// 1 = the entry lies before the next changed index; 0 = that index is passed over.
+    before: Model,
+    created: Model,
+    gap: ValueModel,
+    /// One per field slot of the schema (kinds × fields, in order).
+    fields: Vec<ValueModel>,
+}
+
+impl Models {
+    fn reset(&mut self, schema: &Schema) {
+        self.other = Model::default();
+        self.before = Model::default();
+        self.created = Model::default();
+        self.gap = ValueModel::default();
+        self.fields.clear();
+        self.fields
+            .resize(schema.field_slots(), ValueModel::default());
+    }
+}
+
+/// Where the index walk stands: the next index it may name and the next changed one.
+#[derive(Debug, Clone, Copy, Default)]
+struct Walk {
+    /// The smallest index the next entry may have.
+    next: u32,
+    /// Place in the changed set of the first changed index at or after `next`.
+    changed_at: usize,
+}
+
+impl Walk {
+    fn new(start: u32, changed: &[u32]) -> Self {
+        Self {
+            next: start,
+            changed_at: changed.partition_point(|&i| i < start),
+        }
+    }
+}
+
+/// Bits spent, in 1/1024 bit, by what they were spent on.
+#[derive(Debug, Clone, Copy, Default)]
+struct Spent {
+    index: u64,
+    passed_over: u64,
+    delta: u64,
+    created: u64,
+    deltas: u32,
+    created_count: u32,
+}
+
+impl Spent {
+    fn bits(&self) -> PartBits {
+        let bits = |c: u64| u32::try_from(c.div_ceil(1024)).unwrap_or(u32::MAX);
+        PartBits {
+            index_bits: bits(self.index),
+            passed_over_bits: bits(self.passed_over),
+            delta_bits: bits(self.delta),
+            deltas: self.deltas,
+            created_bits: bits(self.created),
+            created: self.created_count,
+        }
+    }
+}
+
+/// Writes an entity section one entry at a time, so a sender can stop where a datagram is
+/// full. Reuse it: a warm writer allocates nothing.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SectionWriter {
+    enc: RangeEncoder,
+    models: Models,
+    walk: Walk,
+    spent: Spent,
+}
+
+impl SectionWriter {
+    /// Starts a section whose walk begins at index `start`.
+    pub(crate) fn start(&mut self, schema: &Schema, start: u32, changed: &[u32]) {
+        self.enc.clear();
+        self.models.reset(schema);
+        self.walk = Walk::new(start, changed);
+        self.spent = Spent::default();
+    }
+
+    /// Bytes the section would take at most, were it ended now.
+    pub(crate) fn len_bound(&self) -> usize {
+        self.enc.len_bound()
+    }
+
+    /// Codes one entry; entries must ascend, the first at or after `start`.
+    pub(crate) fn push(&mut self, schema: &Schema, changed: &[u32], e: &Coded) {
+        let Self {
+            enc,
+            models,
+            walk,
+            spent,
+        } = self;
+        // The index: a walk through the changed set.
+        loop {
+            let at = enc.cost();
+            match changed.get(walk.changed_at).copied() {
+                Some(c) if c == e.index => {
+                    enc.bit(&mut models.other, false);
+                    walk.changed_at += 1;
+                    spent.index += enc.cost() - at;
+                    break;
+                }
+                Some(c) if c < e.index => {
+                    enc.bit(&mut models.other, true);
+                    enc.bit(&mut models.before, false);
+                    walk.changed_at += 1;
+                    walk.next = c + 1;
+                    spent.passed_over += enc.cost() - at;
+                }
+                Some(_) => {
+                    enc.bit(&mut models.other, true);
+                    enc.bit(&mut models.before, true);
+                    enc.value(&mut models.gap, e.index - walk.next);
+                    spent.index += enc.cost() - at;
+                    break;
+                }
+                None => {
+                    enc.value(&mut models.gap, e.index - walk.next);
+                    spent.index += enc.cost() - at;
+                    break;
+                }
+            }
+        }
+        walk.next = e.index + 1;
+        // The entry.
+        let at = enc.cost();
+        if e.held {
+            enc.bit(&mut models.created, e.created);
+        }
+        let specs = schema.fields(e.kind).unwrap_or(&[]);
+        if e.created {
+            enc.direct(u32::from(e.kind), schema.kind_bits());
+            for (spec, &v) in specs.iter().zip(&e.values) {
+                enc.direct(v, u32::from(spec.bits));
+            }
+            spent.created += enc.cost() - at;
+            spent.created_count += 1;
+        } else {
+            let base = schema.slot_base(e.kind);
+            for (i, &v) in e.values.iter().enumerate().take(specs.len()) {
+                if let Some(m) = models.fields.get_mut(base + i) {
+                    enc.value(m, v);
+                }
+            }
+            spent.delta += enc.cost() - at;
+            spent.deltas += 1;
+        }
+    }
+
+    /// Ends the section: its bytes and what they were spent on.
+    pub(crate) fn finish(&mut self) -> (&[u8], PartBits) {
+        let bits = self.spent.bits();
+        (self.enc.finish(), bits)
+    }
+}
+
+/// Reads an entity section, one decision at a time, for `wire::read_body` to resolve
+/// against the baselines.
+#[derive(Debug)]
+pub(crate) struct SectionReader<'a> {
+    dec: RangeDecoder<'a>,
+    walk: Walk,
+}
+
+impl<'a> SectionReader<'a> {
+    /// Starts reading a section whose walk begins at `start`.
+    pub(crate) fn new(
+        dec: RangeDecoder<'a>,
+        models: &mut Models,
+        schema: &Schema,
+        start: u32,
+        changed: &[u32],
+    ) -> Self {
+        models.reset(schema);
+        Self {
+            dec,
+            walk: Walk::new(start, changed),
+        }
+    }
+
+    /// The next entry's index.
+    pub(crate) fn index(
+        &mut self,
+        models: &mut Models,
+        changed: &[u32],
+    ) -> Result<u32, SnapshotError> {
+        let walk = &mut self.walk;
+        let index = loop {
+            let Some(c) = changed.get(walk.changed_at).copied() else {
+                break at_gap(walk.next, self.dec.value(&mut models.gap)?, u32::MAX)?;
+            };
+            if !self.dec.bit(&mut models.other) {
+                walk.changed_at += 1;
+                break c;
+            }
+            if !self.dec.bit(&mut models.before) {
+                walk.changed_at += 1;
+                walk.next = c + 1;
+                continue;
+            }
+            break at_gap(walk.next, self.dec.value(&mut models.gap)?, c)?;
+        };
+        walk.next = index + 1;
+        Ok(index)
+    }
+
+    /// Whether the entry is created: read when the baseline holds its index, else it must be.
+    pub(crate) fn created(&mut self, models: &mut Models, held: bool) -> bool {
+        !held || self.dec.bit(&mut models.created)
+    }
+
+    /// Whether the section ended where the part did (see [`RangeDecoder::ended_cleanly`]).
+    pub(crate) fn ended_cleanly(&self) -> bool {
+        self.dec.ended_cleanly()
+    }
+
+    /// `n` bits at even odds (a created entry's kind and fields).
+    pub(crate) fn direct(&mut self, n: u32) -> u32 {
+        self.dec.direct(n)
+    }
+
+    /// A delta entry's zigzagged residual for field slot `slot`.
+    pub(crate) fn residual(
+        &mut self,
+        models: &mut Models,
+        slot: usize,
+    ) -> Result<u32, SnapshotError> {
+        match models.fields.get_mut(slot) {
+            Some(m) => Ok(self.dec.value(m)?),
+            None => Err(SnapshotError::UnknownKind(slot as u64)),
+        }
+    }
+}
+
+/// The index `gap` past `next`, which must be below `limit` (the next changed index) and
+/// [`MAX_INDEX`].
+fn at_gap(next: u32, gap: u32, limit: u32) -> Result<u32, SnapshotError> {
+    let index = u64::from(next) + u64::from(gap);
+    if index >= u64::from(limit) || index > u64::from(MAX_INDEX) {
+        return Err(SnapshotError::BadIndex(index));
+    }
+    Ok(index as u32)
+}
