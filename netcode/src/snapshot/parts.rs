@@ -29,6 +29,7 @@ pub(super) fn part_overhead_bits(window_ticks: u32, entries: usize) -> u32 {
         last: false,
         baseline_ago: window_ticks.max(1),
         predictor_ago: window_ticks,
+        curve_ago: window_ticks,
     };
     header_bits(&header) + section_head_bits(entries.max(1), MAX_INDEX)
 }
@@ -58,7 +59,8 @@ pub(super) fn max_entry_bits(schema: &Schema) -> u32 {
         .map(|spec| body(&spec.fields))
         .max()
         .unwrap_or(0);
-    3 + 1 + largest + 8 * SECTION_END_BYTES
+    // The section's curve bits (a bit per kind), the walk, the created flag, the body.
+    schema.kinds().len() as u32 + 3 + 1 + largest + 8 * SECTION_END_BYTES
 }
 
 /// Bits of part 0's extras at most when it carries no removals: feedback with the largest
@@ -113,6 +115,22 @@ pub(super) fn removals_fitting(
     x.removals.len()
 }
 
+/// What every part of one snapshot is written with.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Code<'a> {
+    pub(super) schema: &'a Schema,
+    /// Part 0's header (the others differ in their number and `last`).
+    pub(super) header: &'a Header,
+    /// Part 0's extras.
+    pub(super) extras: &'a Extras<'a>,
+    /// The changed set between the baselines, which the index walk follows.
+    pub(super) changed: &'a [u32],
+    /// With a third baseline, a bit per kind predicted along a curve.
+    pub(super) curved: Option<u32>,
+    /// The most bits a part may have.
+    pub(super) max_bits: u32,
+}
+
 /// A snapshot's entity sections, one per part, and the coder that writes them.
 #[derive(Debug, Default)]
 pub(super) struct Sections {
@@ -131,15 +149,15 @@ impl Sections {
     /// # Errors
     /// [`SendError::DatagramTooSmall`] if a part cannot hold its header (and, past part 0,
     /// one entry).
-    pub(super) fn split(
-        &mut self,
-        chosen: &[Coded],
-        changed: &[u32],
-        schema: &Schema,
-        header_base: &Header,
-        extras: &Extras<'_>,
-        max_bits: u32,
-    ) -> Result<usize, SendError> {
+    pub(super) fn split(&mut self, chosen: &[Coded], code: &Code<'_>) -> Result<usize, SendError> {
+        let Code {
+            schema,
+            header: header_base,
+            extras,
+            changed,
+            curved,
+            max_bits,
+        } = *code;
         let too_small = || SendError::DatagramTooSmall((max_bits / 8) as usize);
         self.ends.clear();
         let mut start = 0;
@@ -163,13 +181,13 @@ impl Sections {
             }
             let room = ((max_bits - fixed) / 8) as usize;
             let w = &mut self.writer;
-            w.start(schema, first, changed);
+            w.start(schema, first, changed, curved);
             let mut end = start;
             while let Some(c) = chosen.get(end) {
                 w.push(schema, changed, c);
                 if w.len_bound() > room {
                     // The coder cannot take an entry back: code the part again without it.
-                    w.start(schema, first, changed);
+                    w.start(schema, first, changed, curved);
                     for c in chosen.get(start..end).unwrap_or_default() {
                         w.push(schema, changed, c);
                     }

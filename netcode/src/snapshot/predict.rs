@@ -2,7 +2,8 @@
 //!
 //! Server and client run exactly this integer arithmetic, so a residual the server computes
 //! reconstructs the exact value on the client. Linear and angle fields extrapolate a straight
-//! line through the two newest baselines; discrete fields predict "unchanged".
+//! line through the two newest baselines (linear ones, where the sender says so, a parabola
+//! through three); discrete fields predict "unchanged".
 
 use crate::rotation;
 use crate::schema::{FieldKind, FieldSpec, MAX_FIELDS};
@@ -40,6 +41,32 @@ pub(crate) fn predict(spec: &FieldSpec, v1: i32, older: Option<(i32, Span)>) -> 
     }
 }
 
+/// The predicted value of a linear field from three baselines: the parabola through `v1`
+/// (newest), `v2` (`span.between` ticks before it) and `v3` (`between3` ticks before that),
+/// taken `span.ahead` ticks past `v1`, clamped to the field. Moving things that turn follow
+/// it where a straight line cuts the corner.
+pub(crate) fn predict_curved(
+    spec: &FieldSpec,
+    v1: i32,
+    v2: i32,
+    v3: i32,
+    span: Span,
+    between3: u32,
+) -> i32 {
+    let (a, d, e) = (
+        i128::from(span.ahead),
+        i128::from(span.between),
+        i128::from(between3),
+    );
+    let (v1, v2, v3) = (i128::from(v1), i128::from(v2), i128::from(v3));
+    let slope = round_div_wide((v1 - v2) * a, d);
+    let bend = round_div_wide(
+        ((v1 - v2) * e - (v2 - v3) * d) * a * (a + d),
+        d * e * (d + e),
+    );
+    (v1 + slope + bend).clamp(i128::from(spec.min), i128::from(spec.max())) as i32
+}
+
 /// Predicts an entity's fields one after the other (see [`EntityPredictor::field`]),
 /// working out a rotation's re-expressed baselines once for its three components.
 #[derive(Debug, Default)]
@@ -68,18 +95,27 @@ impl EntityPredictor {
     /// (`current`): a rotation component is predicted in the frame of the snapshot's own
     /// rotation index, each baseline re-expressed in that frame where its index differs
     /// ([`rotation::in_frame`]).
+    ///
+    /// `oldest` (the values in a third baseline and its ticks before the older one), when
+    /// given, bends the prediction of linear fields ([`predict_curved`]).
     pub(crate) fn field(
         &mut self,
         specs: &[FieldSpec],
         i: usize,
         base: &[i32; MAX_FIELDS],
         older: Option<(&[i32; MAX_FIELDS], Span)>,
+        oldest: Option<(&[i32; MAX_FIELDS], u32)>,
         current: &[i32; MAX_FIELDS],
     ) -> i32 {
         let at = |values: &[i32; MAX_FIELDS], j: usize| values.get(j).copied().unwrap_or(0);
         let Some(spec) = specs.get(i) else {
             return 0;
         };
+        if let (FieldKind::Linear, Some((o, span)), Some((o3, between3))) =
+            (spec.kind, older, oldest)
+        {
+            return predict_curved(spec, at(base, i), at(o, i), at(o3, i), span, between3);
+        }
         if spec.kind != FieldKind::RotationComponent {
             return predict(spec, at(base, i), older.map(|(o, span)| (at(o, i), span)));
         }
@@ -178,6 +214,11 @@ fn round_div(a: i64, b: i64) -> i64 {
     (a + b / 2).div_euclid(b)
 }
 
+/// [`round_div`] in 128 bits, for the parabola's products.
+fn round_div_wide(a: i128, b: i128) -> i128 {
+    (a + b / 2).div_euclid(b)
+}
+
 /// `v` wrapped into `−turn/2 .. turn/2`.
 fn wrap_signed(v: i64, turn: i64) -> i64 {
     (v + turn / 2).rem_euclid(turn) - turn / 2
@@ -226,7 +267,33 @@ mod tests {
         assert_eq!(apply(&X, 10, i32::MAX), None);
     }
 
+    #[test]
+    fn turning_paths_extrapolate_along_the_parabola() {
+        let span = Span {
+            ahead: 4,
+            between: 2,
+        };
+        // x = 1000 + t² at t = −8, −6, −4: at t = 0 the parabola gives 1000 exactly, where
+        // a straight line through the two newest gives 976.
+        let at = |t: i32| 1000 + t * t;
+        assert_eq!(predict_curved(&X, at(-4), at(-6), at(-8), span, 2), at(0));
+        assert_eq!(predict(&X, at(-4), Some((at(-6), span))), 976);
+        // Unequal spacing: t = −4, −6, −9.
+        assert_eq!(predict_curved(&X, at(-4), at(-6), at(-9), span, 3), at(0));
+        // A straight line stays straight.
+        assert_eq!(predict_curved(&X, 120, 100, 80, span, 2), 160);
+        // Clamped to the field.
+        assert_eq!(predict_curved(&X, 65_000, 60_000, 56_000, span, 2), 65_535);
+    }
+
     proptest! {
+        #[test]
+        fn curved_residuals_reconstruct_exactly(v1 in 0i32..65_536, v2 in 0i32..65_536, v3 in 0i32..65_536, actual in 0i32..65_536, ahead in 1u32..64, between in 1u32..64, between3 in 1u32..64) {
+            let p = predict_curved(&X, v1, v2, v3, Span { ahead, between }, between3);
+            prop_assert!(X.contains(p));
+            prop_assert_eq!(apply(&X, p, residual(&X, actual, p)), Some(actual));
+        }
+
         #[test]
         fn residuals_reconstruct_exactly(v1 in 0i32..65_536, v2 in 0i32..65_536, actual in 0i32..65_536, ahead in 1u32..64, between in 1u32..64) {
             for spec in [X, FieldSpec::angle("a", 16), FieldSpec::discrete("d", 16, 0)] {

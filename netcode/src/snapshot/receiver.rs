@@ -7,7 +7,7 @@ use crate::schema::{EntityState, MAX_FIELDS, Schema};
 use crate::tick::Tick;
 
 use super::parts::MAX_PARTS;
-use super::wire::{DecodedPart, Feedback, SnapshotError, find, read_body, read_header};
+use super::wire::{Baselines, DecodedPart, Feedback, SnapshotError, find, read_body, read_header};
 /// Most snapshots kept at once, whatever the window.
 const MAX_KEPT: usize = 64;
 /// Most snapshots being assembled at once.
@@ -182,6 +182,7 @@ impl SnapshotReceiver {
         };
         let base = lookup(header.baseline())?;
         let older = lookup(header.predictor())?;
+        let oldest = lookup(header.curve())?;
         // A new snapshot starts as a copy of its baseline. Copying before decoding also
         // streams the baseline into cache for the body's lookups: it was written a few
         // snapshots ago and, with many clients in one process, is usually cold by now.
@@ -197,8 +198,11 @@ impl SnapshotReceiver {
             reader,
             &self.schema,
             &header,
-            base.map(|s| s.entities.as_slice()),
-            older.map(|s| s.entities.as_slice()),
+            Baselines {
+                base: base.map(|s| s.entities.as_slice()),
+                older: older.map(|s| s.entities.as_slice()),
+                oldest: oldest.map(|s| s.entities.as_slice()),
+            },
             &mut self.decoded,
         ) {
             self.spare.extend(fresh);

@@ -21,8 +21,24 @@ pub(crate) struct Models {
     before: Model,
     created: Model,
     gap: ValueModel,
-    /// One per field slot of the schema (kinds × fields, in order).
-    fields: Vec<ValueModel>,
+    /// Two per field slot of the schema (kinds × fields, in order): for residuals in a
+    /// *calm* entry and in a *jolted* one (see [`jolted`]).
+    fields: Vec<[ValueModel; 2]>,
+}
+
+/// A residual at least this large (zigzagged) marks its entry as jolted.
+const JOLT: u32 = 32;
+
+/// Which of a field's two models codes its residual: the jolted one if the entity is not
+/// in the changed set (for the first field) or if an earlier field's residual in this entry
+/// was large. Entities that start, stop or bounce miss their prediction in every field at
+/// once; apart, the calm ones' models stay sharp.
+fn jolted(field: usize, in_changed: bool, largest_so_far: u32) -> usize {
+    usize::from(if field == 0 {
+        !in_changed
+    } else {
+        largest_so_far >= JOLT
+    })
 }
 
 impl Models {
@@ -33,7 +49,7 @@ impl Models {
         self.gap = ValueModel::default();
         self.fields.clear();
         self.fields
-            .resize(schema.field_slots(), ValueModel::default());
+            .resize(schema.field_slots(), [ValueModel::default(); 2]);
     }
 }
 
@@ -91,9 +107,21 @@ pub(crate) struct SectionWriter {
 }
 
 impl SectionWriter {
-    /// Starts a section whose walk begins at index `start`.
-    pub(crate) fn start(&mut self, schema: &Schema, start: u32, changed: &[u32]) {
+    /// Starts a section whose walk begins at index `start`. With a third baseline,
+    /// `curved` has a bit for each kind whose linear fields are predicted along a curve.
+    pub(crate) fn start(
+        &mut self,
+        schema: &Schema,
+        start: u32,
+        changed: &[u32],
+        curved: Option<u32>,
+    ) {
         self.enc.clear();
+        if let Some(curved) = curved {
+            for kind in 0..schema.kinds().len().min(32) {
+                self.enc.direct((curved >> kind) & 1, 1);
+            }
+        }
         self.models.reset(schema);
         self.walk = Walk::new(start, changed);
         self.spent = Spent::default();
@@ -113,12 +141,14 @@ impl SectionWriter {
             spent,
         } = self;
         // The index: a walk through the changed set.
+        let mut in_changed = false;
         loop {
             let at = enc.cost();
             match changed.get(walk.changed_at).copied() {
                 Some(c) if c == e.index => {
                     enc.bit(&mut models.other, false);
                     walk.changed_at += 1;
+                    in_changed = true;
                     spent.index += enc.cost() - at;
                     break;
                 }
@@ -159,10 +189,13 @@ impl SectionWriter {
             spent.created_count += 1;
         } else {
             let base = schema.slot_base(e.kind);
+            let mut largest = 0;
             for (i, &v) in e.values.iter().enumerate().take(specs.len()) {
-                if let Some(m) = models.fields.get_mut(base + i) {
+                let ctx = jolted(i, in_changed, largest);
+                if let Some(m) = models.fields.get_mut(base + i).and_then(|m| m.get_mut(ctx)) {
                     enc.value(m, v);
                 }
+                largest = largest.max(v);
             }
             spent.delta += enc.cost() - at;
             spent.deltas += 1;
@@ -182,21 +215,38 @@ impl SectionWriter {
 pub(crate) struct SectionReader<'a> {
     dec: RangeDecoder<'a>,
     walk: Walk,
+    /// Whether the last index read was the next changed one.
+    in_changed: bool,
+    /// A bit per kind whose linear fields are predicted along a curve.
+    curved: u32,
+    /// The largest residual of the entry so far.
+    largest: u32,
 }
 
 impl<'a> SectionReader<'a> {
-    /// Starts reading a section whose walk begins at `start`.
+    /// Starts reading; `curve` says whether the part names a third baseline (and so
+    /// whether the section starts with a bit per kind saying which kinds use it).
     pub(crate) fn new(
-        dec: RangeDecoder<'a>,
+        mut dec: RangeDecoder<'a>,
         models: &mut Models,
         schema: &Schema,
         start: u32,
         changed: &[u32],
+        curve: bool,
     ) -> Self {
+        let mut curved = 0;
+        if curve {
+            for kind in 0..schema.kinds().len().min(32) {
+                curved |= dec.direct(1) << kind;
+            }
+        }
         models.reset(schema);
         Self {
             dec,
             walk: Walk::new(start, changed),
+            curved,
+            in_changed: false,
+            largest: 0,
         }
     }
 
@@ -207,12 +257,15 @@ impl<'a> SectionReader<'a> {
         changed: &[u32],
     ) -> Result<u32, SnapshotError> {
         let walk = &mut self.walk;
+        self.in_changed = false;
+        self.largest = 0;
         let index = loop {
             let Some(c) = changed.get(walk.changed_at).copied() else {
                 break at_gap(walk.next, self.dec.value(&mut models.gap)?, u32::MAX)?;
             };
             if !self.dec.bit(&mut models.other) {
                 walk.changed_at += 1;
+                self.in_changed = true;
                 break c;
             }
             if !self.dec.bit(&mut models.before) {
@@ -231,6 +284,11 @@ impl<'a> SectionReader<'a> {
         !held || self.dec.bit(&mut models.created)
     }
 
+    /// Whether entities of `kind` have their linear fields predicted along a curve.
+    pub(crate) fn curved(&self, kind: u8) -> bool {
+        kind < 32 && self.curved & (1 << kind) != 0
+    }
+
     /// Whether the section ended where the part did (see [`RangeDecoder::ended_cleanly`]).
     pub(crate) fn ended_cleanly(&self) -> bool {
         self.dec.ended_cleanly()
@@ -241,16 +299,21 @@ impl<'a> SectionReader<'a> {
         self.dec.direct(n)
     }
 
-    /// A delta entry's zigzagged residual for field slot `slot`.
+    /// A delta entry's zigzagged residual for field `field` (slot `slot`); fields are read
+    /// in order.
     pub(crate) fn residual(
         &mut self,
         models: &mut Models,
+        field: usize,
         slot: usize,
     ) -> Result<u32, SnapshotError> {
-        match models.fields.get_mut(slot) {
-            Some(m) => Ok(self.dec.value(m)?),
-            None => Err(SnapshotError::UnknownKind(slot as u64)),
-        }
+        let ctx = jolted(field, self.in_changed, self.largest);
+        let v = match models.fields.get_mut(slot).and_then(|m| m.get_mut(ctx)) {
+            Some(m) => self.dec.value(m)?,
+            None => return Err(SnapshotError::UnknownKind(slot as u64)),
+        };
+        self.largest = self.largest.max(v);
+        Ok(v)
     }
 }
 

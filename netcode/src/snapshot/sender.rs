@@ -1,7 +1,8 @@
 //! The server's side of snapshots for one client: baselines, priorities, budget, parts.
 //!
 //! Each snapshot is a delta against the newest snapshot the client has acknowledged (its
-//! *baseline*), with linear prediction from the acknowledged snapshot before that. Entities
+//! *baseline*), with linear prediction from the acknowledged snapshot before that and, kind
+//! by kind where it costs less, a curve through a third. Entities
 //! that changed compete for the client's byte budget by accumulated priority; those that do
 //! not fit wait, gaining priority, and the server remembers that the client still holds the
 //! old state for them. The result is split into parts that each fit a datagram and decode on
@@ -16,7 +17,7 @@ use crate::tick::Tick;
 use super::budget::{Fill, fill, hold_back, prioritize};
 use super::history::WorldHistory;
 use super::overrides::Overrides;
-use super::parts::{MAX_PARTS, Sections, add_bits, part_overhead_bits, removals_fitting};
+use super::parts::{Code, MAX_PARTS, Sections, add_bits, part_overhead_bits, removals_fitting};
 use super::shared::{GroupKey, SharedEncoding, View, Work};
 use super::wire::{
     Coded, Extras, Feedback, Header, KTable, PartBits, extras_bits, header_bits, write_head,
@@ -114,32 +115,11 @@ fn view_at<'a>(
     })
 }
 
-/// What every part of one snapshot is written with.
-#[derive(Debug, Clone, Copy)]
-struct Code<'a> {
-    schema: &'a Schema,
-    /// Part 0's header (the others differ in their number and `last`).
-    header: &'a Header,
-    /// Part 0's extras.
-    extras: &'a Extras<'a>,
-    /// The changed set between the baselines, which the index walk follows.
-    changed: &'a [u32],
-    /// The most bits a part may have.
-    max_bits: u32,
-}
-
 impl Out {
     /// Codes the chosen entries into parts (see [`Sections::split`]); returns how many of
     /// `chosen` the parts carry.
     fn split(&mut self, code: &Code<'_>) -> Result<usize, SendError> {
-        self.sections.split(
-            &self.chosen,
-            code.changed,
-            code.schema,
-            code.header,
-            code.extras,
-            code.max_bits,
-        )
+        self.sections.split(&self.chosen, code)
     }
 
     /// Writes the snapshot as one part holding the group's shared entity section (written
@@ -154,7 +134,7 @@ impl Out {
     ) -> Result<Option<usize>, SendError> {
         if shared.section(key).is_none() {
             let w = &mut self.sections.writer;
-            w.start(code.schema, 0, code.changed);
+            w.start(code.schema, 0, code.changed, code.curved);
             for c in &self.chosen {
                 w.push(code.schema, code.changed, c);
             }
@@ -251,6 +231,8 @@ struct Baselines {
     b1: Option<Tick>,
     /// The acknowledged snapshot moving fields are predicted from.
     b2: Option<Tick>,
+    /// The acknowledged snapshot before `b2` that bends linear fields' predictions.
+    b3: Option<Tick>,
     /// Records older than this will not be chosen again.
     keep_from: Option<Tick>,
     /// The snapshot's header (part 0).
@@ -408,7 +390,7 @@ impl SnapshotSender {
 
         // What differs from what the client holds, coded. Clients that hold exactly the
         // world at both baselines share this work through `shared`.
-        let key = (tick, base.b1, base.b2);
+        let key = (tick, base.b1, base.b2, base.b3);
         let from_group = base.exact && shared.find(key).is_some();
         if !from_group {
             let view = |tick| view_at(&self.records, history, tick);
@@ -421,6 +403,7 @@ impl SnapshotSender {
                 view(base.b1),
                 view(base.b2),
                 span,
+                view(base.b3).map(|v| (v, base.header.curve_ago)),
             );
             // The budget is planned with an estimate of each entry's size.
             let k = KTable::fit(schema, self.work.candidates.iter().map(|c| c.coded));
@@ -441,6 +424,7 @@ impl SnapshotSender {
             None => self.work.candidates.as_slice(),
         };
         let changed = self.work.changed.as_slice();
+        let curved = (base.header.curve_ago > 0).then_some(self.work.curved);
         prioritize(&mut self.priority, &mut self.work.order, candidates, weight);
 
         // Part 0 carries the removals. Those that would leave it no room wait for a later
@@ -506,6 +490,7 @@ impl SnapshotSender {
             header: &base.header,
             extras: &extras,
             changed,
+            curved,
             max_bits,
         };
         if !shared_first {
@@ -615,18 +600,34 @@ impl SnapshotSender {
                 .find(|r| b1.tick.since(r.tick) >= ahead * PREDICTOR_SPAN_NUM / PREDICTOR_SPAN_DEN)
                 .or(first)
         });
-        // Records older than the predictor (by as much again) will not be chosen again: the
-        // acknowledged baseline only moves forward. Dropping them keeps a client's records
-        // (and their override lists) to a handful instead of the whole window.
-        let keep_from = match (b1, b2) {
-            (Some(b1), Some(b2)) => Some(b2.tick.sub(b1.tick.since(b2.tick).unsigned_abs())),
-            (Some(b1), None) => Some(b1.tick),
+        // The third baseline, which lets linear fields follow a curve: at least as far
+        // before the predictor as the predictor is before the baseline, for the same reason.
+        let b3 = b1.zip(b2).and_then(|(b1, b2)| {
+            let between = b1.tick.since(b2.tick);
+            self.records
+                .iter()
+                .rev()
+                .filter(usable)
+                .find(|r| b2.tick.since(r.tick) >= between)
+        });
+        // Records older than the oldest baseline (by as much again) will not be chosen
+        // again: the acknowledged baseline only moves forward. Dropping them keeps a client's
+        // records (and their override lists) to a handful instead of the whole window.
+        let keep_from = match (b1, b2, b3) {
+            (Some(_), Some(b2), Some(b3)) => {
+                Some(b3.tick.sub(b2.tick.since(b3.tick).unsigned_abs()))
+            }
+            (Some(b1), Some(b2), None) => {
+                Some(b2.tick.sub(2 * b1.tick.since(b2.tick).unsigned_abs()))
+            }
+            (Some(b1), None, _) => Some(b1.tick),
             _ => None,
         };
         let exact = |r: Option<&Record>| r.is_none_or(|r| r.overrides.is_empty());
         Baselines {
             b1: b1.map(|r| r.tick),
             b2: b2.map(|r| r.tick),
+            b3: b3.map(|r| r.tick),
             keep_from,
             header: Header {
                 tick,
@@ -637,8 +638,12 @@ impl SnapshotSender {
                     (Some(b1), Some(b2)) => b1.tick.since(b2.tick) as u32,
                     _ => 0,
                 },
+                curve_ago: match (b2, b3) {
+                    (Some(b2), Some(b3)) => b2.tick.since(b3.tick) as u32,
+                    _ => 0,
+                },
             },
-            exact: exact(b1) && exact(b2),
+            exact: exact(b1) && exact(b2) && exact(b3),
         }
     }
 }

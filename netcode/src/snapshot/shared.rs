@@ -3,7 +3,7 @@
 //! exactly the same baselines ([`SharedEncoding`]).
 
 use crate::bits::BitWriter;
-use crate::schema::{NetEntity, Schema};
+use crate::schema::{MAX_FIELDS, MAX_KINDS, NetEntity, Schema};
 use crate::tick::Tick;
 
 use super::changed_set;
@@ -39,6 +39,16 @@ pub(super) struct Candidate {
     /// The entity now.
     pub(super) entity: NetEntity,
     pub(super) bits: u32,
+    /// The residuals with linear fields predicted along a curve, where they differ.
+    pub(super) alt: Option<[u32; MAX_FIELDS]>,
+}
+
+/// Bits of `values` as order-0 Exp-Golomb codes: a rough cost, for choosing a prediction.
+fn eg_bits(values: &[u32; MAX_FIELDS]) -> u64 {
+    values
+        .iter()
+        .map(|&v| u64::from(crate::bits::exp_golomb_len(v, 0)))
+        .sum()
 }
 
 /// Per-encode scratch space, apart from the records so both can be borrowed at once.
@@ -54,6 +64,8 @@ pub(super) struct Work {
     pub(super) removed_held: Vec<NetEntity>,
     /// The changed set between the client's two baselines, ascending.
     pub(super) changed: Vec<u32>,
+    /// A bit per kind whose linear fields are predicted along a curve.
+    pub(super) curved: u32,
     pub(super) touched: Vec<u32>,
     /// Per index, the encode that last considered it (dedups `touched`).
     pub(super) seen: Vec<u32>,
@@ -65,6 +77,7 @@ impl Work {
     pub(super) fn take_group(&mut self, group: &Group) {
         self.changed.clear();
         self.changed.extend_from_slice(&group.changed);
+        self.curved = group.curved;
         self.removals.clear();
         self.removals.extend_from_slice(&group.removals);
         self.removed_held.clear();
@@ -83,6 +96,7 @@ impl Work {
         view1: Option<View<'_>>,
         view2: Option<View<'_>>,
         span: Option<Span>,
+        view3: Option<(View<'_>, u32)>,
     ) {
         // Candidates: what changed in the world since the baseline, and what the client was
         // already behind on. Without a baseline, everything.
@@ -134,7 +148,9 @@ impl Work {
         } else {
             self.touched.sort_unstable();
         }
-        let (mut at1, mut at2) = (Walk::default(), Walk::default());
+        let (mut at1, mut at2, mut at3) = (Walk::default(), Walk::default(), Walk::default());
+        // What each kind's deltas would cost (Exp-Golomb bits) predicted straight and bent.
+        let mut cost = [[0u64; 2]; MAX_KINDS];
         for &index in &self.touched {
             let held = view1
                 .and_then(|v| v.get_ascending(index, &mut at1))
@@ -146,6 +162,7 @@ impl Work {
                 }
                 continue;
             };
+            let mut alt = None;
             let coded = match held {
                 Some(h) if h.uid == entity.uid && h.state == entity.state => continue,
                 Some(h) if h.uid == entity.uid => {
@@ -153,7 +170,24 @@ impl Work {
                         .and_then(|v| v.get_ascending(index, &mut at2))
                         .zip(span)
                         .map(|(o, s)| (&o.state, s));
-                    Coded::delta(schema, index, &entity.state, &h.state, older)
+                    let straight =
+                        Coded::delta(schema, index, &entity.state, &h.state, older, None);
+                    let oldest = view3.and_then(|(v, between3)| {
+                        v.get_ascending(index, &mut at3)
+                            .map(|o| (&o.state, between3))
+                    });
+                    alt = oldest
+                        .filter(|_| older.is_some())
+                        .map(|o| {
+                            Coded::delta(schema, index, &entity.state, &h.state, older, Some(o))
+                                .values
+                        })
+                        .filter(|bent| *bent != straight.values);
+                    if let Some(c) = cost.get_mut(usize::from(h.state.kind)) {
+                        c[0] += eg_bits(&straight.values);
+                        c[1] += eg_bits(alt.as_ref().unwrap_or(&straight.values));
+                    }
+                    straight
                 }
                 _ => Coded::created(schema, index, &entity.state, held.is_some()),
             };
@@ -162,7 +196,23 @@ impl Work {
                 held,
                 entity,
                 bits: 0,
+                alt,
             });
+        }
+        // Each kind is predicted the way that costs it less; a bit per kind says which.
+        self.curved = 0;
+        if view3.is_some() {
+            for (kind, [straight, bent]) in cost.iter().enumerate().take(32) {
+                if bent < straight {
+                    self.curved |= 1 << kind;
+                }
+            }
+            let curved = self.curved;
+            for c in &mut self.candidates {
+                if let Some(bent) = c.alt.filter(|_| curved & (1 << c.coded.kind) != 0) {
+                    c.coded.values = bent;
+                }
+            }
         }
         match (view1, view2) {
             (Some(v1), Some(v2)) if span.is_some() => changed_set::between_views(
@@ -197,13 +247,14 @@ pub(super) struct Group {
     pub(super) removals: Vec<u32>,
     pub(super) removed_held: Vec<NetEntity>,
     pub(super) changed: Vec<u32>,
+    pub(super) curved: u32,
     /// The entity section when every candidate is sent, written once (valid if `has_section`).
     pub(super) section: BitWriter,
     pub(super) section_bits: PartBits,
     pub(super) has_section: bool,
 }
 
-pub(super) type GroupKey = (Tick, Option<Tick>, Option<Tick>);
+pub(super) type GroupKey = (Tick, Option<Tick>, Option<Tick>, Option<Tick>);
 
 impl SharedEncoding {
     /// An empty cache.
@@ -258,6 +309,7 @@ impl SharedEncoding {
         group.removed_held.extend_from_slice(&work.removed_held);
         group.changed.clear();
         group.changed.extend_from_slice(&work.changed);
+        group.curved = work.curved;
         self.groups.push(group);
     }
 }

@@ -85,6 +85,8 @@ pub(crate) struct Header {
     pub baseline_ago: u32,
     /// `b1 − b2` in ticks; 0 = no predictor.
     pub predictor_ago: u32,
+    /// `b2 − b3` in ticks; 0 = no third baseline (no curved prediction).
+    pub curve_ago: u32,
 }
 
 impl Header {
@@ -96,6 +98,13 @@ impl Header {
         self.baseline()
             .filter(|_| self.predictor_ago > 0)
             .map(|b| b.sub(self.predictor_ago))
+    }
+
+    /// The third baseline, which bends the prediction of linear fields.
+    pub(crate) fn curve(&self) -> Option<Tick> {
+        self.predictor()
+            .filter(|_| self.curve_ago > 0)
+            .map(|b| b.sub(self.curve_ago))
     }
 
     pub(crate) fn span(&self) -> Option<Span> {
@@ -140,17 +149,22 @@ impl Coded {
     }
 
     /// Codes `current` against `base` (same kind), predicting from `older` when it is the
-    /// same kind too.
+    /// same kind too, and bending linear fields' predictions with `oldest` (a third
+    /// baseline and its ticks before `older`) when that is the same kind as well.
     pub(crate) fn delta(
         schema: &Schema,
         index: u32,
         current: &EntityState,
         base: &EntityState,
         older: Option<(&EntityState, Span)>,
+        oldest: Option<(&EntityState, u32)>,
     ) -> Self {
         let older = older
             .filter(|(o, _)| o.kind == base.kind)
             .map(|(o, span)| (&o.fields, span));
+        let oldest = oldest
+            .filter(|(o, _)| o.kind == base.kind && older.is_some())
+            .map(|(o, between3)| (&o.fields, between3));
         let mut values = [0; MAX_FIELDS];
         let specs = fields(schema, base.kind);
         let mut predictor = EntityPredictor::default();
@@ -158,7 +172,7 @@ impl Coded {
             let (Some(v), Some(&c)) = (values.get_mut(i), current.fields.get(i)) else {
                 break;
             };
-            let predicted = predictor.field(specs, i, &base.fields, older, &current.fields);
+            let predicted = predictor.field(specs, i, &base.fields, older, oldest, &current.fields);
             *v = zigzag(residual(spec, c, predicted));
         }
         Self {
@@ -279,6 +293,11 @@ pub(crate) fn header_bits(h: &Header) -> u32 {
         } else {
             0
         }
+        + if h.baseline_ago > 0 && h.predictor_ago > 0 {
+            exp_golomb_len(h.curve_ago, 0)
+        } else {
+            0
+        }
 }
 
 /// Bits of part 0's extras.
@@ -339,6 +358,9 @@ pub(crate) fn write_head(
     w.exp_golomb(header.baseline_ago, 0);
     if header.baseline_ago > 0 {
         w.exp_golomb(header.predictor_ago, 0);
+        if header.predictor_ago > 0 {
+            w.exp_golomb(header.curve_ago, 0);
+        }
     }
     if let Some(x) = extras {
         w.bit(x.feedback.is_some());
@@ -427,6 +449,11 @@ pub(crate) fn read_header<'a>(
     } else {
         0
     };
+    let curve_ago = if predictor_ago > 0 {
+        r.exp_golomb(0)?
+    } else {
+        0
+    };
     Ok((
         Header {
             tick,
@@ -434,21 +461,34 @@ pub(crate) fn read_header<'a>(
             last,
             baseline_ago,
             predictor_ago,
+            curve_ago,
         },
         r,
     ))
 }
 
-/// Reads the rest of a part. `base` and `older` are the snapshots the header names (sorted by
-/// index), `None` when it names none.
+/// The snapshots a part is coded against, sorted by index: `B1`, `B2` and `B3` as its
+/// header names them (`None` where it names none).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Baselines<'a> {
+    pub base: Option<&'a [(u32, EntityState)]>,
+    pub older: Option<&'a [(u32, EntityState)]>,
+    pub oldest: Option<&'a [(u32, EntityState)]>,
+}
+
+/// Reads the rest of a part against the baselines its header names.
 pub(crate) fn read_body(
     mut r: BitReader<'_>,
     schema: &Schema,
     header: &Header,
-    base: Option<&[(u32, EntityState)]>,
-    older: Option<&[(u32, EntityState)]>,
+    baselines: Baselines<'_>,
     out: &mut DecodedPart,
 ) -> Result<(), SnapshotError> {
+    let Baselines {
+        base,
+        older,
+        oldest,
+    } = baselines;
     out.feedback = None;
     out.own = None;
     out.removals.clear();
@@ -506,13 +546,21 @@ pub(crate) fn read_body(
         models,
         ..
     } = out;
-    let mut section = SectionReader::new(RangeDecoder::new(r), models, schema, start, changed);
+    let mut section = SectionReader::new(
+        RangeDecoder::new(r),
+        models,
+        schema,
+        start,
+        changed,
+        header.curve_ago > 0,
+    );
     let span = header.span();
     // Entries come in ascending index order, so lookups in the baselines move forward:
     // galloping from the last hit touches a few neighbouring cache lines instead of a
     // binary search's worth of cold ones.
     let mut base = base.map(Cursor::new);
     let mut older = older.map(Cursor::new);
+    let mut oldest = oldest.map(Cursor::new);
     for _ in 0..count {
         let index = section.index(models, changed)?;
         let b = base.as_mut().and_then(|b| b.seek(index));
@@ -543,11 +591,17 @@ pub(crate) fn read_body(
                 fields: [0; MAX_FIELDS],
             };
             let older = o.zip(span).map(|(o, s)| (&o.fields, s));
+            let o3 = oldest
+                .as_mut()
+                .filter(|_| older.is_some() && section.curved(b.kind))
+                .and_then(|o| o.seek(index))
+                .filter(|o| o.kind == b.kind)
+                .map(|o| (&o.fields, header.curve_ago));
             let mut predictor = EntityPredictor::default();
             for (i, spec) in specs.iter().enumerate() {
-                let res = unzigzag(section.residual(models, slot_base + i)?);
+                let res = unzigzag(section.residual(models, i, slot_base + i)?);
                 // Fields before `i` are decoded already: what a rotation's frame needs.
-                let predicted = predictor.field(specs, i, &b.fields, older, &state.fields);
+                let predicted = predictor.field(specs, i, &b.fields, older, o3, &state.fields);
                 let value = apply(spec, predicted, res).ok_or(SnapshotError::OutOfRange {
                     kind: b.kind,
                     field: i as u8,
