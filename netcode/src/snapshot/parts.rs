@@ -31,7 +31,7 @@ pub(super) fn part_overhead_bits(window_ticks: u32, entries: usize) -> u32 {
         predictor_ago: window_ticks,
         curve_ago: window_ticks,
     };
-    header_bits(&header) + section_head_bits(entries.max(1), MAX_INDEX)
+    header_bits(&header) + section_head_bits(entries.max(1), entries, MAX_INDEX)
 }
 
 /// Bits of the first entry of a part at most (its section's end included): the walk to it
@@ -175,7 +175,7 @@ impl Sections {
                 Some(c) if part > 0 => c.index,
                 _ => 0,
             };
-            let fixed = head + section_head_bits(chosen.len() - start, first);
+            let fixed = head + section_head_bits(chosen.len() - start, changed.len(), first);
             if fixed > max_bits {
                 return Err(too_small());
             }
@@ -205,7 +205,7 @@ impl Sections {
             if let Some((section, bits)) = self.parts.get_mut(part) {
                 let (coded, spent) = w.finish();
                 section.clear();
-                write_section(section, end - start, first, coded);
+                write_section(section, end - start, changed.len(), first, coded);
                 *bits = spent;
             }
             self.ends.push(end);

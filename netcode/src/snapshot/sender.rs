@@ -140,7 +140,13 @@ impl Out {
             }
             let (coded, bits) = w.finish();
             self.section.clear();
-            write_section(&mut self.section, self.chosen.len(), 0, coded);
+            write_section(
+                &mut self.section,
+                self.chosen.len(),
+                code.changed.len(),
+                0,
+                coded,
+            );
             shared.store_section(key, &self.section, bits);
         }
         if self.parts.is_empty() {

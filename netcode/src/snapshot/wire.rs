@@ -390,23 +390,37 @@ pub(crate) fn write_head(
     }
 }
 
-/// Writes an entity section: the entry count and, if there are entries, the index the
-/// walk starts at and the range-coded entries (`coded`, from a [`SectionWriter`]). It
+/// Writes an entity section: the entry count (as its difference from the size of the
+/// changed set, `changed`, which it is usually close to) and, if there are entries, the index
+/// the walk starts at and the range-coded entries (`coded`, from a [`SectionWriter`]). It
 /// depends only on the entries and the baselines, so clients that get the same entities
 /// against the same baselines can share its bits.
 ///
 /// [`SectionWriter`]: super::section::SectionWriter
-pub(crate) fn write_section(w: &mut BitWriter, count: usize, start: u32, coded: &[u8]) {
-    w.exp_golomb(u32::try_from(count).unwrap_or(u32::MAX), 0);
+pub(crate) fn write_section(
+    w: &mut BitWriter,
+    count: usize,
+    changed: usize,
+    start: u32,
+    coded: &[u8],
+) {
+    w.exp_golomb(count_code(count, changed), 0);
     if count > 0 {
         w.exp_golomb(start, 0);
         w.append(coded, coded.len() * 8);
     }
 }
 
-/// Bits of an entity section's count and start (before its range-coded bytes).
-pub(crate) fn section_head_bits(count: usize, start: u32) -> u32 {
-    exp_golomb_len(u32::try_from(count).unwrap_or(u32::MAX), 0)
+/// The count as written: `zz(count − changed)`.
+fn count_code(count: usize, changed: usize) -> u32 {
+    let diff = i64::try_from(count).unwrap_or(i64::MAX) - i64::try_from(changed).unwrap_or(0);
+    zigzag(diff.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32)
+}
+
+/// Bits of an entity section's count and start (before its range-coded bytes), at most,
+/// for any count up to `count`.
+pub(crate) fn section_head_bits(count: usize, changed: usize, start: u32) -> u32 {
+    exp_golomb_len(count_code(count, changed), 0).max(exp_golomb_len(count_code(0, changed), 0))
         + if count > 0 {
             exp_golomb_len(start, 0)
         } else {
@@ -525,7 +539,14 @@ pub(crate) fn read_body(
             prev = Some(index);
         }
     }
-    let count = r.exp_golomb(0)?;
+    match (base, older) {
+        (Some(b1), Some(b2)) if header.predictor_ago > 0 => {
+            changed_set::between_snapshots(schema, b1, b2, &mut out.changed);
+        }
+        _ => out.changed.clear(),
+    }
+    let count = i64::from(out.changed.len() as u32) + i64::from(unzigzag(r.exp_golomb(0)?));
+    let count = u32::try_from(count).map_err(|_| SnapshotError::BadCount(count as u64))?;
     if count == 0 {
         return finish(&r);
     }
@@ -534,12 +555,6 @@ pub(crate) fn read_body(
         return Err(SnapshotError::BadCount(u64::from(count)));
     }
     let start = r.exp_golomb(0)?;
-    match (base, older) {
-        (Some(b1), Some(b2)) if header.predictor_ago > 0 => {
-            changed_set::between_snapshots(schema, b1, b2, &mut out.changed);
-        }
-        _ => out.changed.clear(),
-    }
     let DecodedPart {
         entries,
         changed,
