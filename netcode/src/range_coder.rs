@@ -100,6 +100,36 @@ impl Default for ValueModel {
     }
 }
 
+impl ValueModel {
+    /// Adapts the models as coding `value` would, without coding it: how a section learns
+    /// from data both ends hold before its first entry.
+    pub(crate) fn learn(&mut self, value: u32) {
+        let w = u64::from(value) + 1;
+        let n = (63 - w.leading_zeros()) as usize;
+        for m in self.prefix.iter_mut().take(n) {
+            m.update(true);
+        }
+        if n < MAX_PREFIX {
+            if let Some(m) = self.prefix.get_mut(n) {
+                m.update(false);
+            }
+        }
+        if n >= 1 {
+            if let Some(m) = self.top.get_mut(n) {
+                m.update((w >> (n - 1)) & 1 == 1);
+            }
+        }
+    }
+
+    /// Counts every model as updated at most `seen` times, so what was learnt beforehand
+    /// gives way quickly to what is coded.
+    pub(crate) fn settle(&mut self, seen: u16) {
+        for m in self.prefix.iter_mut().chain(self.top.iter_mut()) {
+            m.seen = m.seen.min(seen);
+        }
+    }
+}
+
 /// Writes range-coded bits into a byte buffer it owns; reuse it with [`clear`](Self::clear).
 #[derive(Debug, Clone)]
 pub(crate) struct RangeEncoder {

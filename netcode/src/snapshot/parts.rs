@@ -5,7 +5,7 @@ use crate::bits::{BitWriter, exp_golomb_len};
 use crate::schema::{FieldSpec, Schema};
 use crate::tick::Tick;
 
-use super::section::SectionWriter;
+use super::section::{Lesson, SectionWriter};
 use super::sender::SendError;
 use super::wire::{
     Coded, Extras, Feedback, Header, MAX_INDEX, PartBits, extras_bits, gap, header_bits,
@@ -127,6 +127,8 @@ pub(super) struct Code<'a> {
     pub(super) changed: &'a [u32],
     /// With a third baseline, a bit per kind predicted along a curve.
     pub(super) curved: Option<u32>,
+    /// What each section's models learn before its first entry.
+    pub(super) lessons: &'a [Lesson],
     /// The most bits a part may have.
     pub(super) max_bits: u32,
 }
@@ -156,6 +158,7 @@ impl Sections {
             extras,
             changed,
             curved,
+            lessons,
             max_bits,
         } = *code;
         let too_small = || SendError::DatagramTooSmall((max_bits / 8) as usize);
@@ -181,13 +184,13 @@ impl Sections {
             }
             let room = ((max_bits - fixed) / 8) as usize;
             let w = &mut self.writer;
-            w.start(schema, first, changed, curved);
+            w.start(schema, first, changed, curved, lessons);
             let mut end = start;
             while let Some(c) = chosen.get(end) {
                 w.push(schema, changed, c);
                 if w.len_bound() > room {
                     // The coder cannot take an entry back: code the part again without it.
-                    w.start(schema, first, changed, curved);
+                    w.start(schema, first, changed, curved, lessons);
                     for c in chosen.get(start..end).unwrap_or_default() {
                         w.push(schema, changed, c);
                     }

@@ -8,7 +8,9 @@
 //! layout; this file is its one implementation.
 
 use crate::range_coder::{Model, RangeDecoder, RangeEncoder, ValueModel};
-use crate::schema::Schema;
+use crate::schema::{EntityState, MAX_FIELDS, Schema};
+
+use super::predict::Span;
 
 use super::wire::{Coded, MAX_INDEX, PartBits, SnapshotError};
 
@@ -41,7 +43,55 @@ fn jolted(field: usize, in_changed: bool, largest_so_far: u32) -> usize {
     })
 }
 
+/// What a section learns from before its first entry: an entity of the changed set as the
+/// two older baselines would have predicted the newest, as a delta (its kind and zigzagged
+/// residuals). Both ends hold all three, so the field models start out knowing roughly how
+/// predictable this world is.
+pub(crate) type Lesson = (u8, [u32; MAX_FIELDS]);
+
+/// Updates a field model may count after the lessons: they give way quickly to what is coded.
+const SETTLED: u16 = 2;
+
+/// The lesson of one entity from its states in the three baselines, if all three are the
+/// same kind.
+pub(crate) fn lesson(
+    schema: &Schema,
+    b1: &EntityState,
+    b2: &EntityState,
+    b3: &EntityState,
+    span: Span,
+) -> Option<Lesson> {
+    (b1.kind == b2.kind && b2.kind == b3.kind).then(|| {
+        (
+            b1.kind,
+            Coded::delta(schema, 0, b1, b2, Some((b3, span)), None).values,
+        )
+    })
+}
+
 impl Models {
+    /// Field models learn from `lessons` as if coding them.
+    fn learn(&mut self, schema: &Schema, lessons: &[Lesson]) {
+        if lessons.is_empty() {
+            return;
+        }
+        for (kind, values) in lessons {
+            let base = schema.slot_base(*kind);
+            let n = schema.fields(*kind).map_or(0, <[_]>::len);
+            let mut largest = 0;
+            for (i, &v) in values.iter().enumerate().take(n) {
+                let ctx = jolted(i, true, largest);
+                if let Some(m) = self.fields.get_mut(base + i).and_then(|m| m.get_mut(ctx)) {
+                    m.learn(v);
+                }
+                largest = largest.max(v);
+            }
+        }
+        for m in self.fields.iter_mut().flatten() {
+            m.settle(SETTLED);
+        }
+    }
+
     fn reset(&mut self, schema: &Schema) {
         self.other = Model::default();
         self.before = Model::default();
@@ -115,6 +165,7 @@ impl SectionWriter {
         start: u32,
         changed: &[u32],
         curved: Option<u32>,
+        lessons: &[Lesson],
     ) {
         self.enc.clear();
         if let Some(curved) = curved {
@@ -123,6 +174,7 @@ impl SectionWriter {
             }
         }
         self.models.reset(schema);
+        self.models.learn(schema, lessons);
         self.walk = Walk::new(start, changed);
         self.spent = Spent::default();
     }
@@ -233,6 +285,7 @@ impl<'a> SectionReader<'a> {
         start: u32,
         changed: &[u32],
         curve: bool,
+        lessons: &[Lesson],
     ) -> Self {
         let mut curved = 0;
         if curve {
@@ -241,6 +294,7 @@ impl<'a> SectionReader<'a> {
             }
         }
         models.reset(schema);
+        models.learn(schema, lessons);
         Self {
             dec,
             walk: Walk::new(start, changed),

@@ -134,7 +134,7 @@ impl Out {
     ) -> Result<Option<usize>, SendError> {
         if shared.section(key).is_none() {
             let w = &mut self.sections.writer;
-            w.start(code.schema, 0, code.changed, code.curved);
+            w.start(code.schema, 0, code.changed, code.curved, code.lessons);
             for c in &self.chosen {
                 w.push(code.schema, code.changed, c);
             }
@@ -497,6 +497,7 @@ impl SnapshotSender {
             extras: &extras,
             changed,
             curved,
+            lessons: &self.work.lessons,
             max_bits,
         };
         if !shared_first {

@@ -10,6 +10,7 @@ use super::changed_set;
 use super::history::{WorldAt, WorldHistory};
 use super::overrides::{Overrides, Walk};
 use super::predict::Span;
+use super::section::{Lesson, lesson};
 use super::wire::{Coded, PartBits};
 
 /// The client's view at one past snapshot: the world then, corrected by what it missed.
@@ -66,6 +67,8 @@ pub(super) struct Work {
     pub(super) changed: Vec<u32>,
     /// A bit per kind whose linear fields are predicted along a curve.
     pub(super) curved: u32,
+    /// What each section's models learn before its first entry.
+    pub(super) lessons: Vec<Lesson>,
     pub(super) touched: Vec<u32>,
     /// Per index, the encode that last considered it (dedups `touched`).
     pub(super) seen: Vec<u32>,
@@ -78,6 +81,8 @@ impl Work {
         self.changed.clear();
         self.changed.extend_from_slice(&group.changed);
         self.curved = group.curved;
+        self.lessons.clear();
+        self.lessons.extend_from_slice(&group.lessons);
         self.removals.clear();
         self.removals.extend_from_slice(&group.removals);
         self.removed_held.clear();
@@ -225,6 +230,24 @@ impl Work {
             ),
             _ => self.changed.clear(),
         }
+        self.lessons.clear();
+        if let (Some(v1), Some(v2), Some((v3, between3)), Some(span)) = (view1, view2, view3, span)
+        {
+            let span = Span {
+                ahead: span.between,
+                between: between3,
+            };
+            let (mut at1, mut at2, mut at3) = (Walk::default(), Walk::default(), Walk::default());
+            for &index in &self.changed {
+                let s1 = v1.get_ascending(index, &mut at1);
+                let s2 = v2.get_ascending(index, &mut at2);
+                let s3 = v3.get_ascending(index, &mut at3);
+                if let (Some(s1), Some(s2), Some(s3)) = (s1, s2, s3) {
+                    self.lessons
+                        .extend(lesson(schema, &s1.state, &s2.state, &s3.state, span));
+                }
+            }
+        }
     }
 }
 
@@ -248,6 +271,7 @@ pub(super) struct Group {
     pub(super) removed_held: Vec<NetEntity>,
     pub(super) changed: Vec<u32>,
     pub(super) curved: u32,
+    pub(super) lessons: Vec<Lesson>,
     /// The entity section when every candidate is sent, written once (valid if `has_section`).
     pub(super) section: BitWriter,
     pub(super) section_bits: PartBits,
@@ -310,6 +334,8 @@ impl SharedEncoding {
         group.changed.clear();
         group.changed.extend_from_slice(&work.changed);
         group.curved = work.curved;
+        group.lessons.clear();
+        group.lessons.extend_from_slice(&work.lessons);
         self.groups.push(group);
     }
 }

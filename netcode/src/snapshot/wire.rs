@@ -12,7 +12,7 @@ use crate::tick::Tick;
 
 use super::changed_set;
 use super::predict::{EntityPredictor, Span, apply, residual};
-use super::section::{Models, SectionReader};
+use super::section::{self, Lesson, Models, SectionReader};
 
 /// First byte of a snapshot-part datagram.
 pub const SNAPSHOT_TAG: u8 = 0x01;
@@ -105,6 +105,15 @@ impl Header {
         self.predictor()
             .filter(|_| self.curve_ago > 0)
             .map(|b| b.sub(self.curve_ago))
+    }
+
+    /// How the older two baselines predict the newest, for a section's lessons: present
+    /// when all three are named.
+    pub(crate) fn lesson_span(&self) -> Option<Span> {
+        (self.baseline_ago > 0 && self.predictor_ago > 0 && self.curve_ago > 0).then_some(Span {
+            ahead: self.predictor_ago,
+            between: self.curve_ago,
+        })
     }
 
     pub(crate) fn span(&self) -> Option<Span> {
@@ -438,6 +447,8 @@ pub(crate) struct DecodedPart {
     pub entries: Vec<(u32, EntityState)>,
     /// The changed set between the part's baselines.
     changed: Vec<u32>,
+    /// What the section's models learn before its first entry.
+    lessons: Vec<Lesson>,
     models: Models,
 }
 
@@ -555,9 +566,22 @@ pub(crate) fn read_body(
         return Err(SnapshotError::BadCount(u64::from(count)));
     }
     let start = r.exp_golomb(0)?;
+    out.lessons.clear();
+    if let (Some(b1), Some(b2), Some(b3), Some(span)) = (base, older, oldest, header.lesson_span())
+    {
+        let (mut c1, mut c2, mut c3) = (Cursor::new(b1), Cursor::new(b2), Cursor::new(b3));
+        for &index in &out.changed {
+            if let (Some(s1), Some(s2), Some(s3)) = (c1.seek(index), c2.seek(index), c3.seek(index))
+            {
+                out.lessons
+                    .extend(section::lesson(schema, s1, s2, s3, span));
+            }
+        }
+    }
     let DecodedPart {
         entries,
         changed,
+        lessons,
         models,
         ..
     } = out;
@@ -568,6 +592,7 @@ pub(crate) fn read_body(
         start,
         changed,
         header.curve_ago > 0,
+        lessons,
     );
     let span = header.span();
     // Entries come in ascending index order, so lookups in the baselines move forward:
