@@ -73,7 +73,13 @@ pub(crate) fn predict_curved(
 pub(crate) struct EntityPredictor {
     /// The rotation group last framed.
     rotation: Option<Framed>,
+    /// The entity's first linear field: its place, its prediction, and its step between
+    /// the baselines (`v1 − v2`).
+    lead: Option<(usize, i32, i64)>,
 }
+
+/// A lead residual (zigzagged) at least this large drags the later fields along with it.
+const DRAG: u32 = 16;
 
 /// A rotation group's baselines re-expressed in one frame.
 #[derive(Debug, Clone, Copy)]
@@ -111,12 +117,55 @@ impl EntityPredictor {
         let Some(spec) = specs.get(i) else {
             return 0;
         };
-        if let (FieldKind::Linear, Some((o, span)), Some((o3, between3))) =
-            (spec.kind, older, oldest)
-        {
-            return predict_curved(spec, at(base, i), at(o, i), at(o3, i), span, between3);
-        }
-        if spec.kind != FieldKind::RotationComponent {
+        if matches!(spec.kind, FieldKind::Linear | FieldKind::Angle) {
+            let p = match (spec.kind, older, oldest) {
+                (FieldKind::Linear, Some((o, span)), Some((o3, between3))) => {
+                    predict_curved(spec, at(base, i), at(o, i), at(o3, i), span, between3)
+                }
+                _ => predict(spec, at(base, i), older.map(|(o, span)| (at(o, i), span))),
+            };
+            let Some((o, _)) = older else { return p };
+            let step = match spec.kind {
+                FieldKind::Angle => wrap_signed(
+                    i64::from(at(base, i)) - i64::from(at(o, i)),
+                    1i64 << spec.bits,
+                ),
+                _ => i64::from(at(base, i)) - i64::from(at(o, i)),
+            };
+            return match self.lead {
+                None if spec.kind == FieldKind::Linear => {
+                    self.lead = Some((i, p, step));
+                    p
+                }
+                Some((f, pf, sf)) if f < i && sf != 0 => {
+                    let Some(lead_spec) = specs.get(f) else {
+                        return p;
+                    };
+                    let miss = residual(lead_spec, at(current, f), pf);
+                    if crate::bits::zigzag(miss) < DRAG {
+                        return p;
+                    }
+                    // A stop or a change of speed moves every field along the entity's path:
+                    // the lead field's miss, scaled by each field's share of the step.
+                    let drag = round_div_wide(
+                        i128::from(miss) * i128::from(step) * i128::from(sf.signum()),
+                        i128::from(sf.abs()),
+                    )
+                    .clamp(i128::from(i32::MIN), i128::from(i32::MAX))
+                        as i64;
+                    match spec.kind {
+                        FieldKind::Angle => {
+                            (i64::from(p) + drag).rem_euclid(1i64 << spec.bits) as i32
+                        }
+                        _ => {
+                            (i64::from(p) + drag).clamp(i64::from(spec.min), i64::from(spec.max()))
+                                as i32
+                        }
+                    }
+                }
+                _ => p,
+            };
+        } else if spec.kind != FieldKind::RotationComponent {
             return predict(spec, at(base, i), older.map(|(o, span)| (at(o, i), span)));
         }
         // The group's index field; a schema guarantees one within the three fields before.
@@ -284,6 +333,32 @@ mod tests {
         assert_eq!(predict_curved(&X, 120, 100, 80, span, 2), 160);
         // Clamped to the field.
         assert_eq!(predict_curved(&X, 65_000, 60_000, 56_000, span, 2), 65_535);
+    }
+
+    #[test]
+    fn a_stop_drags_the_later_fields_along_with_the_first() {
+        let y = FieldSpec::linear("y", 16, 0);
+        let specs = [X, y, A];
+        let span = Span {
+            ahead: 4,
+            between: 2,
+        };
+        // Moving +10, +5 and +2 steps per tick; stopped since b1, so x misses by −40.
+        let mut b1 = [0; MAX_FIELDS];
+        b1[..3].copy_from_slice(&[1000, 2000, 100]);
+        let mut b2 = [0; MAX_FIELDS];
+        b2[..3].copy_from_slice(&[980, 1990, 96]);
+        let mut now = b1;
+        let mut p = EntityPredictor::default();
+        assert_eq!(p.field(&specs, 0, &b1, Some((&b2, span)), None, &now), 1040);
+        // y: straight on would be 2020; dragged by −40 · 10/20 = −20 back to where it stopped.
+        assert_eq!(p.field(&specs, 1, &b1, Some((&b2, span)), None, &now), 2000);
+        assert_eq!(p.field(&specs, 2, &b1, Some((&b2, span)), None, &now), 100);
+        // A small miss (noise) drags nothing.
+        now[0] = 1043;
+        let mut p = EntityPredictor::default();
+        p.field(&specs, 0, &b1, Some((&b2, span)), None, &now);
+        assert_eq!(p.field(&specs, 1, &b1, Some((&b2, span)), None, &now), 2020);
     }
 
     proptest! {
