@@ -23,6 +23,8 @@ const PROB_MAX: u16 = PROB_ONE - 31;
 const TOP: u32 = 1 << 24;
 /// Longest unary prefix of a value (its bit width less one, up to 33 bits).
 const MAX_PREFIX: usize = 32;
+/// Bits coded at even odds in one step: the range (at least 2^24) split into 2^CHUNK parts.
+const CHUNK: u32 = 16;
 /// Most zero bytes cut from a stream's end (and so read past the end by a decoder).
 pub(crate) const MAX_CUT_ZEROS: u32 = 4;
 
@@ -51,13 +53,11 @@ impl Default for Model {
 
 impl Model {
     fn update(&mut self, bit: bool) {
-        let shift = match self.seen {
-            0..=1 => 2,
-            2..=5 => 3,
-            6..=19 => 4,
-            _ => 5,
-        };
-        self.seen = self.seen.saturating_add(1);
+        const SHIFT: [u8; 21] = [
+            2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 5,
+        ];
+        let shift = SHIFT.get(usize::from(self.seen)).copied().unwrap_or(5);
+        self.seen = self.seen.saturating_add(1).min(20);
         if bit {
             self.p -= self.p >> shift;
         } else {
@@ -67,19 +67,18 @@ impl Model {
     }
 }
 
-/// The cost in 1/1024 bit of coding a 0 with a model at `p`, for accounting.
-fn cost_of_zero(p: u16) -> u32 {
-    // -log2(p / 2048) · 1024, at the middle of each stretch of 16 steps of p.
+/// The cost in 1/1024 bit of coding a 0 with a model at `p`, for accounting: `-log2(p /
+/// 2048) · 1024` at the middle of each stretch of 16 steps of `p`.
+fn cost_table() -> &'static [u32; 129] {
     static TABLE: std::sync::OnceLock<[u32; 129]> = std::sync::OnceLock::new();
-    let table = TABLE.get_or_init(|| {
+    TABLE.get_or_init(|| {
         let mut t = [0u32; 129];
         for (i, slot) in t.iter_mut().enumerate() {
             let p = (i * 16 + 8).min(usize::from(PROB_ONE)) as f64 / f64::from(PROB_ONE);
             *slot = (-p.log2() * 1024.0).round() as u32;
         }
         t
-    });
-    table.get(usize::from(p >> 4)).copied().unwrap_or(11 * 1024)
+    })
 }
 
 /// Models for one kind of unsigned value, coded as an adaptive Exp-Golomb code: the bit
@@ -144,6 +143,7 @@ pub(crate) struct RangeEncoder {
     out: Vec<u8>,
     /// Information coded so far, in 1/1024 bit (for accounting).
     cost: u64,
+    costs: &'static [u32; 129],
 }
 
 impl Default for RangeEncoder {
@@ -156,6 +156,7 @@ impl Default for RangeEncoder {
             first: true,
             out: Vec::new(),
             cost: 0,
+            costs: cost_table(),
         }
     }
 }
@@ -171,6 +172,17 @@ impl RangeEncoder {
         self.out.clear();
     }
 
+    /// Copies this encoder's whole state into `into`, reusing its buffer.
+    pub(crate) fn save_to(&self, into: &mut Self) {
+        into.low = self.low;
+        into.range = self.range;
+        into.cache = self.cache;
+        into.pending = self.pending;
+        into.first = self.first;
+        into.out.clone_from(&self.out);
+        into.cost = self.cost;
+    }
+
     /// Information coded so far, in 1/1024 bit.
     pub(crate) fn cost(&self) -> u64 {
         self.cost
@@ -184,12 +196,12 @@ impl RangeEncoder {
     /// Codes `bit` with `model`, then adapts the model.
     pub(crate) fn bit(&mut self, model: &mut Model, bit: bool) {
         let bound = (self.range >> PROB_BITS) * u32::from(model.p);
+        let p = if bit { PROB_ONE - model.p } else { model.p };
+        self.cost += u64::from(self.costs.get(usize::from(p >> 4)).copied().unwrap_or(0));
         if bit {
-            self.cost += u64::from(cost_of_zero(PROB_ONE - model.p));
             self.low += u64::from(bound);
             self.range -= bound;
         } else {
-            self.cost += u64::from(cost_of_zero(model.p));
             self.range = bound;
         }
         model.update(bit);
@@ -198,11 +210,14 @@ impl RangeEncoder {
 
     /// Codes the low `n` bits of `value` (most significant first) at even odds.
     pub(crate) fn direct(&mut self, value: u32, n: u32) {
-        for i in (0..n).rev() {
-            self.range >>= 1;
-            if (value >> i) & 1 == 1 {
-                self.low += u64::from(self.range);
-            }
+        // In chunks of up to CHUNK bits, each one split of the range into 2^k equal parts.
+        let mut left = n.min(32);
+        while left > 0 {
+            let k = left.min(CHUNK);
+            left -= k;
+            let chunk = (u64::from(value) >> left) & ((1u64 << k) - 1);
+            self.range >>= k;
+            self.low += chunk * u64::from(self.range);
             self.normalize();
         }
         self.cost += u64::from(n) * 1024;
@@ -351,17 +366,19 @@ impl<'a> RangeDecoder<'a> {
 
     /// Decodes `n` (≤ 32) bits coded at even odds.
     pub(crate) fn direct(&mut self, n: u32) -> u32 {
-        let mut value = 0u32;
-        for _ in 0..n {
-            self.range >>= 1;
-            let bit = self.code >= self.range;
-            if bit {
-                self.code -= self.range;
-            }
-            value = (value << 1) | u32::from(bit);
+        let mut value = 0u64;
+        let mut left = n.min(32);
+        while left > 0 {
+            let k = left.min(CHUNK);
+            left -= k;
+            self.range >>= k;
+            // A malformed stream can hold a code past the last part: take the last.
+            let chunk = (self.code / self.range).min((1 << k) - 1);
+            self.code -= chunk * self.range;
+            value = (value << k) | u64::from(chunk);
             self.normalize();
         }
-        value
+        value as u32
     }
 
     /// Decodes a value coded with [`RangeEncoder::value`].

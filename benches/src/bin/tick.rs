@@ -84,6 +84,9 @@ struct Args {
     /// Only this game's cases (arena or cubes3d).
     #[arg(long, value_name = "NAME")]
     game: Option<String>,
+    /// Only the case of this name (e.g. 64p-1000e-lagging).
+    #[arg(long, value_name = "NAME")]
+    case: Option<String>,
     /// Beat an Agones health heartbeat after every tick (timed), with a task taking its
     /// pings, as a server in a fleet does.
     #[arg(long)]
@@ -215,7 +218,9 @@ fn main() -> Result<()> {
     ];
     let mut results = Vec::new();
     for (name, clients, entities, hz, snap, ack_ms) in cases {
-        if args.game.as_deref().is_some_and(|g| g != Arena::NAME) {
+        if args.game.as_deref().is_some_and(|g| g != Arena::NAME)
+            || args.case.as_deref().is_some_and(|c| c != name)
+        {
             continue;
         }
         results.push(run::<Arena>(
@@ -236,7 +241,9 @@ fn main() -> Result<()> {
         ("cubes3d-16p-901", 16usize, (100u32, 100u32)),
         ("cubes3d-64p-901", 64, (100, 100)),
     ] {
-        if args.game.as_deref().is_some_and(|g| g != Cubes3d::NAME) {
+        if args.game.as_deref().is_some_and(|g| g != Cubes3d::NAME)
+            || args.case.as_deref().is_some_and(|c| c != name)
+        {
             continue;
         }
         results.push(run::<Cubes3d>(

@@ -8,7 +8,7 @@ use crate::schema::{EntityState, Schema};
 
 use super::history::WorldHistory;
 use super::overrides::Walk;
-use super::shared::View;
+use super::shared::{View, sort_unique};
 
 /// Whether two states are the same to a client: the kind and the kind's fields.
 pub(crate) fn same_state(schema: &Schema, a: &EntityState, b: &EntityState) -> bool {
@@ -37,13 +37,14 @@ pub(crate) fn between_snapshots(
 
 /// The server's changed set for one client: the same list as [`between_snapshots`] over the
 /// client's views at its two baselines, found from what changed in the world between them
-/// and what the client was behind on at either. `scratch` is reused.
+/// and what the client was behind on at either. `scratch` (a list, the stamps and the
+/// stamp of [`sort_unique`]) is reused.
 pub(crate) fn between_views(
     schema: &Schema,
     history: &WorldHistory,
     v1: View<'_>,
     v2: View<'_>,
-    scratch: &mut Vec<u32>,
+    (scratch, seen, stamp): (&mut Vec<u32>, &mut Vec<u32>, &mut u32),
     out: &mut Vec<u32>,
 ) {
     out.clear();
@@ -54,8 +55,7 @@ pub(crate) fn between_views(
     }
     scratch.extend(v1.overrides.indices());
     scratch.extend(v2.overrides.indices());
-    scratch.sort_unstable();
-    scratch.dedup();
+    sort_unique(scratch, seen, stamp);
     let (mut at1, mut at2) = (Walk::default(), Walk::default());
     for &index in scratch.iter() {
         let Some(held) = v1.get_ascending(index, &mut at1) else {

@@ -141,7 +141,12 @@ pub(super) struct Sections {
     /// Where each part's entries end in the chosen entries.
     pub(super) ends: Vec<usize>,
     pub(super) writer: SectionWriter,
+    /// The writer as it was before the last entry, near the end of a part.
+    checkpoint: SectionWriter,
 }
+
+/// Within this many bytes of a part's end, the writer is saved before each entry.
+const NEAR_END_BYTES: usize = 96;
 
 impl Sections {
     /// Codes `chosen` (ascending) into as many parts as it takes, each filled until the next
@@ -187,12 +192,22 @@ impl Sections {
             w.start(schema, first, changed, curved, lessons);
             let mut end = start;
             while let Some(c) = chosen.get(end) {
+                // Near the end of the room, keep a copy to go back to: the coder cannot take
+                // an entry back.
+                let saved = w.len_bound() + NEAR_END_BYTES > room;
+                if saved {
+                    w.save_to(&mut self.checkpoint);
+                }
                 w.push(schema, changed, c);
                 if w.len_bound() > room {
-                    // The coder cannot take an entry back: code the part again without it.
-                    w.start(schema, first, changed, curved, lessons);
-                    for c in chosen.get(start..end).unwrap_or_default() {
-                        w.push(schema, changed, c);
+                    if saved {
+                        std::mem::swap(w, &mut self.checkpoint);
+                    } else {
+                        // An entry bigger than the margin: code the part again without it.
+                        w.start(schema, first, changed, curved, lessons);
+                        for c in chosen.get(start..end).unwrap_or_default() {
+                            w.push(schema, changed, c);
+                        }
                     }
                     break;
                 }

@@ -15,7 +15,7 @@ use super::predict::Span;
 use super::wire::{Coded, MAX_INDEX, PartBits, SnapshotError};
 
 /// The models of one section, all at even odds at its start.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub(crate) struct Models {
     /// 1 = the entry is not the next changed index.
     other: Model,
@@ -49,6 +49,9 @@ fn jolted(field: usize, in_changed: bool, largest_so_far: u32) -> usize {
 /// predictable this world is.
 pub(crate) type Lesson = (u8, [u32; MAX_FIELDS]);
 
+/// Most lessons a section learns from: a sample is enough to set the models' odds.
+pub(crate) const MAX_LESSONS: usize = 16;
+
 /// Updates a field model may count after the lessons: they give way quickly to what is coded.
 const SETTLED: u16 = 2;
 
@@ -67,6 +70,23 @@ pub(crate) fn lesson(
             Coded::delta(schema, 0, b1, b2, Some((b3, span)), None).values,
         )
     })
+}
+
+impl Clone for Models {
+    fn clone(&self) -> Self {
+        let mut copy = Self::default();
+        copy.clone_from(self);
+        copy
+    }
+
+    /// Copies into the existing buffers.
+    fn clone_from(&mut self, source: &Self) {
+        self.other = source.other;
+        self.before = source.before;
+        self.created = source.created;
+        self.gap = source.gap;
+        self.fields.clone_from(&source.fields);
+    }
 }
 
 impl Models {
@@ -177,6 +197,14 @@ impl SectionWriter {
         self.models.learn(schema, lessons);
         self.walk = Walk::new(start, changed);
         self.spent = Spent::default();
+    }
+
+    /// Copies this writer's whole state into `into`, reusing its buffers.
+    pub(crate) fn save_to(&self, into: &mut Self) {
+        self.enc.save_to(&mut into.enc);
+        into.models.clone_from(&self.models);
+        into.walk = self.walk;
+        into.spent = self.spent;
     }
 
     /// Bytes the section would take at most, were it ended now.

@@ -34,6 +34,9 @@ const SPARE_OVERRIDE_BYTES: usize = 16 * 1024;
 /// The predictor baseline is sought at least `NUM/DEN` of the baseline's age further back.
 const PREDICTOR_SPAN_NUM: i32 = 1;
 const PREDICTOR_SPAN_DEN: i32 = 2;
+/// A third baseline is named only while the baseline is within this part of the window
+/// (a quarter: 8 snapshot intervals).
+const CURVE_WINDOW_PART: u32 = 4;
 
 /// Sizes that shape one client's snapshots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,8 +121,8 @@ fn view_at<'a>(
 impl Out {
     /// Codes the chosen entries into parts (see [`Sections::split`]); returns how many of
     /// `chosen` the parts carry.
-    fn split(&mut self, code: &Code<'_>) -> Result<usize, SendError> {
-        self.sections.split(&self.chosen, code)
+    fn split(&self, sections: &mut Sections, code: &Code<'_>) -> Result<usize, SendError> {
+        sections.split(&self.chosen, code)
     }
 
     /// Writes the snapshot as one part holding the group's shared entity section (written
@@ -127,13 +130,14 @@ impl Out {
     /// of `chosen` the parts will carry.
     fn write_shared(
         &mut self,
+        sections: &mut Sections,
         code: &Code<'_>,
         shared: &mut SharedEncoding,
         key: GroupKey,
         report: &mut SendReport,
     ) -> Result<Option<usize>, SendError> {
         if shared.section(key).is_none() {
-            let w = &mut self.sections.writer;
+            let w = &mut sections.writer;
             w.start(code.schema, 0, code.changed, code.curved, code.lessons);
             for c in &self.chosen {
                 w.push(code.schema, code.changed, c);
@@ -166,13 +170,13 @@ impl Out {
                 return Ok(None);
             }
         }
-        self.split(code).map(Some)
+        self.split(sections, code).map(Some)
     }
 
     /// Writes the parts `split` coded: each one's head, then its section.
-    fn write_parts(&mut self, code: &Code<'_>, report: &mut SendReport) {
-        let parts = self.sections.ends.len();
-        for (part, (section, bits)) in self.sections.parts.iter().take(parts).enumerate() {
+    fn write_parts(&mut self, sections: &Sections, code: &Code<'_>, report: &mut SendReport) {
+        let parts = sections.ends.len();
+        for (part, (section, bits)) in sections.parts.iter().take(parts).enumerate() {
             if self.parts.len() <= part {
                 self.parts
                     .push(BitWriter::with_capacity((code.max_bits / 8) as usize));
@@ -221,8 +225,6 @@ pub struct SnapshotSender {
 struct Out {
     /// The entries sent, in index order.
     chosen: Vec<Coded>,
-    /// Each part's entity section, coded.
-    sections: Sections,
     parts: Vec<BitWriter>,
     /// Parts of `parts` holding the last snapshot.
     used: usize,
@@ -501,7 +503,7 @@ impl SnapshotSender {
             max_bits,
         };
         if !shared_first {
-            let placed = self.out.split(&code)?;
+            let placed = self.out.split(&mut self.work.sections, &code)?;
             let cut = self.out.chosen.get(placed).map(|c| c.index);
             self.out.chosen.truncate(placed);
             spend -= hold_back(
@@ -533,7 +535,8 @@ impl SnapshotSender {
         };
         self.out.used = 0;
         let written = if shared_first {
-            self.out.write_shared(&code, shared, key, &mut report)?
+            self.out
+                .write_shared(&mut self.work.sections, &code, shared, key, &mut report)?
         } else {
             None
         };
@@ -556,7 +559,8 @@ impl SnapshotSender {
             );
         }
         if self.out.used == 0 {
-            self.out.write_parts(&code, &mut report);
+            self.out
+                .write_parts(&self.work.sections, &code, &mut report);
         }
         report.sent = self.out.chosen.len();
         report.parts = self.out.used;
@@ -609,7 +613,13 @@ impl SnapshotSender {
         });
         // The third baseline, which lets linear fields follow a curve: at least as far
         // before the predictor as the predictor is before the baseline, for the same reason.
-        let b3 = b1.zip(b2).and_then(|(b1, b2)| {
+        // Only for a client that keeps up: a curve through snapshots long past says little of
+        // now, and a lagging client's coding is its own (not shared), so it is kept cheap.
+        let recent = b1.is_some_and(|b1| {
+            tick.since(b1.tick)
+                <= i32::try_from(self.config.window_ticks / CURVE_WINDOW_PART).unwrap_or(i32::MAX)
+        });
+        let b3 = b1.zip(b2).filter(|_| recent).and_then(|(b1, b2)| {
             let between = b1.tick.since(b2.tick);
             self.records
                 .iter()

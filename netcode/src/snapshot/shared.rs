@@ -9,8 +9,9 @@ use crate::tick::Tick;
 use super::changed_set;
 use super::history::{WorldAt, WorldHistory};
 use super::overrides::{Overrides, Walk};
+use super::parts::Sections;
 use super::predict::Span;
-use super::section::{Lesson, lesson};
+use super::section::{Lesson, MAX_LESSONS, lesson};
 use super::wire::{Coded, PartBits};
 
 /// The client's view at one past snapshot: the world then, corrected by what it missed.
@@ -44,6 +45,44 @@ pub(super) struct Candidate {
     pub(super) alt: Option<[u32; MAX_FIELDS]>,
 }
 
+/// Sorts `list` ascending without repeats. A stamp per call marks each index once in
+/// `seen`; then either a scan of the stamps (when many are listed) or a sort of the few
+/// indices gives the order: linear in the list, where a sort of a long list with repeats
+/// (a lagging client's changes over many ticks) is not.
+pub(super) fn sort_unique(list: &mut Vec<u32>, seen: &mut Vec<u32>, stamp: &mut u32) {
+    let needed = list.iter().max().map_or(0, |&i| i as usize + 1);
+    if seen.len() < needed {
+        seen.resize(needed, 0);
+    }
+    *stamp = stamp.wrapping_add(1);
+    if *stamp == 0 {
+        seen.fill(0);
+        *stamp = 1;
+    }
+    let stamp = *stamp;
+    list.retain(|&index| match seen.get_mut(index as usize) {
+        Some(s) if *s != stamp => {
+            *s = stamp;
+            true
+        }
+        _ => false,
+    });
+    if list.len() * 16 >= needed {
+        list.clear();
+        list.extend(
+            (0u32..)
+                .zip(seen.iter().take(needed))
+                .filter(|(_, s)| **s == stamp)
+                .map(|(i, _)| i),
+        );
+    } else {
+        list.sort_unstable();
+    }
+}
+
+/// Deltas of a kind coded both ways (straight and along a curve) before choosing one.
+const CURVE_SAMPLES: u32 = 8;
+
 /// Bits of `values` as order-0 Exp-Golomb codes: a rough cost, for choosing a prediction.
 fn eg_bits(values: &[u32; MAX_FIELDS]) -> u64 {
     values
@@ -69,6 +108,8 @@ pub(super) struct Work {
     pub(super) curved: u32,
     /// What each section's models learn before its first entry.
     pub(super) lessons: Vec<Lesson>,
+    /// Each part's entity section as it is coded (scratch until the parts are written).
+    pub(super) sections: Sections,
     pub(super) touched: Vec<u32>,
     /// Per index, the encode that last considered it (dedups `touched`).
     pub(super) seen: Vec<u32>,
@@ -120,42 +161,13 @@ impl Work {
         self.candidates.clear();
         self.removals.clear();
         self.removed_held.clear();
-        let needed = self.touched.iter().max().map_or(0, |&i| i as usize + 1);
-        if self.seen.len() < needed {
-            self.seen.resize(needed, 0);
-        }
-        // Each index once, in ascending order: a stamp per encode marks them, then either a
-        // scan of the stamps (when many are touched) or a sort of the few indices gives the
-        // order, so the candidates (large) are never sorted themselves.
-        self.stamp = self.stamp.wrapping_add(1);
-        if self.stamp == 0 {
-            self.seen.fill(0);
-            self.stamp = 1;
-        }
-        let stamp = self.stamp;
-        let seen = &mut self.seen;
-        self.touched
-            .retain(|&index| match seen.get_mut(index as usize) {
-                Some(s) if *s != stamp => {
-                    *s = stamp;
-                    true
-                }
-                _ => false,
-            });
-        if self.touched.len() * 16 >= needed {
-            self.touched.clear();
-            self.touched.extend(
-                (0u32..)
-                    .zip(self.seen.iter().take(needed))
-                    .filter(|(_, s)| **s == stamp)
-                    .map(|(i, _)| i),
-            );
-        } else {
-            self.touched.sort_unstable();
-        }
+        sort_unique(&mut self.touched, &mut self.seen, &mut self.stamp);
         let (mut at1, mut at2, mut at3) = (Walk::default(), Walk::default(), Walk::default());
-        // What each kind's deltas would cost (Exp-Golomb bits) predicted straight and bent.
+        // What each kind's deltas would cost (Exp-Golomb bits) predicted straight and bent,
+        // over its first CURVE_SAMPLES deltas; then the cheaper way is the kind's, and only
+        // it is coded.
         let mut cost = [[0u64; 2]; MAX_KINDS];
+        let mut sampled = [0u32; MAX_KINDS];
         for &index in &self.touched {
             let held = view1
                 .and_then(|v| v.get_ascending(index, &mut at1))
@@ -175,24 +187,29 @@ impl Work {
                         .and_then(|v| v.get_ascending(index, &mut at2))
                         .zip(span)
                         .map(|(o, s)| (&o.state, s));
-                    let straight =
-                        Coded::delta(schema, index, &entity.state, &h.state, older, None);
-                    let oldest = view3.and_then(|(v, between3)| {
-                        v.get_ascending(index, &mut at3)
-                            .map(|o| (&o.state, between3))
-                    });
-                    alt = oldest
-                        .filter(|_| older.is_some())
-                        .map(|o| {
-                            Coded::delta(schema, index, &entity.state, &h.state, older, Some(o))
-                                .values
+                    let oldest = view3
+                        .and_then(|(v, between3)| {
+                            v.get_ascending(index, &mut at3)
+                                .map(|o| (&o.state, between3))
                         })
-                        .filter(|bent| *bent != straight.values);
-                    if let Some(c) = cost.get_mut(usize::from(h.state.kind)) {
-                        c[0] += eg_bits(&straight.values);
-                        c[1] += eg_bits(alt.as_ref().unwrap_or(&straight.values));
+                        .filter(|_| older.is_some());
+                    let kind = usize::from(h.state.kind);
+                    let delta = |oldest| {
+                        Coded::delta(schema, index, &entity.state, &h.state, older, oldest)
+                    };
+                    match (oldest, sampled.get_mut(kind), cost.get_mut(kind)) {
+                        (Some(o), Some(n), Some(c)) if *n < CURVE_SAMPLES => {
+                            *n += 1;
+                            let straight = delta(None);
+                            let bent = delta(Some(o)).values;
+                            c[0] += eg_bits(&straight.values);
+                            c[1] += eg_bits(&bent);
+                            alt = Some(bent).filter(|bent| *bent != straight.values);
+                            straight
+                        }
+                        (Some(o), _, Some(c)) if c[1] < c[0] => delta(Some(o)),
+                        _ => delta(None),
                     }
-                    straight
                 }
                 _ => Coded::created(schema, index, &entity.state, held.is_some()),
             };
@@ -213,6 +230,7 @@ impl Work {
                 }
             }
             let curved = self.curved;
+            // Those coded before their kind's choice was made hold the other way as `alt`.
             for c in &mut self.candidates {
                 if let Some(bent) = c.alt.filter(|_| curved & (1 << c.coded.kind) != 0) {
                     c.coded.values = bent;
@@ -225,7 +243,7 @@ impl Work {
                 history,
                 v1,
                 v2,
-                &mut self.touched,
+                (&mut self.touched, &mut self.seen, &mut self.stamp),
                 &mut self.changed,
             ),
             _ => self.changed.clear(),
@@ -239,6 +257,9 @@ impl Work {
             };
             let (mut at1, mut at2, mut at3) = (Walk::default(), Walk::default(), Walk::default());
             for &index in &self.changed {
+                if self.lessons.len() >= MAX_LESSONS {
+                    break;
+                }
                 let s1 = v1.get_ascending(index, &mut at1);
                 let s2 = v2.get_ascending(index, &mut at2);
                 let s3 = v3.get_ascending(index, &mut at3);

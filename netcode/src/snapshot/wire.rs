@@ -571,6 +571,9 @@ pub(crate) fn read_body(
     {
         let (mut c1, mut c2, mut c3) = (Cursor::new(b1), Cursor::new(b2), Cursor::new(b3));
         for &index in &out.changed {
+            if out.lessons.len() >= section::MAX_LESSONS {
+                break;
+            }
             if let (Some(s1), Some(s2), Some(s3)) = (c1.seek(index), c2.seek(index), c3.seek(index))
             {
                 out.lessons
