@@ -52,6 +52,15 @@ impl Default for Model {
 }
 
 impl Model {
+    /// A model that already leans: a chance of a 0 of `p` in 1/2048 (kept within its
+    /// bounds), counted as updated `seen` times.
+    pub(crate) fn leaning(p: u32, seen: u16) -> Self {
+        Self {
+            p: p.clamp(u32::from(PROB_MIN), u32::from(PROB_MAX)) as u16,
+            seen,
+        }
+    }
+
     fn update(&mut self, bit: bool) {
         const SHIFT: [u8; 21] = [
             2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 5,

@@ -52,6 +52,11 @@ pub(crate) type Lesson = (u8, [u32; MAX_FIELDS]);
 /// Most lessons a section learns from: a sample is enough to set the models' odds.
 pub(crate) const MAX_LESSONS: usize = 16;
 
+/// The chance (in 1/2048) that an entry is the next changed entity, at a section's start.
+const OTHER_START: u32 = 1792;
+/// The chance (in 1/2048) that an entry the baseline holds is a delta, at a section's start.
+const CREATED_START: u32 = 1984;
+
 /// Updates a field model may count after the lessons: they give way quickly to what is coded.
 const SETTLED: u16 = 2;
 
@@ -90,8 +95,16 @@ impl Clone for Models {
 }
 
 impl Models {
-    /// Field models learn from `lessons` as if coding them.
-    fn learn(&mut self, schema: &Schema, lessons: &[Lesson]) {
+    /// Field models learn from `lessons` as if coding them, and the gap model from the gaps
+    /// between the first indices of the changed set (an entity that starts to change lies
+    /// about as far from its neighbours as changing ones lie from each other).
+    fn learn(&mut self, schema: &Schema, lessons: &[Lesson], changed: &[u32]) {
+        let mut prev = None;
+        for &index in changed.iter().take(MAX_LESSONS) {
+            self.gap.learn(super::wire::gap(prev, index));
+            prev = Some(index);
+        }
+        self.gap.settle(SETTLED);
         if lessons.is_empty() {
             return;
         }
@@ -113,9 +126,10 @@ impl Models {
     }
 
     fn reset(&mut self, schema: &Schema) {
-        self.other = Model::default();
+        // Most entries are the next changed entity again, and most are deltas.
+        self.other = Model::leaning(OTHER_START, 2);
         self.before = Model::default();
-        self.created = Model::default();
+        self.created = Model::leaning(CREATED_START, 2);
         self.gap = ValueModel::default();
         self.fields.clear();
         self.fields
@@ -194,7 +208,7 @@ impl SectionWriter {
             }
         }
         self.models.reset(schema);
-        self.models.learn(schema, lessons);
+        self.models.learn(schema, lessons, changed);
         self.walk = Walk::new(start, changed);
         self.spent = Spent::default();
     }
@@ -322,7 +336,7 @@ impl<'a> SectionReader<'a> {
             }
         }
         models.reset(schema);
-        models.learn(schema, lessons);
+        models.learn(schema, lessons, changed);
         Self {
             dec,
             walk: Walk::new(start, changed),

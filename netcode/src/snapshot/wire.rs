@@ -51,6 +51,9 @@ pub enum SnapshotError {
         /// The field's place in the kind.
         field: u8,
     },
+    /// A baseline offset below zero.
+    #[error("impossible baseline offset {0}")]
+    BadBaseline(i64),
     /// A count larger than the part could possibly hold.
     #[error("count {0} exceeds what the part can hold")]
     BadCount(u64),
@@ -303,10 +306,16 @@ pub(crate) fn header_bits(h: &Header) -> u32 {
             0
         }
         + if h.baseline_ago > 0 && h.predictor_ago > 0 {
-            exp_golomb_len(h.curve_ago, 0)
+            exp_golomb_len(curve_code(h), 0)
         } else {
             0
         }
+}
+
+/// `curve_ago` as written: `zz(curve_ago − predictor_ago)`, usually the same spacing.
+fn curve_code(h: &Header) -> u32 {
+    let diff = i64::from(h.curve_ago) - i64::from(h.predictor_ago);
+    zigzag(diff.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32)
 }
 
 /// Bits of part 0's extras.
@@ -368,7 +377,7 @@ pub(crate) fn write_head(
     if header.baseline_ago > 0 {
         w.exp_golomb(header.predictor_ago, 0);
         if header.predictor_ago > 0 {
-            w.exp_golomb(header.curve_ago, 0);
+            w.exp_golomb(curve_code(header), 0);
         }
     }
     if let Some(x) = extras {
@@ -475,7 +484,8 @@ pub(crate) fn read_header<'a>(
         0
     };
     let curve_ago = if predictor_ago > 0 {
-        r.exp_golomb(0)?
+        let ago = i64::from(predictor_ago) + i64::from(unzigzag(r.exp_golomb(0)?));
+        u32::try_from(ago).map_err(|_| SnapshotError::BadBaseline(ago))?
     } else {
         0
     };
