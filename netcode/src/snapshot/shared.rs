@@ -41,8 +41,6 @@ pub(super) struct Candidate {
     /// The entity now.
     pub(super) entity: NetEntity,
     pub(super) bits: u32,
-    /// The residuals with linear fields predicted along a curve, where they differ.
-    pub(super) alt: Option<[u32; MAX_FIELDS]>,
 }
 
 /// Sorts `list` ascending without repeats. A stamp per call marks each index once in
@@ -106,6 +104,9 @@ pub(super) struct Work {
     pub(super) changed: Vec<u32>,
     /// A bit per kind whose linear fields are predicted along a curve.
     pub(super) curved: u32,
+    /// The sampled deltas' residuals predicted along a curve (place in `candidates`,
+    /// values), where they differ from the straight ones.
+    bent: Vec<(usize, [u32; MAX_FIELDS])>,
     /// What each section's models learn before its first entry.
     pub(super) lessons: Vec<Lesson>,
     /// Each part's entity section as it is coded (scratch until the parts are written).
@@ -159,6 +160,7 @@ impl Work {
                 .extend(world.entities().iter().map(|e| e.index));
         }
         self.candidates.clear();
+        self.bent.clear();
         self.removals.clear();
         self.removed_held.clear();
         sort_unique(&mut self.touched, &mut self.seen, &mut self.stamp);
@@ -179,7 +181,6 @@ impl Work {
                 }
                 continue;
             };
-            let mut alt = None;
             let coded = match held {
                 Some(h) if h.uid == entity.uid && h.state == entity.state => continue,
                 Some(h) if h.uid == entity.uid => {
@@ -204,7 +205,10 @@ impl Work {
                             let bent = delta(Some(o)).values;
                             c[0] += eg_bits(&straight.values);
                             c[1] += eg_bits(&bent);
-                            alt = Some(bent).filter(|bent| *bent != straight.values);
+                            if bent != straight.values {
+                                // Kept aside (candidates are many and copied per group).
+                                self.bent.push((self.candidates.len(), bent));
+                            }
                             straight
                         }
                         (Some(o), _, Some(c)) if c[1] < c[0] => delta(Some(o)),
@@ -218,7 +222,6 @@ impl Work {
                 held,
                 entity,
                 bits: 0,
-                alt,
             });
         }
         // Each kind is predicted the way that costs it less; a bit per kind says which.
@@ -230,9 +233,13 @@ impl Work {
                 }
             }
             let curved = self.curved;
-            // Those coded before their kind's choice was made hold the other way as `alt`.
-            for c in &mut self.candidates {
-                if let Some(bent) = c.alt.filter(|_| curved & (1 << c.coded.kind) != 0) {
+            // Those coded before their kind's choice was made: the other way is in `bent`.
+            for &(at, bent) in &self.bent {
+                if let Some(c) = self
+                    .candidates
+                    .get_mut(at)
+                    .filter(|c| curved & (1 << c.coded.kind) != 0)
+                {
                     c.coded.values = bent;
                 }
             }
