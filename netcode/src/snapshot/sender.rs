@@ -300,6 +300,9 @@ impl SnapshotSender {
     /// Keeps an override list's allocation for reuse, unless enough are kept already (a
     /// burst, such as the first snapshots after joining, must not pin its peak for good).
     fn recycle(&mut self, mut overrides: Overrides) {
+        if overrides.capacity_bytes() == 0 {
+            return; // nothing to reuse: it must not take a useful spare's place
+        }
         let keep = SPARE_OVERRIDE_BYTES.max(4 * self.recent_override_bytes);
         if self.spare_overrides.len() < SPARE_OVERRIDE_LISTS && overrides.capacity_bytes() <= keep {
             overrides.clear();
@@ -580,6 +583,14 @@ impl SnapshotSender {
             decay(self.recent_override_lens.1, held),
         );
         self.drop_records_while(|r| base.keep_from.is_some_and(|k| k.is_after(r.tick)));
+        // A record of nothing held back keeps no list: its buffer goes back to the spares for
+        // the next snapshot, rather than each of a client's records pinning one.
+        let overrides = if overrides.is_empty() {
+            self.recycle(overrides);
+            Overrides::default()
+        } else {
+            overrides
+        };
         self.records.push_back(Record {
             tick,
             acked: false,
@@ -627,16 +638,15 @@ impl SnapshotSender {
                 .filter(usable)
                 .find(|r| b2.tick.since(r.tick) >= between)
         });
-        // Records older than the oldest baseline (by as much again) will not be chosen
-        // again: the acknowledged baseline only moves forward. Dropping them keeps a client's
+        // Records older than the predictor (by as much again) or the third baseline will not
+        // be chosen again: the acknowledged baseline only moves forward. Dropping them keeps a client's
         // records (and their override lists) to a handful instead of the whole window.
         let keep_from = match (b1, b2, b3) {
-            (Some(_), Some(b2), Some(b3)) => {
-                Some(b3.tick.sub(b2.tick.since(b3.tick).unsigned_abs()))
-            }
-            (Some(b1), Some(b2), None) => {
-                Some(b2.tick.sub(2 * b1.tick.since(b2.tick).unsigned_abs()))
-            }
+            // The third baseline is a nicety: when acknowledgements stall and the predictor
+            // moves back past it, a snapshot goes without a curve rather than every client
+            // keeping more records (and their override lists) for it.
+            (Some(_), Some(_), Some(b3)) => Some(b3.tick),
+            (Some(b1), Some(b2), None) => Some(b2.tick.sub(b1.tick.since(b2.tick).unsigned_abs())),
             (Some(b1), None, _) => Some(b1.tick),
             _ => None,
         };
