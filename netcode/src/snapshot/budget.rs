@@ -94,8 +94,7 @@ pub(super) fn rough_cost(c: &Candidate) -> i64 {
 /// Records what the client will hold where it differs from the world after this snapshot:
 /// the candidates not sent — not chosen, or chosen at or past `cut` (what the parts could
 /// not carry) — and the deferred removals, merged in index order into `overrides`. Sent
-/// candidates start gaining priority afresh. Returns the estimated bits of the chosen
-/// candidates that were not sent (to give back to the budget).
+/// candidates start gaining priority afresh.
 pub(super) fn hold_back(
     candidates: &[Candidate],
     chosen: impl Fn(usize) -> bool,
@@ -103,8 +102,7 @@ pub(super) fn hold_back(
     deferred: &[NetEntity],
     priority: &mut [f32],
     overrides: &mut Overrides,
-) -> i64 {
-    let mut unsent = 0;
+) {
     let mut deferred = deferred.iter().peekable();
     for (at, c) in candidates.iter().enumerate() {
         let chosen = chosen(at);
@@ -114,9 +112,6 @@ pub(super) fn hold_back(
             }
             continue;
         }
-        if chosen {
-            unsent += rough_cost(c);
-        }
         while let Some(r) = deferred.next_if(|r| r.index < c.coded.index) {
             overrides.push(r.index, Some(*r));
         }
@@ -125,7 +120,6 @@ pub(super) fn hold_back(
     for r in deferred {
         overrides.push(r.index, Some(*r));
     }
-    unsent
 }
 
 /// Fills a budget by priority: highest first (ties by place), each place taken if its

@@ -93,6 +93,9 @@ pub struct SendReport {
     pub entities: usize,
     /// Bit accounting summed over parts.
     pub bits: PartBits,
+    /// What the budget planned the snapshot to cost (bits): header, extras and each chosen
+    /// entry by a fixed code. The written snapshot (`bytes`) is what is charged.
+    pub planned_bits: u64,
 }
 
 #[derive(Debug)]
@@ -469,11 +472,12 @@ impl SnapshotSender {
             .unwrap_or(i64::MAX)
             .min(1 << 60); // beyond 2^60 bits is "unlimited": far from overflow
         self.credit_bits = (self.credit_bits + per_snapshot).min(2 * per_snapshot);
+        let available = self.credit_bits;
         let part_room = i64::from(max_bits.saturating_sub(overhead));
         let credit = self
             .credit_bits
             .min(i64::from(header) + i64::from(MAX_PARTS) * part_room);
-        let Fill { all_fit, mut spend } = fill(
+        let Fill { all_fit, spend } = fill(
             candidates,
             &mut self.work.order,
             &mut self.work.picked,
@@ -509,7 +513,7 @@ impl SnapshotSender {
             let placed = self.out.split(&mut self.work.sections, &code)?;
             let cut = self.out.chosen.get(placed).map(|c| c.index);
             self.out.chosen.truncate(placed);
-            spend -= hold_back(
+            hold_back(
                 candidates,
                 chosen_at,
                 cut,
@@ -518,7 +522,7 @@ impl SnapshotSender {
                 &mut overrides,
             );
         } else {
-            spend -= hold_back(
+            hold_back(
                 candidates,
                 chosen_at,
                 None,
@@ -527,7 +531,6 @@ impl SnapshotSender {
                 &mut overrides,
             );
         }
-        self.credit_bits -= spend;
         let mut report = SendReport {
             tick,
             baseline: base.b1,
@@ -552,7 +555,7 @@ impl SnapshotSender {
                 .get(key)
                 .map_or(self.work.candidates.as_slice(), |g| g.candidates.as_slice());
             overrides.clear();
-            self.credit_bits += hold_back(
+            hold_back(
                 candidates,
                 |_| true,
                 cut,
@@ -567,6 +570,10 @@ impl SnapshotSender {
         }
         report.sent = self.out.chosen.len();
         report.parts = self.out.used;
+        report.planned_bits = u64::try_from(spend).unwrap_or(0);
+        // The budget is charged what was written: the plan counts each entry by a fixed code,
+        // which the range coder beats, so charging the plan would leave budget unused.
+        self.credit_bits = available - i64::try_from(report.bytes * 8).unwrap_or(i64::MAX / 4);
 
         // Encoding a tick again (a retry, a benchmark) replaces the earlier encoding.
         if self.records.back().is_some_and(|r| r.tick == tick) {
@@ -624,20 +631,25 @@ impl SnapshotSender {
         });
         // The third baseline, which lets linear fields follow a curve: at least as far
         // before the predictor as the predictor is before the baseline, for the same reason.
-        // Only for a client that keeps up: a curve through snapshots long past says little of
-        // now, and a lagging client's coding is its own (not shared), so it is kept cheap.
+        // Only for a client that keeps up and holds exactly the world at both: a curve through
+        // snapshots long past says little of now, and a client behind on entities codes its
+        // snapshot on its own (not shared), so its coding is kept cheap.
         let recent = b1.is_some_and(|b1| {
             tick.since(b1.tick)
                 <= i32::try_from(self.config.window_ticks / CURVE_WINDOW_PART).unwrap_or(i32::MAX)
         });
-        let b3 = b1.zip(b2).filter(|_| recent).and_then(|(b1, b2)| {
-            let between = b1.tick.since(b2.tick);
-            self.records
-                .iter()
-                .rev()
-                .filter(usable)
-                .find(|r| b2.tick.since(r.tick) >= between)
-        });
+        let exact = |r: Option<&Record>| r.is_none_or(|r| r.overrides.is_empty());
+        let b3 = b1
+            .zip(b2)
+            .filter(|_| recent && exact(b1) && exact(b2))
+            .and_then(|(b1, b2)| {
+                let between = b1.tick.since(b2.tick);
+                self.records
+                    .iter()
+                    .rev()
+                    .filter(usable)
+                    .find(|r| b2.tick.since(r.tick) >= between)
+            });
         // Records older than the predictor (by as much again) or the third baseline will not
         // be chosen again: the acknowledged baseline only moves forward. Dropping them keeps a client's
         // records (and their override lists) to a handful instead of the whole window.
@@ -650,7 +662,6 @@ impl SnapshotSender {
             (Some(b1), None, _) => Some(b1.tick),
             _ => None,
         };
-        let exact = |r: Option<&Record>| r.is_none_or(|r| r.overrides.is_empty());
         Baselines {
             b1: b1.map(|r| r.tick),
             b2: b2.map(|r| r.tick),
