@@ -112,21 +112,35 @@ impl ValueModel {
     /// Adapts the models as coding `value` would, without coding it: how a section learns
     /// from data both ends hold before its first entry.
     pub(crate) fn learn(&mut self, value: u32) {
+        self.modelled_bits(value, |m, bit| m.update(bit));
+    }
+
+    /// Passes each modelled decision of `value` (the unary steps of its bit width, the stop
+    /// unless the width is the largest, the bit under the leading one) to `decide` with its
+    /// model, in order; returns the bits below those, and how many, that go at even odds.
+    fn modelled_bits(
+        &mut self,
+        value: u32,
+        mut decide: impl FnMut(&mut Model, bool),
+    ) -> (u32, u32) {
         let w = u64::from(value) + 1;
         let n = (63 - w.leading_zeros()) as usize;
         for m in self.prefix.iter_mut().take(n) {
-            m.update(true);
+            decide(m, true);
         }
         if n < MAX_PREFIX {
             if let Some(m) = self.prefix.get_mut(n) {
-                m.update(false);
+                decide(m, false);
             }
         }
-        if n >= 1 {
-            if let Some(m) = self.top.get_mut(n) {
-                m.update((w >> (n - 1)) & 1 == 1);
-            }
+        if n == 0 {
+            return (0, 0);
         }
+        if let Some(m) = self.top.get_mut(n) {
+            decide(m, (w >> (n - 1)) & 1 == 1);
+        }
+        let rest = n as u32 - 1;
+        ((w & ((1u64 << rest) - 1)) as u32, rest)
     }
 
     /// Counts every model as updated at most `seen` times, so what was learnt beforehand
@@ -234,23 +248,8 @@ impl RangeEncoder {
 
     /// Codes `value` with the adaptive Exp-Golomb code of `models`.
     pub(crate) fn value(&mut self, models: &mut ValueModel, value: u32) {
-        let w = u64::from(value) + 1;
-        let n = (63 - w.leading_zeros()) as usize;
-        for m in models.prefix.iter_mut().take(n) {
-            self.bit(m, true);
-        }
-        if n < MAX_PREFIX {
-            if let Some(m) = models.prefix.get_mut(n) {
-                self.bit(m, false);
-            }
-        }
-        if n >= 1 {
-            if let Some(m) = models.top.get_mut(n) {
-                self.bit(m, (w >> (n - 1)) & 1 == 1);
-            }
-            let rest = n as u32 - 1;
-            self.direct((w & ((1u64 << rest) - 1)) as u32, rest);
-        }
+        let (rest, bits) = models.modelled_bits(value, |m, bit| self.bit(m, bit));
+        self.direct(rest, bits);
     }
 
     fn normalize(&mut self) {

@@ -141,6 +141,8 @@ pub(super) struct Sections {
     /// Where each part's entries end in the chosen entries.
     pub(super) ends: Vec<usize>,
     pub(super) writer: SectionWriter,
+    /// A group's whole entity section as one part, before the group keeps it.
+    pub(super) shared: BitWriter,
     /// The writer as it was before the last entry, near the end of a part.
     checkpoint: SectionWriter,
 }

@@ -146,15 +146,15 @@ impl Out {
                 w.push(code.schema, code.changed, c);
             }
             let (coded, bits) = w.finish();
-            self.section.clear();
+            sections.shared.clear();
             write_section(
-                &mut self.section,
+                &mut sections.shared,
                 self.chosen.len(),
                 code.changed.len(),
                 0,
                 coded,
             );
-            shared.store_section(key, &self.section, bits);
+            shared.store_section(key, &sections.shared, bits);
         }
         if self.parts.is_empty() {
             self.parts
@@ -231,8 +231,6 @@ struct Out {
     parts: Vec<BitWriter>,
     /// Parts of `parts` holding the last snapshot.
     used: usize,
-    /// Scratch for a shared entity section.
-    section: BitWriter,
 }
 
 /// The baselines one snapshot is coded against, as [`SnapshotSender::baselines`] chose them.

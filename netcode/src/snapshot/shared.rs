@@ -12,7 +12,7 @@ use super::overrides::{Overrides, Walk};
 use super::parts::Sections;
 use super::predict::Span;
 use super::section::{Lesson, MAX_LESSONS, lesson};
-use super::wire::{Coded, PartBits};
+use super::wire::{Coded, KTable, PartBits};
 
 /// The client's view at one past snapshot: the world then, corrected by what it missed.
 #[derive(Debug, Clone, Copy)]
@@ -80,14 +80,6 @@ pub(super) fn sort_unique(list: &mut Vec<u32>, seen: &mut Vec<u32>, stamp: &mut 
 
 /// Deltas of a kind coded both ways (straight and along a curve) before choosing one.
 const CURVE_SAMPLES: u32 = 8;
-
-/// Bits of `values` as order-0 Exp-Golomb codes: a rough cost, for choosing a prediction.
-fn eg_bits(values: &[u32; MAX_FIELDS]) -> u64 {
-    values
-        .iter()
-        .map(|&v| u64::from(crate::bits::exp_golomb_len(v, 0)))
-        .sum()
-}
 
 /// Per-encode scratch space, apart from the records so both can be borrowed at once.
 #[derive(Debug, Default)]
@@ -203,8 +195,16 @@ impl Work {
                             *n += 1;
                             let straight = delta(None);
                             let bent = delta(Some(o)).values;
-                            c[0] += eg_bits(&straight.values);
-                            c[1] += eg_bits(&bent);
+                            // Each way's order-0 Exp-Golomb size: a rough cost, to choose by.
+                            let order0 = KTable::default();
+                            c[0] += u64::from(straight.body_bits(schema, &order0));
+                            c[1] += u64::from(
+                                Coded {
+                                    values: bent,
+                                    ..straight
+                                }
+                                .body_bits(schema, &order0),
+                            );
                             if bent != straight.values {
                                 // Kept aside (candidates are many and copied per group).
                                 self.bent.push((self.candidates.len(), bent));
