@@ -26,8 +26,9 @@ use crate::presence::Presence;
 use crate::room::{Room, RoomCommand};
 use crate::room_core::ClientId;
 
-/// How long a new connection may take to say hello.
-const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a new connection (or WebTransport session) may take to open its control stream
+/// and say hello.
+pub(crate) const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 /// Reliable events that may wait for a client's control stream; beyond it the room drops
 /// new ones (and counts them) rather than queueing without bound.
 const EVENT_QUEUE: usize = 256;

@@ -9,22 +9,20 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tickwire_netcode::protocol::ServerControl;
 use tickwire_netcode::quic::{GameTransport, server_config_for};
 
 use crate::auth::Admission;
-use crate::endpoint::{EndpointError, Identity, bind_endpoint, close_after_goodbyes, serve_player};
+use crate::endpoint::{
+    EndpointError, HELLO_TIMEOUT, Identity, bind_endpoint, close_after_goodbyes, serve_player,
+};
 use crate::link::{ControlRecv, ControlSend, PlayerConnection};
 use crate::presence::Presence;
 use crate::room::Room;
 
 /// The URL path browsers open a session at: `https://HOST:PORT/tickwire`.
 pub const PATH: &str = "/tickwire";
-
-/// How long a session has to open its control stream.
-const CONTROL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the endpoint's connection tasks listen to besides their session.
 #[derive(Debug, Clone)]
@@ -140,14 +138,14 @@ async fn session(
         return Ok(());
     }
     let session = request.ok().await?;
-    let (send, recv) = match tokio::time::timeout(CONTROL_TIMEOUT, session.accept_bi()).await {
+    let (send, recv) = match tokio::time::timeout(HELLO_TIMEOUT, session.accept_bi()).await {
         Ok(Ok(streams)) => streams,
         Ok(Err(e)) => {
             tracing::debug!(%remote, error = %e, "closed before a control stream");
             return Ok(());
         }
         Err(_) => {
-            tracing::info!(%remote, "closed: no control stream within {CONTROL_TIMEOUT:?}");
+            tracing::info!(%remote, "closed: no control stream within {HELLO_TIMEOUT:?}");
             session.close(
                 tickwire_netcode::protocol::close::TIMED_OUT,
                 b"no control stream opened in time",
